@@ -1,0 +1,15 @@
+//! The ksqlDB dialect: splits and parses statement text into `Statement`s, reusing sqlparser for expressions.
+
+mod ast;
+mod error;
+mod ident;
+mod parser;
+mod select;
+mod types;
+
+pub use ast::*;
+pub use error::{ParseError, Result};
+pub use ident::{fold_ident, object_name};
+pub use parser::{parse_statements, ParsedStatement};
+pub use sqlparser;
+pub use types::SqlType;
