@@ -1,1 +1,31 @@
-//! placeholder
+//! Eddy's runtime: record formats, Arrow batches, expression evaluation, operators, and the
+//! drivers that run dataflows against Kafka or against in-memory topics.
+
+mod broker;
+mod columnar;
+mod dataflow;
+mod decoder;
+mod encoder;
+mod error;
+mod eval;
+pub mod format;
+pub mod function;
+pub mod kafka;
+mod memory;
+mod metrics;
+pub mod operator;
+mod pipeline;
+mod record;
+mod timestamp;
+mod value;
+
+pub use broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
+pub use columnar::{array_value, values_to_array};
+pub use dataflow::{Dataflow, SinkSpec, SourceSpec, Step};
+pub use error::{Result, RuntimeError};
+pub use memory::MemoryBroker;
+pub use metrics::QueryMetrics;
+pub use pipeline::Pipeline;
+pub use record::{partition_for_key, OutputRecord, Record};
+pub use timestamp::parse_timestamp;
+pub use value::{decimal_to_string, parse_decimal, Value};

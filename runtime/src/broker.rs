@@ -1,0 +1,59 @@
+//! The broker interface the engine runs against: Kafka (real or embedded), or in-memory topics
+//! stepped by the deterministic test driver.
+
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::dataflow::Dataflow;
+use crate::error::Result;
+use crate::metrics::QueryMetrics;
+use crate::record::{OutputRecord, Record};
+
+/// A topic's name and partition count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: i32,
+}
+
+/// Output rows of a push query (ROWTIME, keys, values); the channel closes when the query ends.
+pub type RowStream = mpsc::Receiver<Result<RecordBatch>>;
+
+/// Raw records of a topic, for PRINT.
+pub type RecordStream = mpsc::Receiver<Result<Record>>;
+
+/// A running persistent query.
+#[async_trait]
+pub trait RunningQuery: Send + Sync {
+    /// Stops the query: flushes its output and commits its offsets.
+    async fn stop(self: Box<Self>);
+    /// None while healthy, else the error that stopped it.
+    fn error(&self) -> Option<String>;
+}
+
+/// Topics, records and query execution.
+#[async_trait]
+pub trait Broker: Send + Sync {
+    /// The bootstrap address Kafka clients can use, if this is a Kafka broker.
+    fn bootstrap(&self) -> Option<String>;
+    async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> Result<()>;
+    async fn delete_topic(&self, name: &str) -> Result<()>;
+    async fn topics(&self) -> Result<Vec<TopicInfo>>;
+    /// Partition count of a topic, or None if it does not exist.
+    async fn partitions(&self, topic: &str) -> Result<Option<i32>> {
+        Ok(self.topics().await?.into_iter().find(|t| t.name == topic).map(|t| t.partitions))
+    }
+    /// Writes records and waits until they are acknowledged.
+    async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()>;
+    /// Reads a topic from the beginning to its current end.
+    async fn read_all(&self, topic: &str) -> Result<Vec<Record>>;
+    /// Starts a persistent query that writes to its sink topic.
+    async fn start_query(&self, id: &str, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<Box<dyn RunningQuery>>;
+    /// Starts a push query; returns once it is reading, so records produced afterwards are seen.
+    async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream>;
+    /// Streams a topic's raw records.
+    async fn print(&self, topic: &str, from_beginning: bool) -> Result<RecordStream>;
+}

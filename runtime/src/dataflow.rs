@@ -1,0 +1,112 @@
+//! The physical dataflow a query runs: a source, a chain of steps, and a sink. Built by the planner.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion_physical_expr::PhysicalExpr;
+use eddy_catalog::{ColumnKind, FormatSpec, SourceKind, SqlType};
+
+/// A complete query dataflow.
+#[derive(Debug, Clone)]
+pub struct Dataflow {
+    pub source: SourceSpec,
+    pub steps: Vec<Step>,
+    pub sink: SinkSpec,
+}
+
+/// How to read and decode the input topic.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub kind: SourceKind,
+    pub topic: String,
+    pub key_format: FormatSpec,
+    pub value_format: FormatSpec,
+    pub key_columns: Vec<(String, SqlType)>,
+    /// Value and header columns in schema order.
+    pub value_columns: Vec<(String, SqlType, ColumnKind)>,
+    /// `TIMESTAMP='col'`: the column (by name) whose value becomes ROWTIME, and its format.
+    pub timestamp: Option<(String, Option<String>)>,
+    /// ROWTIME, ROWPARTITION, ROWOFFSET, keys, then values/headers.
+    pub schema: SchemaRef,
+}
+
+/// One operator of the chain.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Keeps rows where the predicate is true.
+    Filter { predicate: Arc<dyn PhysicalExpr>, text: String },
+    /// Computes a new set of columns.
+    Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },
+}
+
+/// Where the output goes. The last step's output is ROWTIME, then the key columns, then the value columns.
+#[derive(Debug, Clone)]
+pub struct SinkSpec {
+    pub name: String,
+    pub topic: Option<String>,
+    pub kind: SourceKind,
+    pub key_format: FormatSpec,
+    pub value_format: FormatSpec,
+    pub key_columns: Vec<(String, SqlType)>,
+    pub value_columns: Vec<(String, SqlType)>,
+    pub partitions: i32,
+    /// The output is re-keyed (PARTITION BY).
+    pub partition_by: Option<String>,
+}
+
+impl Dataflow {
+    /// Lines of the dataflow as a tree, sink first.
+    pub fn explain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let sink = &self.sink;
+        let keys: Vec<String> = sink.key_columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        match &sink.topic {
+            Some(topic) => lines.push(format!(
+                "Sink {} {} topic={} key=[{}] key_format={} value_format={}",
+                sink.kind,
+                sink.name,
+                topic,
+                keys.join(", "),
+                sink.key_format.format,
+                sink.value_format.format
+            )),
+            None => lines.push(format!("Client sink: {}", sink.value_columns.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))),
+        }
+        if let Some(by) = &sink.partition_by {
+            lines.push(format!("  PartitionBy [{by}]"));
+        }
+        let mut depth = if sink.partition_by.is_some() { 2 } else { 1 };
+        for step in self.steps.iter().rev() {
+            let indent = "  ".repeat(depth);
+            match step {
+                Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
+                Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
+            }
+            depth += 1;
+        }
+        let src = &self.source;
+        let keys: Vec<String> = src.key_columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        lines.push(format!(
+            "{}Source {} {} topic={} key=[{}] key_format={} value_format={}",
+            "  ".repeat(depth),
+            src.kind,
+            src.name,
+            src.topic,
+            keys.join(", "),
+            src.key_format.format,
+            src.value_format.format
+        ));
+        lines
+    }
+}
+
+impl fmt::Display for Dataflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in self.explain() {
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
+    }
+}

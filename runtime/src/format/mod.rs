@@ -1,0 +1,51 @@
+//! Key and value formats: how a record's bytes become column values and back.
+
+mod delimited;
+mod json;
+mod kafka;
+mod none;
+
+use eddy_catalog::{Format, FormatSpec, SqlType};
+
+pub use json::{json_to_value, value_to_json};
+
+use crate::error::{Result, RuntimeError};
+use crate::value::Value;
+
+/// Whether a codec reads keys or values (their wrapping rules differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Key,
+    Value,
+}
+
+/// Reads and writes one side (key or value) of a record.
+pub trait Codec: Send + Sync {
+    /// Decodes bytes (None = null) into one value per column.
+    fn decode(&self, bytes: Option<&[u8]>) -> Result<Vec<Value>>;
+    /// Encodes one value per column; None writes a null key/value.
+    fn encode(&self, values: &[Value]) -> Result<Option<Vec<u8>>>;
+}
+
+/// The columns a codec reads or writes, in order.
+pub type CodecColumns = Vec<(String, SqlType)>;
+
+/// Builds the codec for a format and columns.
+pub fn codec_for(spec: &FormatSpec, columns: CodecColumns, role: Role) -> Result<Box<dyn Codec>> {
+    let wrap = match role {
+        // Keys: a single key column is never wrapped unless asked for.
+        Role::Key => columns.len() != 1 || spec.wrap_single_value == Some(true),
+        Role::Value => columns.len() != 1 || spec.wraps_single_value(),
+    };
+    Ok(match spec.format {
+        Format::Json => Box::new(json::JsonCodec::new(columns, wrap)),
+        Format::Delimited => Box::new(delimited::DelimitedCodec::new(columns, spec.delimiter)),
+        Format::Kafka => Box::new(kafka::KafkaCodec::new(columns, role)?),
+        Format::None => Box::new(none::NoneCodec::new(columns)?),
+        other => {
+            return Err(RuntimeError::Unsupported(format!(
+                "The {other} format needs a Schema Registry, which Eddy does not support yet"
+            )))
+        }
+    })
+}

@@ -1,0 +1,31 @@
+//! The NONE format: no columns; the bytes are ignored.
+
+use eddy_catalog::SqlType;
+
+use super::Codec;
+use crate::error::{Result, RuntimeError};
+use crate::value::Value;
+
+/// Reads nothing and writes a null.
+pub struct NoneCodec;
+
+impl NoneCodec {
+    pub fn new(columns: Vec<(String, SqlType)>) -> Result<Self> {
+        if !columns.is_empty() {
+            return Err(RuntimeError::Unsupported(
+                "The 'NONE' format can only be used when no columns are defined.".into(),
+            ));
+        }
+        Ok(Self)
+    }
+}
+
+impl Codec for NoneCodec {
+    fn decode(&self, _: Option<&[u8]>) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
+
+    fn encode(&self, _: &[Value]) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,40 @@
+//! ksqlDB's built-in scalar functions, registered as DataFusion UDFs with ksqlDB semantics.
+
+mod math;
+mod row_udf;
+mod string;
+
+use std::sync::Arc;
+
+use datafusion_expr::ScalarUDF;
+use eddy_catalog::SqlType;
+
+pub use row_udf::{RowFn, RowUdf};
+
+/// A function resolved for argument types: the UDF to call and its result type.
+pub struct ResolvedFunction {
+    pub udf: Arc<ScalarUDF>,
+    pub return_type: SqlType,
+}
+
+/// Resolves a function call by (upper-case) name and argument types.
+/// `None`: no function of that name; `Some(Err)`: the name exists but not for these types.
+pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedFunction, String>> {
+    let found = string::resolve(name, args).or_else(|| math::resolve(name, args))?;
+    Some(found.map(|(f, ret)| ResolvedFunction {
+        udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
+        return_type: ret,
+    }))
+}
+
+/// Names of the functions Eddy implements, for SHOW FUNCTIONS.
+pub fn function_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = string::NAMES.iter().chain(math::NAMES).copied().collect();
+    names.sort();
+    names
+}
+
+pub(crate) fn signature_error(name: &str, args: &[SqlType]) -> String {
+    let types: Vec<String> = args.iter().map(|t| t.to_string()).collect();
+    format!("Function '{name}' does not accept parameters ({})", types.join(", "))
+}

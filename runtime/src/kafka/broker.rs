@@ -1,0 +1,180 @@
+//! The Kafka implementation of `Broker`: rdkafka producers and consumers driven by tokio tasks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use super::admin::TopicAdmin;
+use super::client::ClientSettings;
+use super::embedded::EmbeddedKafka;
+use super::{print, push, query_task};
+use crate::broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
+use crate::dataflow::Dataflow;
+use crate::error::{Result, RuntimeError};
+use crate::metrics::QueryMetrics;
+use crate::record::{OutputRecord, Record};
+
+/// A Kafka cluster (external, or the embedded mock cluster).
+pub struct KafkaBroker {
+    settings: ClientSettings,
+    admin: Arc<dyn TopicAdmin>,
+    producer: FutureProducer,
+    /// Keeps the embedded cluster alive as long as the broker.
+    _embedded: Option<Arc<EmbeddedKafka>>,
+}
+
+impl KafkaBroker {
+    /// A broker over a cluster with the given admin.
+    pub fn new(settings: ClientSettings, admin: Arc<dyn TopicAdmin>, embedded: Option<Arc<EmbeddedKafka>>) -> Result<Self> {
+        let producer = settings.producer().create()?;
+        Ok(Self { settings, admin, producer, _embedded: embedded })
+    }
+
+    /// The client settings, for components that make their own clients.
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+}
+
+/// Builds Kafka headers from a record's headers.
+pub(crate) fn kafka_headers(headers: &[(String, Option<Vec<u8>>)]) -> Option<OwnedHeaders> {
+    if headers.is_empty() {
+        return None;
+    }
+    let mut out = OwnedHeaders::new_with_capacity(headers.len());
+    for (k, v) in headers {
+        out = out.insert(Header { key: k, value: v.as_deref() });
+    }
+    Some(out)
+}
+
+/// Sends records and waits for every acknowledgement.
+pub(crate) async fn send_all(producer: &FutureProducer, topic: &str, records: &[OutputRecord]) -> Result<()> {
+    let mut pending = Vec::with_capacity(records.len());
+    for r in records {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).timestamp(r.timestamp);
+        if let Some(k) = &r.key {
+            record = record.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            record = record.payload(v.as_slice());
+        }
+        if let Some(h) = kafka_headers(&r.headers) {
+            record = record.headers(h);
+        }
+        let mut record = record;
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    pending.push(delivery);
+                    break;
+                }
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((e, _)) => return Err(RuntimeError::Kafka(format!("cannot produce to {topic}: {e}"))),
+            }
+        }
+    }
+    for delivery in pending {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(RuntimeError::Kafka(format!("cannot produce to {topic}: {e}"))),
+            Err(_) => return Err(RuntimeError::Kafka(format!("producer for {topic} was dropped"))),
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Broker for KafkaBroker {
+    fn bootstrap(&self) -> Option<String> {
+        Some(self.settings.bootstrap.clone())
+    }
+
+    async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> Result<()> {
+        self.admin.create_topic(name, partitions, replicas).await?;
+        // Wait until the topic shows in metadata, so that what follows can use it.
+        for _ in 0..100 {
+            if self.partitions(name).await?.is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(RuntimeError::Kafka(format!("topic {name} was created but does not show in metadata")))
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<()> {
+        self.admin.delete_topic(name).await
+    }
+
+    async fn topics(&self) -> Result<Vec<TopicInfo>> {
+        self.admin.topics().await
+    }
+
+    async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
+        send_all(&self.producer, topic, &records).await
+    }
+
+    async fn read_all(&self, topic: &str) -> Result<Vec<Record>> {
+        let config = self.settings.consumer(&format!("_eddy_reader_{}", std::process::id()), true);
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || read_to_end(config, &topic))
+            .await
+            .map_err(|e| RuntimeError::Internal(e.to_string()))?
+    }
+
+    async fn start_query(&self, id: &str, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<Box<dyn RunningQuery>> {
+        query_task::start(id, dataflow, &self.settings, self.producer.clone(), earliest, metrics)
+    }
+
+    async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
+        push::start(dataflow, &self.settings, earliest, metrics).await
+    }
+
+    async fn print(&self, topic: &str, from_beginning: bool) -> Result<RecordStream> {
+        print::start(topic, &self.settings, from_beginning).await
+    }
+}
+
+/// Reads every record of a topic up to the high watermarks seen at the start.
+fn read_to_end(config: rdkafka::ClientConfig, topic: &str) -> Result<Vec<Record>> {
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = config.create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none()) else {
+        return Ok(Vec::new());
+    };
+    let mut ends = Vec::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in t.partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+        if high > low {
+            ends.push((p.id(), high));
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return Ok(out);
+    }
+    consumer.assign(&tpl)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut positions: std::collections::HashMap<i32, i64> = std::collections::HashMap::new();
+    while ends.iter().any(|(p, high)| positions.get(p).copied().unwrap_or(-1) + 1 < *high) {
+        if std::time::Instant::now() > deadline {
+            return Err(RuntimeError::Kafka(format!("timed out reading topic {topic}")));
+        }
+        if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
+            let msg = msg?;
+            positions.insert(msg.partition(), msg.offset());
+            out.push(super::push::to_record(&msg));
+        }
+    }
+    Ok(out)
+}

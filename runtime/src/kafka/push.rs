@@ -1,0 +1,132 @@
+//! The tokio driver of push queries: reads assigned partitions (no group join) from the
+//! current end or the beginning, and sends output batches to the session.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+
+use super::client::ClientSettings;
+use crate::broker::RowStream;
+use crate::dataflow::Dataflow;
+use crate::error::{Result, RuntimeError};
+use crate::metrics::QueryMetrics;
+use crate::pipeline::Pipeline;
+use crate::record::Record;
+
+/// Most records decoded into one batch.
+pub(crate) const MAX_BATCH_RECORDS: usize = 1024;
+/// Longest a batch waits for more records once it has one.
+pub(crate) const MAX_BATCH_WAIT: Duration = Duration::from_millis(2);
+
+/// Copies a Kafka message into a `Record`.
+pub(crate) fn to_record(msg: &BorrowedMessage<'_>) -> Record {
+    let headers = msg
+        .headers()
+        .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(|v| v.to_vec()))).collect())
+        .unwrap_or_default();
+    Record {
+        partition: msg.partition(),
+        offset: msg.offset(),
+        timestamp: msg.timestamp().to_millis().unwrap_or(0),
+        key: msg.key().map(|k| k.to_vec()),
+        value: msg.payload().map(|v| v.to_vec()),
+        headers,
+    }
+}
+
+/// A consumer assigned every partition of `topic` at its end (or beginning), without a group join.
+pub(crate) async fn assigned_consumer(settings: &ClientSettings, topic: &str, earliest: bool) -> Result<StreamConsumer> {
+    let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
+    let consumer: StreamConsumer = settings.consumer(&group, earliest).create()?;
+    let topic_name = topic.to_string();
+    let consumer = tokio::task::spawn_blocking(move || -> Result<StreamConsumer> {
+        let metadata = consumer.fetch_metadata(Some(&topic_name), Duration::from_secs(10))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic_name && t.error().is_none())
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if partitions.is_empty() {
+            return Err(RuntimeError::TopicNotFound(topic_name));
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            let offset = if earliest {
+                Offset::Beginning
+            } else {
+                // An explicit offset, so that records produced once we return are never skipped.
+                let (_, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
+                Offset::Offset(high)
+            };
+            tpl.add_partition_offset(&topic_name, p, offset)?;
+        }
+        consumer.assign(&tpl)?;
+        Ok(consumer)
+    })
+    .await
+    .map_err(|e| RuntimeError::Internal(e.to_string()))??;
+    Ok(consumer)
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Waits for the next poll's worth of records: at least one, then whatever arrives within a few ms.
+pub(crate) async fn next_records(consumer: &StreamConsumer) -> Result<Vec<Record>> {
+    let first = consumer.recv().await?;
+    let mut records = vec![to_record(&first)];
+    drop(first);
+    let deadline = Instant::now() + MAX_BATCH_WAIT;
+    while records.len() < MAX_BATCH_RECORDS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, consumer.recv()).await {
+            Ok(Ok(msg)) => records.push(to_record(&msg)),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => break,
+        }
+    }
+    Ok(records)
+}
+
+/// Starts a push query and returns its output stream once it reads from its assigned offsets.
+pub async fn start(dataflow: Dataflow, settings: &ClientSettings, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
+    let mut pipeline = Pipeline::new(&dataflow, metrics)?;
+    let consumer = assigned_consumer(settings, &dataflow.source.topic, earliest).await?;
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let records = tokio::select! {
+                // The session went away (client disconnected, cancelled, or LIMIT reached).
+                _ = tx.closed() => break,
+                r = next_records(&consumer) => r,
+            };
+            let result = records.and_then(|records| pipeline.process_batch(&records));
+            match result {
+                Ok(Some(batch)) => {
+                    if tx.send(Ok(batch)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    break;
+                }
+            }
+        }
+        tracing::debug!(topic = %dataflow.source.topic, "push query stopped; consumer released");
+    });
+    Ok(rx)
+}

@@ -1,0 +1,122 @@
+//! The tokio driver of persistent queries: consume (consumer group), process, produce, then commit.
+//! Offsets are committed only after the output is acknowledged: at-least-once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::broker::send_all;
+use super::client::ClientSettings;
+use super::push::next_records;
+use crate::broker::RunningQuery;
+use crate::dataflow::Dataflow;
+use crate::error::{Result, RuntimeError};
+use crate::metrics::QueryMetrics;
+use crate::pipeline::Pipeline;
+
+/// Handle of a persistent query task.
+struct QueryTask {
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+#[async_trait]
+impl RunningQuery for QueryTask {
+    async fn stop(self: Box<Self>) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(30), self.handle).await.is_err() {
+            tracing::warn!("a query did not stop within 30 s");
+        }
+    }
+
+    fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// The consumer group of a persistent query; stable across restarts so it resumes from its offsets.
+pub fn group_id(query_id: &str) -> String {
+    format!("_eddy_query_{query_id}")
+}
+
+/// Starts a persistent query task.
+pub fn start(
+    id: &str,
+    dataflow: Dataflow,
+    settings: &ClientSettings,
+    producer: FutureProducer,
+    earliest: bool,
+    metrics: Arc<QueryMetrics>,
+) -> Result<Box<dyn RunningQuery>> {
+    let pipeline = Pipeline::new(&dataflow, metrics)?;
+    let consumer: StreamConsumer = settings.consumer(&group_id(id), earliest).create()?;
+    consumer.subscribe(&[dataflow.source.topic.as_str()])?;
+    let sink_topic = dataflow
+        .sink
+        .topic
+        .clone()
+        .ok_or_else(|| RuntimeError::Internal("persistent query without a sink topic".into()))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let error = Arc::new(Mutex::new(None));
+    let task_error = error.clone();
+    let query_id = id.to_string();
+    let handle = tokio::spawn(async move {
+        let result = run(&query_id, pipeline, consumer, producer, &sink_topic, stop_rx).await;
+        if let Err(e) = result {
+            tracing::error!(query = %query_id, error = %e, "query failed");
+            if let Ok(mut slot) = task_error.lock() {
+                *slot = Some(e.to_string());
+            }
+        }
+    });
+    Ok(Box::new(QueryTask { stop: stop_tx, handle, error }))
+}
+
+async fn run(
+    id: &str,
+    mut pipeline: Pipeline,
+    consumer: StreamConsumer,
+    producer: FutureProducer,
+    sink_topic: &str,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    tracing::info!(query = %id, sink = %sink_topic, "query started");
+    let source_topic = consumer
+        .subscription()
+        .ok()
+        .and_then(|s| s.elements().first().map(|e| e.topic().to_string()))
+        .unwrap_or_default();
+    loop {
+        let records = tokio::select! {
+            _ = stop.changed() => break,
+            r = next_records(&consumer) => r?,
+        };
+        let mut next_offsets: HashMap<i32, i64> = HashMap::new();
+        for r in &records {
+            next_offsets.insert(r.partition, r.offset + 1);
+        }
+        let output = pipeline.process(&records)?;
+        send_all(&producer, sink_topic, &output).await?;
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in next_offsets {
+            tpl.add_partition_offset(&source_topic, p, Offset::Offset(o))?;
+        }
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+            tracing::warn!(query = %id, error = %e, "offset commit failed; will retry with the next batch");
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(10));
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(query = %id, error = %e, "final commit skipped");
+    }
+    tracing::info!(query = %id, "query stopped");
+    Ok(())
+}

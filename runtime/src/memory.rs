@@ -1,0 +1,231 @@
+//! The deterministic test driver: in-memory topics, and queries stepped record by record in
+//! statement order. Time advances only with record timestamps; nothing sleeps.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
+use crate::dataflow::Dataflow;
+use crate::error::{Result, RuntimeError};
+use crate::metrics::QueryMetrics;
+use crate::pipeline::Pipeline;
+use crate::record::{partition_for_key, OutputRecord, Record};
+
+struct Topic {
+    partitions: i32,
+    /// Records in the order they were written (all partitions).
+    records: Vec<Record>,
+    next_offset: Vec<i64>,
+    round_robin: i32,
+}
+
+enum Output {
+    Topic(String),
+    Rows(mpsc::Sender<Result<arrow::record_batch::RecordBatch>>),
+}
+
+struct Task {
+    pipeline: Pipeline,
+    source: String,
+    cursor: usize,
+    output: Output,
+    stopped: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct State {
+    topics: BTreeMap<String, Topic>,
+    tasks: Vec<Task>,
+}
+
+/// In-memory topics plus the queries that read them.
+#[derive(Default)]
+pub struct MemoryBroker {
+    state: Mutex<State>,
+}
+
+struct MemoryQuery {
+    stopped: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl RunningQuery for MemoryQuery {
+    async fn stop(self: Box<Self>) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn error(&self) -> Option<String> {
+        None
+    }
+}
+
+impl MemoryBroker {
+    /// An empty broker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends records to a topic (created with `partitions` if missing, as a test fixture would).
+    pub fn append(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
+        let mut state = self.lock();
+        append(&mut state, topic, records)
+    }
+
+    /// Every record of a topic in write order.
+    pub fn records(&self, topic: &str) -> Vec<Record> {
+        self.lock().topics.get(topic).map(|t| t.records.clone()).unwrap_or_default()
+    }
+
+    /// Runs every query until none has unread input, in the order the queries started.
+    pub fn run_until_idle(&self) -> Result<()> {
+        let mut state = self.lock();
+        loop {
+            let mut progressed = false;
+            state.tasks.retain(|t| !t.stopped.load(Ordering::SeqCst));
+            let mut tasks = std::mem::take(&mut state.tasks);
+            let mut result = Ok(());
+            for task in tasks.iter_mut() {
+                let pending: Vec<Record> = match state.topics.get(&task.source) {
+                    Some(t) if t.records.len() > task.cursor => t.records[task.cursor..].to_vec(),
+                    _ => continue,
+                };
+                task.cursor += pending.len();
+                progressed = true;
+                for record in pending {
+                    let step = match &task.output {
+                        Output::Topic(sink) => task
+                            .pipeline
+                            .process(std::slice::from_ref(&record))
+                            .and_then(|out| append(&mut state, sink, out)),
+                        Output::Rows(tx) => match task.pipeline.process_batch(std::slice::from_ref(&record)) {
+                            Ok(Some(batch)) => {
+                                if tx.try_send(Ok(batch)).is_err() {
+                                    task.stopped.store(true, Ordering::SeqCst);
+                                }
+                                Ok(())
+                            }
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e),
+                        },
+                    };
+                    if let Err(e) = step {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                if result.is_err() {
+                    break;
+                }
+            }
+            tasks.append(&mut state.tasks);
+            state.tasks = tasks;
+            result?;
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn append(state: &mut State, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
+    let t = state.topics.get_mut(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
+    for r in records {
+        let partition = match &r.key {
+            Some(k) => partition_for_key(k, t.partitions),
+            None => {
+                t.round_robin = (t.round_robin + 1) % t.partitions;
+                t.round_robin
+            }
+        };
+        let offset = t.next_offset[partition as usize];
+        t.next_offset[partition as usize] += 1;
+        t.records.push(Record { partition, offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    fn bootstrap(&self) -> Option<String> {
+        None
+    }
+
+    async fn create_topic(&self, name: &str, partitions: i32, _replicas: i16) -> Result<()> {
+        let mut state = self.lock();
+        let partitions = partitions.max(1);
+        state.topics.entry(name.to_string()).or_insert_with(|| Topic {
+            partitions,
+            records: Vec::new(),
+            next_offset: vec![0; partitions as usize],
+            round_robin: -1,
+        });
+        Ok(())
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<()> {
+        self.lock().topics.remove(name);
+        Ok(())
+    }
+
+    async fn topics(&self) -> Result<Vec<TopicInfo>> {
+        Ok(self.lock().topics.iter().map(|(n, t)| TopicInfo { name: n.clone(), partitions: t.partitions }).collect())
+    }
+
+    async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
+        self.append(topic, records)
+    }
+
+    async fn read_all(&self, topic: &str) -> Result<Vec<Record>> {
+        Ok(self.records(topic))
+    }
+
+    async fn start_query(&self, _id: &str, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<Box<dyn RunningQuery>> {
+        let sink = dataflow.sink.topic.clone().ok_or_else(|| RuntimeError::Internal("query without sink topic".into()))?;
+        let stopped = Arc::new(AtomicBool::new(false));
+        let mut state = self.lock();
+        let cursor = if earliest { 0 } else { state.topics.get(&dataflow.source.topic).map(|t| t.records.len()).unwrap_or(0) };
+        state.tasks.push(Task {
+            pipeline: Pipeline::new(&dataflow, metrics)?,
+            source: dataflow.source.topic.clone(),
+            cursor,
+            output: Output::Topic(sink),
+            stopped: stopped.clone(),
+        });
+        Ok(Box::new(MemoryQuery { stopped }))
+    }
+
+    async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
+        let (tx, rx) = mpsc::channel(1 << 16);
+        let mut state = self.lock();
+        if !state.topics.contains_key(&dataflow.source.topic) {
+            return Err(RuntimeError::TopicNotFound(dataflow.source.topic.clone()));
+        }
+        let cursor = if earliest { 0 } else { state.topics[&dataflow.source.topic].records.len() };
+        state.tasks.push(Task {
+            pipeline: Pipeline::new(&dataflow, metrics)?,
+            source: dataflow.source.topic.clone(),
+            cursor,
+            output: Output::Rows(tx),
+            stopped: Arc::new(AtomicBool::new(false)),
+        });
+        Ok(rx)
+    }
+
+    async fn print(&self, topic: &str, from_beginning: bool) -> Result<RecordStream> {
+        let (tx, rx) = mpsc::channel(1 << 16);
+        if from_beginning {
+            for r in self.records(topic) {
+                let _ = tx.try_send(Ok(r));
+            }
+        }
+        Ok(rx)
+    }
+}

@@ -1,0 +1,42 @@
+//! Keeps the rows of a batch whose predicate is true (NULL counts as false).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, BooleanArray};
+use arrow::compute::filter_record_batch;
+use arrow::record_batch::RecordBatch;
+use datafusion_physical_expr::PhysicalExpr;
+
+use super::Operator;
+use crate::error::{Result, RuntimeError};
+use crate::eval::evaluate_rowwise;
+
+/// The WHERE operator.
+pub struct Filterer {
+    predicate: Arc<dyn PhysicalExpr>,
+    errors: Vec<String>,
+}
+
+impl Filterer {
+    pub fn new(predicate: Arc<dyn PhysicalExpr>) -> Self {
+        Self { predicate, errors: Vec::new() }
+    }
+}
+
+impl Operator for Filterer {
+    fn process(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
+        let mask = evaluate_rowwise(&self.predicate, &batch, &mut self.errors)?;
+        let mask = mask
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| RuntimeError::Internal("filter predicate is not boolean".into()))?;
+        if mask.true_count() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(filter_record_batch(&batch, mask)?))
+    }
+
+    fn take_errors(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.errors)
+    }
+}

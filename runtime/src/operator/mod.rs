@@ -1,0 +1,30 @@
+//! Operators: I/O-free transformations of record batches, built from dataflow steps.
+
+mod filterer;
+mod projector;
+
+use arrow::record_batch::RecordBatch;
+
+pub use filterer::Filterer;
+pub use projector::Projector;
+
+use crate::dataflow::Step;
+use crate::error::Result;
+
+/// Transforms batches; owns no clock and does no I/O.
+pub trait Operator: Send {
+    /// Processes one batch, returning the rows it emits (possibly none).
+    fn process(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>>;
+    /// Rows whose evaluation failed, for the processing log and metrics.
+    fn take_errors(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Instantiates the operator for a step.
+pub fn operator_for(step: &Step) -> Box<dyn Operator> {
+    match step {
+        Step::Filter { predicate, .. } => Box::new(Filterer::new(predicate.clone())),
+        Step::Project { exprs, schema, .. } => Box::new(Projector::new(exprs.clone(), schema.clone())),
+    }
+}
