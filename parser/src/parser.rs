@@ -70,8 +70,35 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
     Ok(out)
 }
 
+/// Parses a type written in ksqlDB syntax, e.g. `ARRAY<STRUCT<A INT>>`.
+pub fn parse_type(text: &str) -> Result<SqlType> {
+    let dialect = GenericDialect {};
+    let positions = Positions::new(text);
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
+        .map_err(|e| ParseError::at(e.message.clone(), positions.of(e.location)))?;
+    let tokens = tokens
+        .into_iter()
+        .flat_map(|t| match t.token {
+            Token::ShiftRight => vec![TokenWithSpan::new(Token::Gt, t.span), TokenWithSpan::new(Token::Gt, t.span)],
+            _ => vec![t],
+        })
+        .collect();
+    let mut parser = StatementParser { p: Parser::new(&dialect).with_tokens_with_locations(tokens), positions: &positions };
+    let ty = parser.data_type()?;
+    if !parser.at_end() {
+        return parser.error(format!("Unexpected text after type: {text}"));
+    }
+    Ok(ty)
+}
+
 fn eof() -> TokenWithSpan {
     TokenWithSpan::wrap(Token::EOF)
+}
+
+/// 1-based character offset in `text` of a sqlparser location (line and column from 1).
+pub fn location_to_position(text: &str, loc: Location) -> Option<usize> {
+    Positions::new(text).of(loc)
 }
 
 /// Maps sqlparser's line/column locations to 1-based character offsets and byte offsets.
@@ -398,7 +425,7 @@ impl StatementParser<'_> {
                 let mut fields = Vec::new();
                 if !self.peek_close_angle() {
                     loop {
-                        let name = self.ident()?.value;
+                        let name = self.name()?;
                         let ty = self.data_type()?;
                         fields.push((name, ty));
                         if !self.p.consume_token(&Token::Comma) {

@@ -1,1 +1,15 @@
-//! placeholder
+//! Eddy's planner: resolves names and types against the catalog and turns statements into
+//! runtime dataflows with ksqlDB's key, naming and typing rules.
+
+mod error;
+mod expr;
+mod query;
+mod scope;
+mod sources;
+mod types;
+
+pub use error::{PlanError, Result};
+pub use expr::{evaluate_constant, ExprPlanner, Typed};
+pub use query::{plan_persistent, plan_push, OutputColumn, PersistentPlan, PlannedQuery, SinkRequest};
+pub use scope::Scope;
+pub use sources::{build_source, source_spec};

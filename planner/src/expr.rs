@@ -1,0 +1,511 @@
+//! Typing ksqlDB expressions and turning them into DataFusion physical expressions.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion_common::config::ConfigOptions;
+use datafusion_common::ScalarValue;
+use datafusion_expr::{Operator, ScalarUDF};
+use datafusion_physical_expr::expressions::{
+    BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr, Literal, NegativeExpr,
+    NotExpr,
+};
+use datafusion_physical_expr::{PhysicalExpr, ScalarFunctionExpr};
+use eddy_catalog::{arrow_type, SqlType};
+use eddy_parser::fold_ident;
+use eddy_runtime::function::{resolve_function, RowUdf};
+use eddy_runtime::{array_value, Value};
+use sqlparser::ast::{self as sql, BinaryOperator, Spanned, UnaryOperator};
+
+use crate::error::{PlanError, Result};
+use crate::scope::Scope;
+use crate::types::{as_decimal, common_type, decimal_arithmetic, wider_numeric};
+
+/// A planned expression and its SQL type.
+#[derive(Debug, Clone)]
+pub struct Typed {
+    pub expr: Arc<dyn PhysicalExpr>,
+    pub ty: SqlType,
+    /// An untyped NULL literal, typed by its context.
+    pub null_literal: bool,
+}
+
+/// Plans expressions over a scope.
+pub struct ExprPlanner<'a> {
+    scope: &'a Scope,
+}
+
+fn err<T>(e: &sql::Expr, message: impl Into<String>) -> Result<T> {
+    Err(PlanError::at(message, e.span().start))
+}
+
+fn literal(value: ScalarValue, ty: SqlType) -> Typed {
+    Typed { expr: Arc::new(Literal::new(value)), ty, null_literal: false }
+}
+
+fn config() -> Arc<ConfigOptions> {
+    Arc::new(ConfigOptions::default())
+}
+
+/// Calls a UDF with a declared result type.
+fn call(name: &str, udf: Arc<ScalarUDF>, args: Vec<Typed>, ret: SqlType) -> Typed {
+    let field = Arc::new(Field::new(name, arrow_type(&ret), true));
+    let args = args.into_iter().map(|a| a.expr).collect();
+    Typed { expr: Arc::new(ScalarFunctionExpr::new(name, udf, args, field, config())), ty: ret, null_literal: false }
+}
+
+/// Converts a value to `ty` (a typed NULL for untyped NULL literals).
+pub fn cast_to(t: Typed, ty: &SqlType) -> Result<Typed> {
+    if t.null_literal {
+        let null = ScalarValue::try_from(&arrow_type(ty)).map_err(|e| PlanError::new(e.to_string()))?;
+        return Ok(literal(null, ty.clone()));
+    }
+    if &t.ty == ty {
+        return Ok(t);
+    }
+    Ok(Typed { expr: Arc::new(CastExpr::new(t.expr, arrow_type(ty), None)), ty: ty.clone(), null_literal: false })
+}
+
+/// Maps a sqlparser type (as in CAST) to a ksqlDB type.
+fn sql_type(dt: &sql::DataType) -> Option<SqlType> {
+    use sql::DataType as D;
+    Some(match dt {
+        D::Int(_) | D::Integer(_) | D::Int4(_) => SqlType::Int,
+        D::BigInt(_) | D::Int8(_) | D::Int64 => SqlType::Bigint,
+        D::Double(_) | D::DoublePrecision | D::Float(_) | D::Float8 | D::Real | D::Float64 => SqlType::Double,
+        D::String(_) | D::Varchar(_) | D::Text | D::CharVarying(_) => SqlType::String,
+        D::Boolean | D::Bool => SqlType::Boolean,
+        D::Bytes(_) | D::Bytea | D::Binary(_) | D::Varbinary(_) => SqlType::Bytes,
+        D::Date => SqlType::Date,
+        D::Time(..) => SqlType::Time,
+        D::Timestamp(..) => SqlType::Timestamp,
+        D::Decimal(info) | D::Numeric(info) | D::Dec(info) => match info {
+            sql::ExactNumberInfo::PrecisionAndScale(p, s) => SqlType::Decimal { precision: *p as u8, scale: *s as u8 },
+            sql::ExactNumberInfo::Precision(p) => SqlType::Decimal { precision: *p as u8, scale: 0 },
+            sql::ExactNumberInfo::None => return None,
+        },
+        other => return eddy_parser::parse_type(&other.to_string()).ok(),
+    })
+}
+
+impl<'a> ExprPlanner<'a> {
+    /// A planner over a scope.
+    pub fn new(scope: &'a Scope) -> Self {
+        Self { scope }
+    }
+
+    /// Plans an expression.
+    pub fn plan(&self, e: &sql::Expr) -> Result<Typed> {
+        use sql::Expr as E;
+        match e {
+            E::Identifier(ident) => self.column(e, None, &fold_ident(ident)),
+            E::CompoundIdentifier(parts) => match parts.as_slice() {
+                [q, n] => self.column(e, Some(&fold_ident(q)), &fold_ident(n)),
+                _ => err(e, format!("Unsupported column reference: {e}")),
+            },
+            E::Value(v) => self.value(e, &v.value),
+            E::Nested(inner) => self.plan(inner),
+            E::UnaryOp { op, expr } => {
+                let inner = self.plan(expr)?;
+                match op {
+                    UnaryOperator::Not => {
+                        let inner = self.boolean(expr, inner)?;
+                        Ok(Typed { expr: Arc::new(NotExpr::new(inner.expr)), ty: SqlType::Boolean, null_literal: false })
+                    }
+                    UnaryOperator::Minus => {
+                        if !inner.ty.is_numeric() {
+                            return err(e, format!("Unsupported arithmetic: -{}", inner.ty));
+                        }
+                        Ok(Typed { expr: Arc::new(NegativeExpr::new(inner.expr)), ty: inner.ty, null_literal: false })
+                    }
+                    UnaryOperator::Plus => Ok(inner),
+                    _ => err(e, format!("Unsupported operator: {op}")),
+                }
+            }
+            E::BinaryOp { left, op, right } => self.binary(e, left, op, right),
+            E::IsNull(inner) => {
+                let t = self.plan(inner)?;
+                Ok(Typed { expr: Arc::new(IsNullExpr::new(t.expr)), ty: SqlType::Boolean, null_literal: false })
+            }
+            E::IsNotNull(inner) => {
+                let t = self.plan(inner)?;
+                Ok(Typed { expr: Arc::new(IsNotNullExpr::new(t.expr)), ty: SqlType::Boolean, null_literal: false })
+            }
+            E::IsDistinctFrom(..) | E::IsNotDistinctFrom(..) => err(e, "IS [NOT] DISTINCT FROM is not supported"),
+            E::Between { expr, negated, low, high } => {
+                let value = self.plan(expr)?;
+                let low_t = self.plan(low)?;
+                let high_t = self.plan(high)?;
+                let ge = self.compare(e, value.clone(), Operator::GtEq, low_t)?;
+                let le = self.compare(e, value, Operator::LtEq, high_t)?;
+                let both: Arc<dyn PhysicalExpr> = Arc::new(BinaryExpr::new(ge.expr, Operator::And, le.expr));
+                let expr: Arc<dyn PhysicalExpr> = if *negated { Arc::new(NotExpr::new(both)) } else { both };
+                Ok(Typed { expr, ty: SqlType::Boolean, null_literal: false })
+            }
+            E::InList { expr, list, negated } => {
+                let value = self.plan(expr)?;
+                let items = list.iter().map(|i| self.plan(i)).collect::<Result<Vec<_>>>()?;
+                let mut ty = value.ty.clone();
+                for (item, ast) in items.iter().zip(list) {
+                    if item.null_literal {
+                        continue;
+                    }
+                    ty = common_type(&ty, &item.ty).ok_or_else(|| {
+                        PlanError::at(format!("Cannot compare {} to {} in IN list", value.ty, item.ty), ast.span().start)
+                    })?;
+                }
+                let value = cast_to(value, &ty)?;
+                let items = items.into_iter().map(|i| cast_to(i, &ty).map(|t| t.expr)).collect::<Result<Vec<_>>>()?;
+                let expr = InListExpr::try_new(value.expr, items, *negated, &self.scope.schema)
+                    .map_err(|x| PlanError::at(x.to_string(), e.span().start))?;
+                Ok(Typed { expr: Arc::new(expr), ty: SqlType::Boolean, null_literal: false })
+            }
+            E::Like { negated, expr, pattern, escape_char, any, .. } | E::ILike { negated, expr, pattern, escape_char, any, .. } => {
+                if *any {
+                    return err(e, "LIKE ANY is not supported");
+                }
+                if escape_char.as_ref().is_some_and(|c| c.to_string().trim_matches('\'') != "\\") {
+                    return err(e, "LIKE ... ESCAPE supports only the backslash escape for now");
+                }
+                let value = self.string(expr, self.plan(expr)?)?;
+                let pattern_t = self.string(pattern, self.plan(pattern)?)?;
+                let insensitive = matches!(e, E::ILike { .. });
+                Ok(Typed {
+                    expr: Arc::new(LikeExpr::new(*negated, insensitive, value.expr, pattern_t.expr)),
+                    ty: SqlType::Boolean,
+                    null_literal: false,
+                })
+            }
+            E::Case { operand, conditions, else_result, .. } => self.case(e, operand.as_deref(), conditions, else_result.as_deref()),
+            E::Cast { expr, data_type, .. } => {
+                let inner = self.plan(expr)?;
+                let Some(ty) = sql_type(data_type) else {
+                    return err(e, format!("Unknown type: {data_type}"));
+                };
+                if inner.null_literal {
+                    return cast_to(inner, &ty);
+                }
+                self.cast(e, inner, &ty)
+            }
+            E::Function(f) => self.function(e, f),
+            other => err(e, format!("Unsupported expression: {other}")),
+        }
+    }
+
+    fn column(&self, e: &sql::Expr, qualifier: Option<&str>, name: &str) -> Result<Typed> {
+        match self.scope.resolve(qualifier, name) {
+            Ok(Some(i)) => {
+                let c = &self.scope.columns[i];
+                Ok(Typed { expr: Arc::new(Column::new(&c.name, i)), ty: c.ty.clone(), null_literal: false })
+            }
+            Ok(None) => {
+                let shown = match qualifier {
+                    Some(q) => format!("{q}.{name}"),
+                    None => name.to_string(),
+                };
+                err(e, format!("Column '{shown}' cannot be resolved."))
+            }
+            Err(message) => err(e, message),
+        }
+    }
+
+    fn value(&self, e: &sql::Expr, v: &sql::Value) -> Result<Typed> {
+        Ok(match v {
+            sql::Value::Number(text, _) => number_literal(text).ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?,
+            sql::Value::SingleQuotedString(s) => literal(ScalarValue::Utf8(Some(s.clone())), SqlType::String),
+            sql::Value::Boolean(b) => literal(ScalarValue::Boolean(Some(*b)), SqlType::Boolean),
+            sql::Value::Null => Typed { expr: Arc::new(Literal::new(ScalarValue::Utf8(None))), ty: SqlType::String, null_literal: true },
+            other => return err(e, format!("Unsupported literal: {other}")),
+        })
+    }
+
+    fn boolean(&self, e: &sql::Expr, t: Typed) -> Result<Typed> {
+        if t.null_literal {
+            return cast_to(t, &SqlType::Boolean);
+        }
+        if t.ty != SqlType::Boolean {
+            return err(e, format!("Type mismatch: expected BOOLEAN, got {}", t.ty));
+        }
+        Ok(t)
+    }
+
+    fn string(&self, e: &sql::Expr, t: Typed) -> Result<Typed> {
+        if t.null_literal {
+            return cast_to(t, &SqlType::String);
+        }
+        if t.ty != SqlType::String {
+            return err(e, format!("Type mismatch: expected STRING, got {}", t.ty));
+        }
+        Ok(t)
+    }
+
+    /// CAST with ksqlDB's allowed conversions.
+    fn cast(&self, e: &sql::Expr, t: Typed, ty: &SqlType) -> Result<Typed> {
+        let allowed = t.ty == *ty
+            || (t.ty.is_numeric() && ty.is_numeric())
+            || matches!(ty, SqlType::String)
+            || matches!(t.ty, SqlType::String) && (ty.is_primitive() || matches!(ty, SqlType::Decimal { .. }))
+            || matches!((&t.ty, ty), (SqlType::Timestamp, SqlType::Date | SqlType::Time) | (SqlType::Date, SqlType::Timestamp))
+            || matches!((&t.ty, ty), (SqlType::Array(_), SqlType::Array(_)) | (SqlType::Map(..), SqlType::Map(..)) | (SqlType::Struct(_), SqlType::Struct(_)));
+        if !allowed {
+            return err(e, format!("Cast of {} to {ty} is not supported", t.ty));
+        }
+        cast_to(t, ty)
+    }
+
+    fn compare(&self, e: &sql::Expr, l: Typed, op: Operator, r: Typed) -> Result<Typed> {
+        let ty = match (l.null_literal, r.null_literal) {
+            (true, false) => r.ty.clone(),
+            (false, true) => l.ty.clone(),
+            _ => common_type(&l.ty, &r.ty).ok_or_else(|| {
+                PlanError::at(format!("Cannot compare {} ({}) to {} ({}) with {op}.", l.ty, type_kind(&l.ty), r.ty, type_kind(&r.ty)), e.span().start)
+            })?,
+        };
+        if matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)) && !matches!(op, Operator::Eq | Operator::NotEq) {
+            return err(e, format!("Cannot compare {ty} values with {op}."));
+        }
+        let l = cast_to(l, &ty)?;
+        let r = cast_to(r, &ty)?;
+        Ok(Typed { expr: Arc::new(BinaryExpr::new(l.expr, op, r.expr)), ty: SqlType::Boolean, null_literal: false })
+    }
+
+    fn binary(&self, e: &sql::Expr, left: &sql::Expr, op: &BinaryOperator, right: &sql::Expr) -> Result<Typed> {
+        if *op == BinaryOperator::Arrow {
+            return self.field_access(e, left, right);
+        }
+        let l = self.plan(left)?;
+        let r = self.plan(right)?;
+        let df_op = match op {
+            BinaryOperator::Eq => Operator::Eq,
+            BinaryOperator::NotEq => Operator::NotEq,
+            BinaryOperator::Lt => Operator::Lt,
+            BinaryOperator::LtEq => Operator::LtEq,
+            BinaryOperator::Gt => Operator::Gt,
+            BinaryOperator::GtEq => Operator::GtEq,
+            BinaryOperator::And | BinaryOperator::Or => {
+                let l = self.boolean(left, l)?;
+                let r = self.boolean(right, r)?;
+                let op = if *op == BinaryOperator::And { Operator::And } else { Operator::Or };
+                return Ok(Typed { expr: Arc::new(BinaryExpr::new(l.expr, op, r.expr)), ty: SqlType::Boolean, null_literal: false });
+            }
+            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Divide | BinaryOperator::Modulo => {
+                return self.arithmetic(e, l, op, r);
+            }
+            BinaryOperator::StringConcat => return self.concat(e, l, r),
+            other => return err(e, format!("Unsupported operator: {other}")),
+        };
+        self.compare(e, l, df_op, r)
+    }
+
+    fn concat(&self, e: &sql::Expr, l: Typed, r: Typed) -> Result<Typed> {
+        let l = self.string(e, l)?;
+        let r = self.string(e, r)?;
+        let f = resolve_function("CONCAT", &[SqlType::String, SqlType::String])
+            .and_then(|r| r.ok())
+            .ok_or_else(|| PlanError::new("CONCAT is missing"))?;
+        Ok(call("CONCAT", f.udf, vec![l, r], SqlType::String))
+    }
+
+    fn arithmetic(&self, e: &sql::Expr, l: Typed, op: &BinaryOperator, r: Typed) -> Result<Typed> {
+        let symbol = match op {
+            BinaryOperator::Plus => '+',
+            BinaryOperator::Minus => '-',
+            BinaryOperator::Multiply => '*',
+            BinaryOperator::Divide => '/',
+            _ => '%',
+        };
+        if symbol == '+' && (l.ty == SqlType::String || r.ty == SqlType::String) && !(l.ty.is_numeric() || r.ty.is_numeric()) {
+            return self.concat(e, l, r);
+        }
+        let (lt, rt) = (if l.null_literal { r.ty.clone() } else { l.ty.clone() }, if r.null_literal { l.ty.clone() } else { r.ty.clone() });
+        let Some(wide) = wider_numeric(&lt, &rt) else {
+            return err(e, format!("Error processing expression: {e}. Unsupported arithmetic types. {lt} {rt}"));
+        };
+        let df_op = match symbol {
+            '+' => Operator::Plus,
+            '-' => Operator::Minus,
+            '*' => Operator::Multiply,
+            '/' => Operator::Divide,
+            _ => Operator::Modulo,
+        };
+        if let SqlType::Decimal { .. } = wide {
+            let (a, b) = (as_decimal(&lt).unwrap_or((38, 0)), as_decimal(&rt).unwrap_or((38, 0)));
+            let result = decimal_arithmetic(symbol, a, b);
+            // Compute at the result's scale with the widest precision, then fit the declared result.
+            let SqlType::Decimal { scale, .. } = result else { unreachable!("decimal_arithmetic returns DECIMAL") };
+            let work = match symbol {
+                '*' => SqlType::Decimal { precision: 38, scale: a.1.max(b.1) },
+                _ => SqlType::Decimal { precision: 38, scale: scale.max(a.1).max(b.1) },
+            };
+            let (l, r) = (cast_to(l, &work)?, cast_to(r, &work)?);
+            let raw: Arc<dyn PhysicalExpr> = Arc::new(BinaryExpr::new(l.expr, df_op, r.expr));
+            let out = Arc::new(CastExpr::new(raw, arrow_type(&result), None));
+            return Ok(Typed { expr: out, ty: result, null_literal: false });
+        }
+        let l = cast_to(l, &wide)?;
+        let r = cast_to(r, &wide)?;
+        Ok(Typed { expr: Arc::new(BinaryExpr::new(l.expr, df_op, r.expr)), ty: wide, null_literal: false })
+    }
+
+    fn field_access(&self, e: &sql::Expr, left: &sql::Expr, right: &sql::Expr) -> Result<Typed> {
+        let base = self.plan(left)?;
+        let name = match right {
+            sql::Expr::Identifier(i) => fold_ident(i),
+            _ => return err(right, "Expected a field name after '->'"),
+        };
+        let SqlType::Struct(fields) = &base.ty else {
+            return err(e, format!("Expected STRUCT type for '->' but got {}", base.ty));
+        };
+        let Some(ty) = fields.iter().find(|(n, _)| *n == name).map(|(_, t)| t.clone()) else {
+            return err(right, format!("Could not find field '{name}' in '{left}'."));
+        };
+        let udf = RowUdf::new("FIELD", vec![base.ty.clone(), SqlType::String], ty.clone(), struct_field);
+        let name_lit = literal(ScalarValue::Utf8(Some(name)), SqlType::String);
+        Ok(call("FIELD", Arc::new(ScalarUDF::new_from_impl(udf)), vec![base, name_lit], ty))
+    }
+
+    fn case(&self, e: &sql::Expr, operand: Option<&sql::Expr>, conditions: &[sql::CaseWhen], else_result: Option<&sql::Expr>) -> Result<Typed> {
+        let operand = operand.map(|o| self.plan(o)).transpose()?;
+        let mut whens = Vec::new();
+        let mut results = Vec::new();
+        for cw in conditions {
+            let cond = self.plan(&cw.condition)?;
+            let cond = match &operand {
+                Some(op) => self.compare(&cw.condition, op.clone(), Operator::Eq, cond)?,
+                None => self.boolean(&cw.condition, cond)?,
+            };
+            whens.push(cond);
+            results.push(self.plan(&cw.result)?);
+        }
+        let else_t = else_result.map(|x| self.plan(x)).transpose()?;
+        let mut ty: Option<SqlType> = None;
+        for r in results.iter().chain(else_t.iter()) {
+            if r.null_literal {
+                continue;
+            }
+            ty = Some(match ty {
+                None => r.ty.clone(),
+                Some(t) => common_type(&t, &r.ty)
+                    .ok_or_else(|| PlanError::at(format!("Invalid Case expression. Type for all 'THEN' clauses should be the same. THEN expression has type: {}, but previous had {t}.", r.ty), e.span().start))?,
+            });
+        }
+        let ty = ty.unwrap_or(SqlType::String);
+        let when_then = whens
+            .into_iter()
+            .zip(results)
+            .map(|(w, r)| Ok((w.expr, cast_to(r, &ty)?.expr)))
+            .collect::<Result<Vec<_>>>()?;
+        let else_expr = else_t.map(|x| cast_to(x, &ty)).transpose()?.map(|t| t.expr);
+        let expr = CaseExpr::try_new(None, when_then, else_expr).map_err(|x| PlanError::at(x.to_string(), e.span().start))?;
+        Ok(Typed { expr: Arc::new(expr), ty, null_literal: false })
+    }
+
+    fn function(&self, e: &sql::Expr, f: &sql::Function) -> Result<Typed> {
+        let name = eddy_parser::object_name(&f.name).to_uppercase();
+        let args = match &f.args {
+            sql::FunctionArguments::None => Vec::new(),
+            sql::FunctionArguments::List(list) => list
+                .args
+                .iter()
+                .map(|a| match a {
+                    sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) => self.plan(x),
+                    _ => err(e, format!("Unsupported argument in {name}: {a}")),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            sql::FunctionArguments::Subquery(_) => return err(e, "Subqueries are not supported"),
+        };
+        if is_aggregate(&name) {
+            return err(e, format!("Aggregate function {name} is not supported in this query yet (aggregations are not implemented)"));
+        }
+        let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
+        match resolve_function(&name, &types) {
+            None => err(e, format!("Can't find any functions with the name '{name}'")),
+            Some(Ok(found)) => Ok(call(&name, found.udf, args, found.return_type)),
+            Some(Err(message)) => {
+                // Try widening integer arguments, as ksqlDB's implicit casts do.
+                for widen in [SqlType::Bigint, SqlType::Double] {
+                    let widened: Vec<SqlType> = types
+                        .iter()
+                        .map(|t| if matches!(t, SqlType::Int | SqlType::Bigint) && wider_numeric(t, &widen) == Some(widen.clone()) { widen.clone() } else { t.clone() })
+                        .collect();
+                    if let Some(Ok(found)) = resolve_function(&name, &widened) {
+                        let args = args.into_iter().zip(&widened).map(|(a, t)| cast_to(a, t)).collect::<Result<Vec<_>>>()?;
+                        return Ok(call(&name, found.udf, args, found.return_type));
+                    }
+                }
+                err(e, message)
+            }
+        }
+    }
+}
+
+fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {
+    match (&args[0], &args[1]) {
+        (Value::Struct(fields), Value::String(name)) => {
+            Ok(fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null))
+        }
+        _ => Ok(Value::Null),
+    }
+}
+
+fn type_kind(ty: &SqlType) -> &'static str {
+    if ty.is_numeric() { "NUMBER" } else { "OTHER" }
+}
+
+fn is_aggregate(name: &str) -> bool {
+    matches!(
+        name,
+        "COUNT" | "SUM" | "AVG" | "MIN" | "MAX" | "COLLECT_LIST" | "COLLECT_SET" | "TOPK" | "TOPKDISTINCT" | "HISTOGRAM"
+            | "EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET" | "COUNT_DISTINCT" | "STDDEV_SAMP" | "STDDEV_POP" | "CORRELATION" | "ATTR"
+    )
+}
+
+/// A numeric literal as ksqlDB types it: INT, BIGINT, DECIMAL (with a point) or DOUBLE (with an exponent).
+fn number_literal(text: &str) -> Option<Typed> {
+    if text.contains(['e', 'E']) {
+        return Some(literal(ScalarValue::Float64(Some(text.parse().ok()?)), SqlType::Double));
+    }
+    if let Some((int, frac)) = text.split_once('.') {
+        let int_digits = int.trim_start_matches('0').len();
+        let scale = frac.len() as u8;
+        let precision = ((int_digits + frac.len()).max(1) as u8).max(scale).min(38);
+        let unscaled = eddy_runtime::parse_decimal(text, precision, scale)?;
+        return Some(literal(ScalarValue::Decimal128(Some(unscaled), precision, scale as i8), SqlType::Decimal { precision, scale }));
+    }
+    if let Ok(v) = text.parse::<i32>() {
+        return Some(literal(ScalarValue::Int32(Some(v)), SqlType::Int));
+    }
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(literal(ScalarValue::Int64(Some(v)), SqlType::Bigint));
+    }
+    let scale = 0u8;
+    let unscaled = eddy_runtime::parse_decimal(text, 38, scale)?;
+    Some(literal(ScalarValue::Decimal128(Some(unscaled), 38, 0), SqlType::Decimal { precision: 38, scale: 0 }))
+}
+
+/// Evaluates an expression that names no columns (INSERT VALUES), converted to `ty` if given.
+pub fn evaluate_constant(e: &sql::Expr, ty: Option<&SqlType>) -> Result<Value> {
+    let scope = Scope::empty();
+    let planner = ExprPlanner::new(&scope);
+    let mut t = planner.plan(e)?;
+    if let Some(ty) = ty {
+        if !t.null_literal && t.ty != *ty {
+            t = planner.cast(e, t, ty)?;
+        } else {
+            t = cast_to(t, ty)?;
+        }
+    }
+    let batch = RecordBatch::try_new_with_options(scope.schema.clone(), vec![], &RecordBatchOptions::new().with_row_count(Some(1)))
+        .map_err(|x| PlanError::new(x.to_string()))?;
+    let array = t
+        .expr
+        .evaluate(&batch)
+        .and_then(|v| v.into_array(1))
+        .map_err(|x| PlanError::at(format!("Failed to evaluate {e}: {x}"), e.span().start))?;
+    if let (Some(ty), DataType::Null) = (ty, array.data_type()) {
+        let _ = ty;
+        return Ok(Value::Null);
+    }
+    Ok(array_value(array.as_ref(), 0))
+}
