@@ -20,6 +20,8 @@ pub enum Statement {
     InsertValues { target: String, columns: Option<Vec<String>>, values: Vec<Expr> },
     /// A push (`EMIT CHANGES`) or pull query.
     Select(Box<Select>),
+    /// `SELECT expr, ...` without FROM (constants, `version()`, ...).
+    SelectValues(Vec<SelectItem>),
     /// `SHOW ...` / `LIST ...`.
     Show(ShowKind),
     /// `DESCRIBE name [EXTENDED]`.
@@ -36,6 +38,8 @@ pub enum Statement {
     Unset { name: String },
     /// `EXPLAIN statement`.
     Explain(Box<Statement>),
+    /// `EXPLAIN query_id`: the plan of a running query.
+    ExplainQuery(String),
     /// `BEGIN`, `COMMIT`, `ROLLBACK`, `DISCARD ALL` and other session no-ops Postgres clients send.
     SessionNoop(String),
 }

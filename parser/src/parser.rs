@@ -260,7 +260,7 @@ impl StatementParser<'_> {
             return self.create();
         }
         if self.peek_word("SELECT") {
-            return Ok(Statement::Select(Box::new(self.select()?)));
+            return self.select_statement();
         }
         if self.parse_words(&["INSERT", "INTO"]) {
             return self.insert();
@@ -291,6 +291,12 @@ impl StatementParser<'_> {
             return Ok(Statement::Unset { name });
         }
         if self.parse_word("EXPLAIN") {
+            let is_query_id = matches!(&self.p.peek_token_ref().token, Token::Word(_))
+                && matches!(self.p.peek_nth_token_ref(1).token, Token::EOF)
+                && !self.peek_word("SELECT");
+            if is_query_id {
+                return Ok(Statement::ExplainQuery(self.name()?));
+            }
             return Ok(Statement::Explain(Box::new(self.statement_body()?)));
         }
         for word in ["BEGIN", "START", "COMMIT", "ROLLBACK", "END", "DISCARD", "RESET", "DEALLOCATE", "CLOSE"] {

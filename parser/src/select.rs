@@ -19,14 +19,32 @@ impl StatementParser<'_> {
     /// `SELECT ...` up to the end of the statement's query part.
     pub(crate) fn select(&mut self) -> Result<Select> {
         let position = self.position();
+        let projection = self.projection()?;
+        self.select_from(projection, position)
+    }
+
+    /// A SELECT statement: a query over a source, or constant expressions without FROM.
+    pub(crate) fn select_statement(&mut self) -> Result<Statement> {
+        let position = self.position();
+        let projection = self.projection()?;
+        if !self.peek_word("FROM") && matches!(self.p.peek_token_ref().token, Token::EOF) {
+            return Ok(Statement::SelectValues(projection));
+        }
+        Ok(Statement::Select(Box::new(self.select_from(projection, position)?)))
+    }
+
+    fn projection(&mut self) -> Result<Vec<SelectItem>> {
         self.expect_word("SELECT")?;
-        let projection = self
+        self
             .p
             .parse_comma_separated(Parser::parse_select_item)
             .map_err(|e| self.convert(e))?
             .into_iter()
             .map(select_item)
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()
+    }
+
+    fn select_from(&mut self, projection: Vec<SelectItem>, position: Option<usize>) -> Result<Select> {
         self.expect_word("FROM")?;
         let source = self.source_ref()?;
         let mut joins = Vec::new();

@@ -1,0 +1,265 @@
+//! CREATE STREAM/TABLE, CREATE ... AS SELECT, INSERT INTO ... SELECT, DROP and TERMINATE.
+
+use std::sync::Arc;
+
+use eddy_catalog::{Command, QueryInfo, QueryKind, Source, SourceKind};
+use eddy_parser::{CreateAsSelect, CreateSource, Properties, Select};
+use eddy_planner::{build_source, plan_persistent, PersistentPlan, SinkRequest};
+use eddy_runtime::QueryMetrics;
+
+use super::error::{sqlstate, EngineError};
+use super::{Engine, Output, Running, Session, State};
+
+impl Engine {
+    /// Partition count from `PARTITIONS`, validated.
+    fn partitions_property(props: &Properties) -> Result<Option<i32>, EngineError> {
+        match props.get("PARTITIONS") {
+            None => Ok(None),
+            Some(p) => p
+                .parse::<i32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for PARTITIONS: {p}"))),
+        }
+    }
+
+    fn replicas_property(props: &Properties) -> Result<i16, EngineError> {
+        match props.get("REPLICAS") {
+            None => Ok(1),
+            Some(r) => r
+                .parse::<i16>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for REPLICAS: {r}"))),
+        }
+    }
+
+    /// Checks the name is free (or replaceable) before creating a source.
+    fn check_name(state: &State, name: &str, kind: SourceKind, or_replace: bool, if_not_exists: bool) -> Result<bool, EngineError> {
+        if let Ok(existing) = state.catalog.source(name) {
+            if if_not_exists {
+                return Ok(false);
+            }
+            if !or_replace {
+                let existing_kind = existing.kind.to_string().to_lowercase();
+                return Err(EngineError::new(
+                    sqlstate::DUPLICATE_OBJECT,
+                    format!("Cannot add {} '{name}': A {existing_kind} with the same name already exists", kind.to_string().to_lowercase()),
+                ));
+            }
+            if existing.kind != kind {
+                return Err(EngineError::new(
+                    sqlstate::DUPLICATE_OBJECT,
+                    format!("Cannot replace {} '{name}' with a {}", existing.kind, kind),
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) async fn create_source(&self, session: &Session, c: &CreateSource, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+        let mut state = self.state.lock().await;
+        if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
+            return Ok(Output::done_with(format!("CREATE {}", c.kind), format!("{} {} already exists", c.kind, c.name)));
+        }
+        let topic = c.properties.get("KAFKA_TOPIC").unwrap_or_default();
+        let wanted = Self::partitions_property(&c.properties)?;
+        let replicas = Self::replicas_property(&c.properties)?;
+        // Validate the statement before touching Kafka.
+        let mut source = build_source(c, text, &session.properties, wanted.unwrap_or(1)).map_err(EngineError::plan)?;
+        let partitions = match self.broker.partitions(&topic).await? {
+            Some(existing) => {
+                if let Some(w) = wanted {
+                    if w != existing && replay.is_none() {
+                        return Err(EngineError::new(
+                            sqlstate::INVALID_PARAMETER,
+                            format!("A Kafka topic with the name '{topic}' already exists, with different partition/replica configuration than required. KSQL expects {w} partitions (topic has {existing})."),
+                        ));
+                    }
+                }
+                existing
+            }
+            None => match wanted {
+                Some(p) => {
+                    self.broker.create_topic(&topic, p, replicas).await?;
+                    p
+                }
+                None => {
+                    return Err(EngineError::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {} (...) WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, ...);", c.kind.to_string().to_lowercase(), c.kind, c.name),
+                    ))
+                }
+            },
+        };
+        source.partitions = partitions;
+        if replay.is_none() {
+            self.append_command(Command { statement: text.to_string(), properties: session.properties.clone(), query_id: None }).await?;
+        }
+        let kind = source.kind;
+        state.catalog.put_source(source);
+        Ok(Output::done_with(format!("CREATE {kind}"), format!("{} created", if kind == SourceKind::Stream { "Stream" } else { "Table" })))
+    }
+
+    pub(super) async fn create_as_select(&self, session: &Session, c: &CreateAsSelect, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+        let mut state = self.state.lock().await;
+        if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
+            return Ok(Output::done_with(format!("CREATE {}", c.kind), format!("{} {} already exists", c.kind, c.name)));
+        }
+        if c.or_replace && state.catalog.has_source(&c.name) {
+            return Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, "CREATE OR REPLACE of a persistent query is not supported yet"));
+        }
+        let plan = plan_persistent(
+            &c.query,
+            &state.catalog,
+            SinkRequest { kind: c.kind, name: &c.name, properties: &c.properties, existing: None, session: &session.properties, statement: text },
+        )?;
+        let kind = if c.kind == SourceKind::Stream { QueryKind::CreateStreamAsSelect } else { QueryKind::CreateTableAsSelect };
+        let id = self.start_persistent(&mut state, session, plan, kind, text, replay, true).await?;
+        Ok(Output::done_with(format!("CREATE {}", c.kind), format!("Created query with ID {id}")))
+    }
+
+    pub(super) async fn insert_select(&self, session: &Session, target: &str, props: &Properties, query: &Select, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+        let mut state = self.state.lock().await;
+        let existing = state
+            .catalog
+            .source(target)
+            .map_err(|_| EngineError::new(sqlstate::UNDEFINED_TABLE, format!("{target} does not exist.")))?
+            .clone();
+        if existing.is_source {
+            return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("Cannot insert into read-only {} {target}.", existing.kind.to_string().to_lowercase())));
+        }
+        if existing.kind == SourceKind::Table {
+            return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("INSERT INTO can only be used to insert into a stream. {target} is a table.")));
+        }
+        let plan = plan_persistent(
+            query,
+            &state.catalog,
+            SinkRequest { kind: existing.kind, name: target, properties: props, existing: Some(&existing), session: &session.properties, statement: text },
+        )?;
+        let id = self.start_persistent(&mut state, session, plan, QueryKind::InsertQuery, text, replay, false).await?;
+        Ok(Output::done_with("INSERT 0 0", format!("Created query with ID {id}")))
+    }
+
+    /// Creates the sink topic if needed, records the command, registers and starts the query.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_persistent(
+        &self,
+        state: &mut State,
+        session: &Session,
+        plan: PersistentPlan,
+        kind: QueryKind,
+        text: &str,
+        replay: Option<&Command>,
+        creates_sink: bool,
+    ) -> Result<String, EngineError> {
+        let sink: Source = plan.sink;
+        match self.broker.partitions(&sink.topic).await? {
+            Some(p) if creates_sink && p != sink.partitions && replay.is_none() => {
+                return Err(EngineError::new(
+                    sqlstate::INVALID_PARAMETER,
+                    format!("A Kafka topic with the name '{}' already exists, with different partition/replica configuration than required. KSQL expects {} partitions (topic has {p}).", sink.topic, sink.partitions),
+                ))
+            }
+            Some(_) => {}
+            None => self.broker.create_topic(&sink.topic, sink.partitions, 1).await?,
+        }
+        let id = match replay.and_then(|c| c.query_id.clone()) {
+            Some(id) => {
+                state.catalog.observe_query_id(&id);
+                id
+            }
+            None => state.catalog.next_query_id(kind, &sink.name),
+        };
+        let properties = match replay {
+            Some(c) => c.properties.clone(),
+            None => session.properties.clone(),
+        };
+        let earliest = properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"));
+        if replay.is_none() {
+            self.append_command(Command { statement: text.to_string(), properties, query_id: Some(id.clone()) }).await?;
+        }
+        let metrics = Arc::new(QueryMetrics::default());
+        let explained = plan.query.dataflow.explain();
+        let handle = self.broker.start_query(&id, plan.query.dataflow, earliest, metrics.clone()).await?;
+        state.catalog.put_query(QueryInfo {
+            id: id.clone(),
+            kind,
+            statement: text.to_string(),
+            sources: plan.query.sources,
+            sink: sink.name.clone(),
+            sink_topic: sink.topic.clone(),
+        });
+        if creates_sink {
+            state.catalog.put_source(sink);
+        }
+        state.running.insert(id.clone(), Running { handle, metrics, plan: explained });
+        tracing::info!(query = %id, "persistent query started");
+        Ok(id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn drop_source(&self, session: &Session, kind: SourceKind, name: &str, if_exists: bool, delete_topic: bool, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+        let mut state = self.state.lock().await;
+        let source = match state.catalog.source(name) {
+            Ok(s) => s.clone(),
+            Err(_) if if_exists => return Ok(Output::done_with(format!("DROP {kind}"), format!("{name} does not exist."))),
+            Err(_) => return Err(EngineError::new(sqlstate::UNDEFINED_TABLE, format!("{kind} {name} does not exist."))),
+        };
+        if source.kind != kind {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Incompatible data source type is {}, but statement was DROP {kind}", source.kind),
+            ));
+        }
+        let users = state.catalog.queries_using(name);
+        if !users.is_empty() {
+            let readers: Vec<String> = users.iter().filter(|q| q.sources.iter().any(|s| s == name)).map(|q| q.id.clone()).collect();
+            let writers: Vec<String> = users.iter().filter(|q| q.sink == name).map(|q| q.id.clone()).collect();
+            return Err(EngineError::new(
+                sqlstate::DEPENDENT_OBJECTS,
+                format!(
+                    "Cannot drop {name}.\nThe following queries read from this source: [{}].\nThe following queries write into this source: [{}].\nYou need to terminate them before dropping {name}.",
+                    readers.join(", "),
+                    writers.join(", ")
+                ),
+            ));
+        }
+        if replay.is_none() {
+            self.append_command(Command { statement: text.to_string(), properties: session.properties.clone(), query_id: None }).await?;
+        }
+        state.catalog.remove_source(name);
+        let mut message = format!("Source `{name}` (topic: {}) was dropped.", source.topic);
+        if delete_topic && replay.is_none() {
+            if let Err(e) = self.broker.delete_topic(&source.topic).await {
+                message.push_str(&format!(" The topic was not deleted: {e}"));
+            }
+        }
+        Ok(Output::done_with(format!("DROP {kind}"), message))
+    }
+
+    pub(super) async fn terminate(&self, session: &Session, id: Option<&str>, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+        let mut state = self.state.lock().await;
+        let ids: Vec<String> = match id {
+            None => state.catalog.queries().map(|q| q.id.clone()).collect(),
+            Some(id) => {
+                let found = state.catalog.queries().find(|q| q.id.eq_ignore_ascii_case(id)).map(|q| q.id.clone());
+                match found {
+                    Some(id) => vec![id],
+                    None => return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Unknown queryId: {id}"))),
+                }
+            }
+        };
+        if replay.is_none() {
+            self.append_command(Command { statement: text.to_string(), properties: session.properties.clone(), query_id: None }).await?;
+        }
+        for id in &ids {
+            if let Some(r) = state.running.remove(id) {
+                r.handle.stop().await;
+            }
+            state.catalog.remove_query(id);
+        }
+        Ok(Output::done_with("TERMINATE", format!("Terminated {}", if ids.is_empty() { "no queries".to_string() } else { ids.join(", ") })))
+    }
+}

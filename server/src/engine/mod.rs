@@ -1,0 +1,141 @@
+//! The engine: one entry point (`execute`) that runs statements for the wire server, the tests and the tools.
+//!
+//! Life of a statement: `parse_statements` splits the text; `execute_parsed` dispatches on the
+//! statement kind; DDL changes the catalog and is appended to the command log; persistent queries are
+//! planned by the planner and started on the broker; push queries stream rows back to the session.
+
+mod command_log;
+mod ddl;
+mod error;
+mod insert;
+mod output;
+mod pg;
+mod queries;
+mod show;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use eddy_catalog::{Catalog, Command};
+use eddy_parser::{parse_statements, ParsedStatement, Statement};
+use eddy_runtime::{Broker, QueryMetrics, RunningQuery};
+use tokio::sync::Mutex;
+
+pub use error::{sqlstate as error_sqlstate, EngineError};
+pub use output::{Output, ResultColumn, RowChannel};
+
+/// Per-connection state: session properties set with SET.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Session {
+    /// True when push queries and new persistent queries read from the beginning.
+    pub fn earliest(&self) -> bool {
+        self.properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"))
+    }
+}
+
+struct Running {
+    handle: Box<dyn RunningQuery>,
+    metrics: Arc<QueryMetrics>,
+    /// The dataflow tree, for EXPLAIN query_id.
+    plan: Vec<String>,
+}
+
+pub(crate) struct State {
+    catalog: Catalog,
+    running: BTreeMap<String, Running>,
+}
+
+/// Executes statements against a broker, keeping the catalog and the running queries.
+pub struct Engine {
+    broker: Arc<dyn Broker>,
+    state: Mutex<State>,
+    /// Where successful DDL is recorded; None disables the command log.
+    command_topic: Option<String>,
+}
+
+impl Engine {
+    /// An engine over a broker; `command_topic` enables durability of the catalog.
+    pub async fn new(broker: Arc<dyn Broker>, command_topic: Option<String>) -> Result<Self, EngineError> {
+        let engine = Self {
+            broker,
+            state: Mutex::new(State { catalog: Catalog::default(), running: BTreeMap::new() }),
+            command_topic,
+        };
+        engine.recover().await?;
+        Ok(engine)
+    }
+
+    /// The broker the engine runs on.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.broker
+    }
+
+    /// Runs every statement in `sql`, stopping at the first error.
+    pub async fn execute(&self, session: &mut Session, sql: &str) -> Vec<Result<Output, EngineError>> {
+        let parsed = match parse_statements(sql) {
+            Ok(p) => p,
+            Err(e) => return vec![Err(EngineError::syntax(e))],
+        };
+        let mut out = Vec::with_capacity(parsed.len());
+        for stmt in parsed {
+            let result = self.execute_parsed(session, &stmt, None).await.map_err(|e| e.locate(sql));
+            let failed = result.is_err();
+            out.push(result);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Result columns of a statement without running it (for the extended protocol's Describe).
+    pub async fn describe(&self, session: &Session, sql: &str) -> Result<Option<Vec<ResultColumn>>, EngineError> {
+        let parsed = parse_statements(sql).map_err(EngineError::syntax)?;
+        let Some(stmt) = parsed.first() else { return Ok(None) };
+        let state = self.state.lock().await;
+        self.result_columns(&state, session, &stmt.statement).map_err(|e| e.locate(sql))
+    }
+
+    /// Runs one parsed statement. `replay` is set when re-running a command from the command log.
+    pub(crate) async fn execute_parsed(&self, session: &mut Session, stmt: &ParsedStatement, replay: Option<&Command>) -> Result<Output, EngineError> {
+        match &stmt.statement {
+            Statement::CreateSource(c) => self.create_source(session, c, &stmt.text, replay).await,
+            Statement::CreateAsSelect(c) => self.create_as_select(session, c, &stmt.text, replay).await,
+            Statement::InsertSelect { target, properties, query } => {
+                self.insert_select(session, target, properties, query, &stmt.text, replay).await
+            }
+            Statement::InsertValues { target, columns, values } => self.insert_values(target, columns.as_deref(), values).await,
+            Statement::Select(select) => self.push_query(session, select).await,
+            Statement::SelectValues(items) => pg::select_values(items),
+            Statement::Show(kind) => self.show(session, kind).await,
+            Statement::Describe { name, extended } => self.describe_source(name, *extended).await,
+            Statement::Drop { kind, name, if_exists, delete_topic } => {
+                self.drop_source(session, *kind, name, *if_exists, *delete_topic, &stmt.text, replay).await
+            }
+            Statement::Terminate(id) => self.terminate(session, id.as_deref(), &stmt.text, replay).await,
+            Statement::Print { topic, from_beginning, interval, limit } => self.print(topic, *from_beginning, *interval, *limit).await,
+            Statement::Set { name, value } => pg::set(session, name, value),
+            Statement::Unset { name } => {
+                session.properties.remove(name);
+                Ok(Output::done("UNSET"))
+            }
+            Statement::Explain(inner) => self.explain(session, inner).await,
+            Statement::ExplainQuery(id) => self.explain_query(id).await,
+            Statement::SessionNoop(text) => Ok(Output::done(text.split_whitespace().next().unwrap_or("OK"))),
+        }
+    }
+
+    /// Stops every query: flushes output and commits offsets. Called on shutdown.
+    pub async fn shutdown(&self) {
+        let mut state = self.state.lock().await;
+        let running = std::mem::take(&mut state.running);
+        for (id, r) in running {
+            tracing::info!(query = %id, "stopping query");
+            r.handle.stop().await;
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Push queries, PRINT and EXPLAIN, and the result columns of any statement (for Describe).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use eddy_parser::{EmitMode, Select, Statement};
+use eddy_planner::{plan_persistent, plan_push, SinkRequest};
+use eddy_runtime::{array_value, QueryMetrics, Record, Value};
+use tokio::sync::mpsc;
+
+use super::error::{sqlstate, EngineError};
+use super::{pg, show, Engine, Output, ResultColumn, RowChannel, Session, State};
+
+impl Engine {
+    pub(super) async fn push_query(&self, session: &Session, select: &Select) -> Result<Output, EngineError> {
+        if select.emit != Some(EmitMode::Changes) {
+            return Err(EngineError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "Pull queries are not supported yet: add EMIT CHANGES to run a push query that streams changes as they happen.",
+            ));
+        }
+        if !select.partition_by.is_empty() {
+            return Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, "PARTITION BY is only supported in persistent queries (CREATE STREAM AS SELECT)."));
+        }
+        let planned = {
+            let state = self.state.lock().await;
+            plan_push(select, &state.catalog)?
+        };
+        let columns: Vec<ResultColumn> = planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
+        let mut batches = self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => break,
+                    batch = batches.recv() => match batch {
+                        None => break,
+                        Some(Err(e)) => {
+                            let _ = tx.send(Err(EngineError::from(e))).await;
+                            break;
+                        }
+                        Some(Ok(batch)) => {
+                            for i in 0..batch.num_rows() {
+                                // Column 0 is ROWTIME, used for sinks only.
+                                let row: Vec<Value> = batch.columns()[1..].iter().map(|c| array_value(c.as_ref(), i)).collect();
+                                if tx.send(Ok(row)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Output::Stream(RowChannel { columns, rows: rx, limit: select.limit }))
+    }
+
+    pub(super) async fn print(&self, topic: &str, from_beginning: bool, interval: Option<u64>, limit: Option<u64>) -> Result<Output, EngineError> {
+        if self.broker.partitions(topic).await?.is_none() {
+            return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Could not find topic '{topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.")));
+        }
+        let mut records = self.broker.print(topic, from_beginning).await?;
+        let (tx, rx) = mpsc::channel(256);
+        let every = interval.unwrap_or(1).max(1);
+        tokio::spawn(async move {
+            let mut seen = 0u64;
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => break,
+                    r = records.recv() => match r {
+                        None => break,
+                        Some(Err(e)) => {
+                            let _ = tx.send(Err(EngineError::from(e))).await;
+                            break;
+                        }
+                        Some(Ok(record)) => {
+                            seen += 1;
+                            if (seen - 1) % every != 0 {
+                                continue;
+                            }
+                            if tx.send(Ok(vec![Value::String(print_line(&record))])).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Output::Stream(RowChannel { columns: vec![ResultColumn::text("PRINT")], rows: rx, limit }))
+    }
+
+    pub(super) async fn explain(&self, session: &Session, inner: &Statement) -> Result<Output, EngineError> {
+        let state = self.state.lock().await;
+        let lines = match inner {
+            Statement::Select(select) => plan_push(select, &state.catalog)?.dataflow.explain(),
+            Statement::CreateAsSelect(c) => plan_persistent(
+                &c.query,
+                &state.catalog,
+                SinkRequest { kind: c.kind, name: &c.name, properties: &c.properties, existing: None, session: &session.properties, statement: "" },
+            )?
+            .query
+            .dataflow
+            .explain(),
+            other => return Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, format!("EXPLAIN supports queries only, not {other:?}"))),
+        };
+        Ok(Output::text_table(&["QUERY PLAN"], lines.into_iter().map(|l| vec![l]).collect()))
+    }
+
+    pub(super) async fn explain_query(&self, id: &str) -> Result<Output, EngineError> {
+        let state = self.state.lock().await;
+        let Some((id, running)) = state.running.iter().find(|(q, _)| q.eq_ignore_ascii_case(id)) else {
+            return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Query with id:{id} does not exist, use SHOW QUERIES to view the full set of running queries.")));
+        };
+        let statement = state.catalog.query(id).map(|q| q.statement.clone()).unwrap_or_default();
+        let mut lines = vec![format!("Query {id}: {statement}")];
+        lines.extend(running.plan.iter().cloned());
+        Ok(Output::text_table(&["QUERY PLAN"], lines.into_iter().map(|l| vec![l]).collect()))
+    }
+
+    /// The columns a statement returns, if it returns rows.
+    pub(super) fn result_columns(&self, state: &State, _session: &Session, stmt: &Statement) -> Result<Option<Vec<ResultColumn>>, EngineError> {
+        Ok(match stmt {
+            Statement::Select(select) => {
+                let planned = plan_push(select, &state.catalog)?;
+                Some(planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect())
+            }
+            Statement::SelectValues(items) => Some(pg::select_values_columns(items)?),
+            Statement::Show(kind) => Some(show::show_columns(kind)),
+            Statement::Describe { .. } => Some(vec![ResultColumn::text("Field"), ResultColumn::text("Type")]),
+            Statement::Explain(_) | Statement::ExplainQuery(_) => Some(vec![ResultColumn::text("QUERY PLAN")]),
+            Statement::Print { .. } => Some(vec![ResultColumn::text("PRINT")]),
+            _ => None,
+        })
+    }
+}
+
+/// One PRINT line, as ksqlDB formats it.
+fn print_line(r: &Record) -> String {
+    let ts = chrono::DateTime::from_timestamp_millis(r.timestamp)
+        .map(|t| t.format("%Y/%m/%d %H:%M:%S%.3f Z").to_string())
+        .unwrap_or_else(|| r.timestamp.to_string());
+    let show = |b: &Option<Vec<u8>>| match b {
+        None => "<null>".to_string(),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) if s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => s.to_string(),
+            _ => match bytes.len() {
+                4 => i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]).to_string(),
+                8 => i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8])).to_string(),
+                _ => base64::engine::general_purpose::STANDARD.encode(bytes),
+            },
+        },
+    };
+    format!("rowtime: {ts}, key: {}, value: {}, partition: {}", show(&r.key), show(&r.value), r.partition)
+}
+

@@ -1,0 +1,134 @@
+//! SHOW and DESCRIBE: listings of streams, tables, topics, queries and properties.
+
+use eddy_catalog::{ColumnKind, SourceKind};
+use eddy_parser::ShowKind;
+use eddy_runtime::function::function_names;
+
+use super::error::{sqlstate, EngineError};
+use super::{pg, Engine, Output, ResultColumn, Session};
+
+const STREAM_COLUMNS: &[&str] = &["Stream Name", "Kafka Topic", "Key Format", "Value Format", "Windowed"];
+const TABLE_COLUMNS: &[&str] = &["Table Name", "Kafka Topic", "Key Format", "Value Format", "Windowed"];
+const TOPIC_COLUMNS: &[&str] = &["Kafka Topic", "Partitions", "Partition Replicas"];
+const QUERY_COLUMNS: &[&str] = &["Query ID", "Query Type", "Status", "Sink Name", "Sink Kafka Topic", "Query String"];
+const PROPERTY_COLUMNS: &[&str] = &["Property", "Scope", "Value"];
+
+/// The columns each SHOW returns.
+pub(super) fn show_columns(kind: &ShowKind) -> Vec<ResultColumn> {
+    let names: &[&str] = match kind {
+        ShowKind::Streams { .. } => STREAM_COLUMNS,
+        ShowKind::Tables { .. } => TABLE_COLUMNS,
+        ShowKind::Topics { .. } => TOPIC_COLUMNS,
+        ShowKind::Queries { .. } => QUERY_COLUMNS,
+        ShowKind::Properties => PROPERTY_COLUMNS,
+        ShowKind::Functions => &["Function Name"],
+        ShowKind::Variable(name) => return vec![ResultColumn::text(name.clone())],
+    };
+    names.iter().map(|n| ResultColumn::text(*n)).collect()
+}
+
+impl Engine {
+    pub(super) async fn show(&self, session: &Session, kind: &ShowKind) -> Result<Output, EngineError> {
+        let state = self.state.lock().await;
+        let sources = |k: SourceKind, names: &[&str]| {
+            let rows = state
+                .catalog
+                .sources()
+                .filter(|s| s.kind == k)
+                .map(|s| vec![s.name.clone(), s.topic.clone(), s.key_format.format.to_string(), s.value_format.format.to_string(), "false".into()])
+                .collect();
+            Output::text_table(names, rows)
+        };
+        Ok(match kind {
+            ShowKind::Streams { .. } => sources(SourceKind::Stream, STREAM_COLUMNS),
+            ShowKind::Tables { .. } => sources(SourceKind::Table, TABLE_COLUMNS),
+            ShowKind::Topics { .. } => {
+                drop(state);
+                let topics = self.broker.topics().await?;
+                let rows = topics
+                    .into_iter()
+                    .filter(|t| !t.name.starts_with("_eddy_") && !t.name.starts_with("__"))
+                    .map(|t| vec![t.name, t.partitions.to_string(), "1".into()])
+                    .collect();
+                Output::text_table(TOPIC_COLUMNS, rows)
+            }
+            ShowKind::Queries { .. } => {
+                let rows = state
+                    .catalog
+                    .queries()
+                    .map(|q| {
+                        let status = match state.running.get(&q.id) {
+                            Some(r) => match r.handle.error() {
+                                Some(e) => format!("ERROR: {e}"),
+                                None => {
+                                    let (records, rows, errors) = r.metrics.snapshot();
+                                    format!("RUNNING (records in: {records}, rows out: {rows}, errors: {errors})")
+                                }
+                            },
+                            None => "NOT RUNNING".into(),
+                        };
+                        vec![q.id.clone(), "PERSISTENT".into(), status, q.sink.clone(), q.sink_topic.clone(), q.statement.clone()]
+                    })
+                    .collect();
+                Output::text_table(QUERY_COLUMNS, rows)
+            }
+            ShowKind::Properties => {
+                let mut rows: Vec<Vec<String>> = vec![
+                    vec!["auto.offset.reset".into(), "SESSION".into(), session.properties.get("auto.offset.reset").cloned().unwrap_or_else(|| "latest".into())],
+                    vec!["bootstrap.servers".into(), "SERVER".into(), self.broker.bootstrap().unwrap_or_else(|| "in-memory".into())],
+                ];
+                for (k, v) in &session.properties {
+                    if k != "auto.offset.reset" {
+                        rows.push(vec![k.clone(), "SESSION".into(), v.clone()]);
+                    }
+                }
+                Output::text_table(PROPERTY_COLUMNS, rows)
+            }
+            ShowKind::Functions => Output::text_table(&["Function Name"], function_names().into_iter().map(|n| vec![n.to_string()]).collect()),
+            ShowKind::Variable(name) => pg::show_variable(session, name)?,
+        })
+    }
+
+    pub(super) async fn describe_source(&self, name: &str, extended: bool) -> Result<Output, EngineError> {
+        let state = self.state.lock().await;
+        let source = state
+            .catalog
+            .source(name)
+            .map_err(|_| EngineError::new(sqlstate::UNDEFINED_TABLE, format!("Could not find STREAM/TABLE '{name}' in the Metastore")))?;
+        let mut rows: Vec<Vec<String>> = source
+            .columns
+            .iter()
+            .map(|c| {
+                let suffix = match (&c.kind, source.kind) {
+                    (ColumnKind::Key, SourceKind::Stream) => " (key)".to_string(),
+                    (ColumnKind::Key, SourceKind::Table) => " (primary key)".to_string(),
+                    (ColumnKind::Headers, _) => " (headers)".to_string(),
+                    (ColumnKind::Header(k), _) => format!(" (header('{k}'))"),
+                    (ColumnKind::Value, _) => String::new(),
+                };
+                vec![c.name.clone(), format!("{}{suffix}", c.ty)]
+            })
+            .collect();
+        if extended {
+            let queries = state.catalog.queries_using(name);
+            let mut extra = vec![
+                ("Type".to_string(), source.kind.to_string()),
+                ("Kafka topic".to_string(), format!("{} (partitions: {})", source.topic, source.partitions)),
+                ("Key format".to_string(), source.key_format.format.to_string()),
+                ("Value format".to_string(), source.value_format.format.to_string()),
+                ("Timestamp field".to_string(), source.timestamp.as_ref().map(|t| t.column.clone()).unwrap_or_else(|| "Not set - using <ROWTIME>".into())),
+                ("Statement".to_string(), source.statement.clone()),
+            ];
+            for q in queries {
+                let role = if q.sink == name { "written by" } else { "read by" };
+                let metrics = state.running.get(&q.id).map(|r| {
+                    let (i, o, e) = r.metrics.snapshot();
+                    format!(" (records in: {i}, rows out: {o}, errors: {e})")
+                });
+                extra.push((format!("Query {role}"), format!("{}{}", q.id, metrics.unwrap_or_default())));
+            }
+            rows.extend(extra.into_iter().map(|(k, v)| vec![k, v]));
+        }
+        Ok(Output::text_table(&["Field", "Type"], rows))
+    }
+}
