@@ -9,17 +9,24 @@ pub struct PlanError {
     pub message: String,
     /// Where in the submitted text, when known.
     pub location: Option<Location>,
+    /// A 1-based character position, when known directly (e.g. from the parser's AST).
+    pub position: Option<usize>,
 }
 
 impl PlanError {
     /// An error without a location.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), location: None }
+        Self { message: message.into(), location: None, position: None }
+    }
+
+    /// An error at a 1-based character position.
+    pub fn at_position(message: impl Into<String>, position: Option<usize>) -> Self {
+        Self { message: message.into(), location: None, position }
     }
 
     /// An error at a location (ignored when empty).
     pub fn at(message: impl Into<String>, location: Location) -> Self {
-        Self { message: message.into(), location: (location.line > 0).then_some(location) }
+        Self { message: message.into(), location: (location.line > 0).then_some(location), position: None }
     }
 }
 

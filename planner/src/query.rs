@@ -73,7 +73,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
     let src_ref = &select.from.source;
     let source = catalog
         .source(&src_ref.name)
-        .map_err(|_| PlanError::new(format!("{} does not exist.", src_ref.name)))?
+        .map_err(|_| PlanError::at_position(format!("{} does not exist.", src_ref.name), src_ref.position))?
         .clone();
     let qualifier = src_ref.alias.clone().unwrap_or_else(|| source.name.clone());
     let (_, scope) = source_spec(&source, &qualifier);

@@ -1,1 +1,6 @@
-//! placeholder
+//! Test support for Eddy: a statement runner over the deterministic in-memory driver, shared by the
+//! runtime golden scripts and the conformance runner.
+
+mod driver;
+
+pub use driver::{render_output, render_record, TestDriver};

@@ -98,6 +98,10 @@ impl Broker for KafkaBroker {
     }
 
     async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> Result<()> {
+        // Idempotent: a topic an operator created beforehand is used as it is.
+        if self.partitions(name).await?.is_some() {
+            return Ok(());
+        }
         self.admin.create_topic(name, partitions, replicas).await?;
         // Wait until the topic shows in metadata, so that what follows can use it.
         for _ in 0..100 {

@@ -51,7 +51,7 @@ impl EngineError {
         } else {
             sqlstate::SYNTAX_ERROR
         };
-        Self { message: e.message, sqlstate: state, position: None, location: e.location }
+        Self { message: e.message, sqlstate: state, position: e.position, location: e.location }
     }
 
     /// Converts a planner location into a position in `text`.

@@ -1,0 +1,138 @@
+//! The engine over in-memory topics, stepped deterministically: statements run in order, produced
+//! records are processed when `run` is called, and outputs are read back from topics.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use eddy_runtime::{MemoryBroker, OutputRecord, Record, Value};
+use eddy_server::{Engine, EngineError, Output, Session};
+
+/// The engine on a `MemoryBroker`, with its own single-threaded async runtime.
+pub struct TestDriver {
+    pub broker: Arc<MemoryBroker>,
+    pub engine: Engine,
+    pub session: Session,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestDriver {
+    /// A fresh engine with no command log.
+    pub fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let broker = Arc::new(MemoryBroker::new());
+        let engine = runtime.block_on(Engine::new(broker.clone(), None)).expect("engine");
+        Self { broker, engine, session: Session::default(), runtime }
+    }
+
+    /// Executes statements; a push query's rows are collected after running to idle.
+    pub fn execute(&mut self, sql: &str) -> Vec<Result<Output, EngineError>> {
+        let Self { engine, session, runtime, .. } = self;
+        runtime.block_on(engine.execute(session, sql))
+    }
+
+    /// Produces a record to a topic.
+    pub fn produce(&self, topic: &str, record: OutputRecord) -> Result<(), String> {
+        self.broker.append(topic, vec![record]).map_err(|e| e.to_string())
+    }
+
+    /// Processes every pending record through every query.
+    pub fn run(&self) -> Result<(), String> {
+        self.broker.run_until_idle().map_err(|e| e.to_string())
+    }
+
+    /// Records of a topic in write order.
+    pub fn records(&self, topic: &str) -> Vec<Record> {
+        self.broker.records(topic)
+    }
+
+    /// Renders outputs; push-query rows are those available once the driver is idle.
+    pub fn render(&self, outputs: Vec<Result<Output, EngineError>>) -> String {
+        let mut out = String::new();
+        for result in outputs {
+            match result {
+                Err(e) => {
+                    let _ = writeln!(out, "ERROR {} at {:?}: {}", e.sqlstate, e.position, e.message);
+                }
+                Ok(Output::Stream(mut channel)) => {
+                    if let Err(e) = self.run() {
+                        let _ = writeln!(out, "run failed: {e}");
+                    }
+                    // Let the adapter task forward what the driver produced.
+                    let rows = self.runtime.block_on(async {
+                        let mut rows = Vec::new();
+                        while let Ok(Some(row)) =
+                            tokio::time::timeout(std::time::Duration::from_millis(50), channel.rows.recv()).await
+                        {
+                            rows.push(row);
+                            if channel.limit.is_some_and(|l| rows.len() as u64 >= l) {
+                                break;
+                            }
+                        }
+                        rows
+                    });
+                    let names: Vec<String> = channel.columns.iter().map(|c| format!("{} {}", c.name, c.ty)).collect();
+                    let _ = writeln!(out, "{}", names.join(" | "));
+                    for row in rows {
+                        match row {
+                            Ok(values) => {
+                                let _ = writeln!(out, "{}", values.iter().map(render_value).collect::<Vec<_>>().join(" | "));
+                            }
+                            Err(e) => {
+                                let _ = writeln!(out, "ERROR {}", e.message);
+                            }
+                        }
+                    }
+                }
+                Ok(other) => out.push_str(&render_output(&other)),
+            }
+        }
+        out
+    }
+}
+
+impl Default for TestDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn render_value(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
+/// Renders a finite output.
+pub fn render_output(output: &Output) -> String {
+    match output {
+        Output::Done { tag, message } => match message {
+            Some(m) => format!("{tag}: {m}\n"),
+            None => format!("{tag}\n"),
+        },
+        Output::Rows { columns, rows } => {
+            let mut out = columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(" | ");
+            out.push('\n');
+            for r in rows {
+                out.push_str(&r.iter().map(render_value).collect::<Vec<_>>().join(" | "));
+                out.push('\n');
+            }
+            out
+        }
+        Output::Stream(_) => "<stream>\n".into(),
+    }
+}
+
+/// Renders a record: partition/offset, timestamp, key and value as text (or base64 when not UTF-8).
+pub fn render_record(r: &Record) -> String {
+    use base64::Engine as _;
+    let show = |b: &Option<Vec<u8>>| match b {
+        None => "<null>".to_string(),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => format!("b64:{}", base64::engine::general_purpose::STANDARD.encode(bytes)),
+        },
+    };
+    format!("p{}@{} ts={} key={} value={}", r.partition, r.offset, r.timestamp, show(&r.key), show(&r.value))
+}
