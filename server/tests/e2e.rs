@@ -1,0 +1,154 @@
+//! End to end: the real `eddy-server` binary, a Postgres client (tokio-postgres) and rdkafka clients.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use support::{consume, produce, producer, Server};
+use tokio_postgres::SimpleQueryMessage;
+
+/// Rows of a simple query as text.
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_query_and_csas_on_the_embedded_broker() {
+    let server = Server::start(&[]);
+    let client = server.connect().await;
+
+    // Postgres manners.
+    let version: String = client.query_one("SELECT version()", &[]).await.expect("version").get(0);
+    assert!(version.contains("Eddy"), "{version}");
+    assert_eq!(rows(&client, "SHOW server_version").await, vec![vec![Some("15.0".to_string())]]);
+
+    client
+        .batch_execute("CREATE STREAM pageviews (id INT KEY, url STRING, ms BIGINT) WITH (KAFKA_TOPIC='pageviews', VALUE_FORMAT='JSON', PARTITIONS=2)")
+        .await
+        .expect("create stream");
+
+    // A push query streams each row as its record arrives.
+    let push = server.connect().await;
+    let stream = push.simple_query_raw("SELECT id, UCASE(url) AS u, ms FROM pageviews WHERE ms > 0 EMIT CHANGES LIMIT 3").await.expect("push query");
+    futures::pin_mut!(stream);
+    match tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("row description").expect("message").expect("ok") {
+        SimpleQueryMessage::RowDescription(cols) => {
+            let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
+            assert_eq!(names, ["ID", "U", "MS"]);
+        }
+        other => panic!("expected a row description, got {other:?}"),
+    }
+    let kafka = producer(&server.kafka);
+    let records = [(1, "a.com", 10), (2, "b.com", 0), (3, "c.com", 30), (4, "d.com", 40)];
+    let mut seen = Vec::new();
+    for (id, url, ms) in records {
+        produce(&kafka, "pageviews", &(id as i32).to_be_bytes(), &format!(r#"{{"URL":"{url}","MS":{ms}}}"#), 1_000 * id).await;
+        if ms == 0 {
+            continue; // filtered out by the WHERE clause
+        }
+        let msg = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("row in time").expect("message").expect("ok");
+        let SimpleQueryMessage::Row(row) = msg else { panic!("expected a row, got {msg:?}") };
+        seen.push((row.get(0).map(str::to_string), row.get(1).map(str::to_string), row.get(2).map(str::to_string)));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (Some("1".into()), Some("A.COM".into()), Some("10".into())),
+            (Some("3".into()), Some("C.COM".into()), Some("30".into())),
+            (Some("4".into()), Some("D.COM".into()), Some("40".into())),
+        ]
+    );
+    // LIMIT 3 ends the query.
+    match tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("completion").expect("message").expect("ok") {
+        SimpleQueryMessage::CommandComplete(n) => assert_eq!(n, 3),
+        other => panic!("expected completion, got {other:?}"),
+    }
+
+    // A persistent query with WHERE, projection and PARTITION BY, from the beginning.
+    client.batch_execute("SET 'auto.offset.reset'='earliest'").await.expect("set");
+    client
+        .batch_execute("CREATE STREAM by_url WITH (KAFKA_TOPIC='by_url', PARTITIONS=3) AS SELECT id, UCASE(url) AS url, ms FROM pageviews WHERE ms >= 20 PARTITION BY UCASE(url)")
+        .await
+        .expect("csas");
+    let mut sink = consume(&server.kafka, "by_url", 2);
+    sink.sort();
+    assert_eq!(
+        sink,
+        vec![
+            (Some(b"C.COM".to_vec()), Some(r#"{"ID":3,"MS":30}"#.to_string())),
+            (Some(b"D.COM".to_vec()), Some(r#"{"ID":4,"MS":40}"#.to_string())),
+        ]
+    );
+    let streams = rows(&client, "SHOW STREAMS").await;
+    assert!(streams.iter().any(|r| r[0].as_deref() == Some("BY_URL")), "{streams:?}");
+
+    // Errors carry a SQLSTATE and a position.
+    let err = client.simple_query("SELECT nope FROM pageviews EMIT CHANGES").await.expect_err("unknown column");
+    let db = err.as_db_error().expect("db error");
+    assert_eq!(db.code().code(), "42704");
+    assert_eq!(db.position(), Some(&tokio_postgres::error::ErrorPosition::Original(8)));
+    let err = client.simple_query("SELEKT 1").await.expect_err("syntax");
+    assert_eq!(err.as_db_error().expect("db error").code().code(), "42601");
+
+    // A malformed record is skipped; the query keeps running.
+    produce(&kafka, "pageviews", &5i32.to_be_bytes(), "{not json", 5_000).await;
+    produce(&kafka, "pageviews", &6i32.to_be_bytes(), r#"{"URL":"f.com","MS":60}"#, 6_000).await;
+    let sink = consume(&server.kafka, "by_url", 3);
+    assert!(sink.iter().any(|(k, v)| k.as_deref() == Some(b"F.COM".as_slice()) && v.as_deref() == Some(r#"{"ID":6,"MS":60}"#)), "{sink:?}");
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_recovers_streams_and_queries() {
+    // A broker that outlives the servers: the mock cluster hosted by this test process. It has no
+    // CreateTopics API, so the topics are created here first, as an operator would.
+    let broker = eddy_runtime::kafka::EmbeddedKafka::start().expect("mock cluster");
+    let bootstrap = broker.bootstrap_servers().to_string();
+    for (topic, partitions) in [("_eddy_e2e_command_topic", 1), ("events", 1), ("events_out", 1)] {
+        broker.create_topic(topic, partitions).await.expect("create topic");
+    }
+    let args = ["--kafka", bootstrap.as_str(), "--service-id", "e2e"];
+
+    let server = Server::start(&args);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE STREAM events (id INT KEY, v STRING) WITH (KAFKA_TOPIC='events', VALUE_FORMAT='JSON');
+             SET 'auto.offset.reset'='earliest';
+             CREATE STREAM out WITH (KAFKA_TOPIC='events_out') AS SELECT id, UCASE(v) AS v FROM events;",
+        )
+        .await
+        .expect("setup");
+    let kafka = producer(&bootstrap);
+    produce(&kafka, "events", &1i32.to_be_bytes(), r#"{"V":"one"}"#, 1).await;
+    produce(&kafka, "events", &2i32.to_be_bytes(), r#"{"V":"two"}"#, 2).await;
+    assert_eq!(consume(&bootstrap, "events_out", 2).len(), 2);
+    drop(client);
+    server.terminate();
+
+    // The new server replays the command log and resumes the query from its committed offsets.
+    let server = Server::start(&args);
+    let client = server.connect().await;
+    let streams = rows(&client, "SHOW STREAMS").await;
+    assert!(streams.iter().any(|r| r[0].as_deref() == Some("OUT")), "{streams:?}");
+    let queries = rows(&client, "SHOW QUERIES").await;
+    assert!(queries.iter().any(|r| r[0].as_deref().is_some_and(|id| id.starts_with("CSAS_OUT"))), "{queries:?}");
+    produce(&kafka, "events", &3i32.to_be_bytes(), r#"{"V":"three"}"#, 3).await;
+    let out = consume(&bootstrap, "events_out", 3);
+    let values: Vec<Option<String>> = out.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        values,
+        vec![Some(r#"{"V":"ONE"}"#.to_string()), Some(r#"{"V":"TWO"}"#.to_string()), Some(r#"{"V":"THREE"}"#.to_string())]
+    );
+    server.terminate();
+}
