@@ -23,10 +23,7 @@ pub fn arrow_type(ty: &SqlType) -> DataType {
         SqlType::Map(k, v) => DataType::Map(
             Arc::new(Field::new(
                 "entries",
-                DataType::Struct(Fields::from(vec![
-                    Field::new("key", arrow_type(k), false),
-                    arrow_field("value", v),
-                ])),
+                DataType::Struct(Fields::from(vec![Field::new("key", arrow_type(k), false), arrow_field("value", v)])),
                 false,
             )),
             false,
@@ -57,10 +54,9 @@ pub fn sql_type_of(dt: &DataType) -> Option<SqlType> {
         DataType::Timestamp(_, _) => SqlType::Timestamp,
         DataType::List(f) | DataType::LargeList(f) => SqlType::Array(Box::new(sql_type_of(f.data_type())?)),
         DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => SqlType::Map(
-                Box::new(sql_type_of(kv[0].data_type())?),
-                Box::new(sql_type_of(kv[1].data_type())?),
-            ),
+            DataType::Struct(kv) if kv.len() == 2 => {
+                SqlType::Map(Box::new(sql_type_of(kv[0].data_type())?), Box::new(sql_type_of(kv[1].data_type())?))
+            }
             _ => return None,
         },
         DataType::Struct(fields) => SqlType::Struct(

@@ -63,10 +63,18 @@ impl fmt::Display for SourceKind {
 /// What `SHOW` lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShowKind {
-    Streams { extended: bool },
-    Tables { extended: bool },
-    Topics { extended: bool },
-    Queries { extended: bool },
+    Streams {
+        extended: bool,
+    },
+    Tables {
+        extended: bool,
+    },
+    Topics {
+        extended: bool,
+    },
+    Queries {
+        extended: bool,
+    },
     Properties,
     Functions,
     /// A Postgres setting, e.g. `SHOW server_version`.
@@ -172,7 +180,7 @@ pub enum SelectItem {
     /// `*` or `alias.*`.
     Wildcard { qualifier: Option<String> },
     /// An expression with an optional alias.
-    Expr { expr: Expr, alias: Option<String> },
+    Expr { expr: Box<Expr>, alias: Option<String> },
 }
 
 /// The FROM clause: one source or a chain of joins.

@@ -12,9 +12,5 @@ pub fn fold_ident(ident: &Ident) -> String {
 
 /// The catalog name of a (possibly qualified) object name: the last part, folded.
 pub fn object_name(name: &ObjectName) -> String {
-    name.0
-        .last()
-        .and_then(|part| part.as_ident())
-        .map(fold_ident)
-        .unwrap_or_default()
+    name.0.last().and_then(|part| part.as_ident()).map(fold_ident).unwrap_or_default()
 }

@@ -60,10 +60,8 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
         let end = positions.byte_of(last.span.end);
         let text = sql.get(start..end).unwrap_or_default().to_string();
         let offset = positions.of(first.span.start).unwrap_or(1);
-        let mut parser = StatementParser {
-            p: Parser::new(&dialect).with_tokens_with_locations(stmt_tokens),
-            positions: &positions,
-        };
+        let mut parser =
+            StatementParser { p: Parser::new(&dialect).with_tokens_with_locations(stmt_tokens), positions: &positions };
         let statement = parser.statement()?;
         out.push(ParsedStatement { statement, text, offset });
     }
@@ -84,7 +82,8 @@ pub fn parse_type(text: &str) -> Result<SqlType> {
             _ => vec![t],
         })
         .collect();
-    let mut parser = StatementParser { p: Parser::new(&dialect).with_tokens_with_locations(tokens), positions: &positions };
+    let mut parser =
+        StatementParser { p: Parser::new(&dialect).with_tokens_with_locations(tokens), positions: &positions };
     let ty = parser.data_type()?;
     if !parser.at_end() {
         return parser.error(format!("Unexpected text after type: {text}"));
@@ -326,11 +325,7 @@ impl StatementParser<'_> {
         };
         let if_not_exists = self.parse_words(&["IF", "NOT", "EXISTS"]);
         let name = self.name()?;
-        let columns = if self.p.peek_token_ref().token == Token::LParen {
-            self.column_defs()?
-        } else {
-            Vec::new()
-        };
+        let columns = if self.p.peek_token_ref().token == Token::LParen { self.column_defs()? } else { Vec::new() };
         let properties = self.properties()?;
         if self.parse_word("AS") {
             if !columns.is_empty() {

@@ -11,8 +11,22 @@ use crate::parser::StatementParser;
 
 /// Words that end a FROM item, so they are never taken as an alias.
 const CLAUSE_WORDS: &[&str] = &[
-    "WINDOW", "WHERE", "GROUP", "PARTITION", "HAVING", "EMIT", "LIMIT", "JOIN", "INNER", "LEFT", "RIGHT", "FULL",
-    "OUTER", "WITHIN", "ON", "GRACE",
+    "WINDOW",
+    "WHERE",
+    "GROUP",
+    "PARTITION",
+    "HAVING",
+    "EMIT",
+    "LIMIT",
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "OUTER",
+    "WITHIN",
+    "ON",
+    "GRACE",
 ];
 
 impl StatementParser<'_> {
@@ -35,8 +49,7 @@ impl StatementParser<'_> {
 
     fn projection(&mut self) -> Result<Vec<SelectItem>> {
         self.expect_word("SELECT")?;
-        self
-            .p
+        self.p
             .parse_comma_separated(Parser::parse_select_item)
             .map_err(|e| self.convert(e))?
             .into_iter()
@@ -93,15 +106,9 @@ impl StatementParser<'_> {
     fn source_ref(&mut self) -> Result<SourceRef> {
         let position = self.position();
         let name = self.name()?;
-        let alias = if self.parse_word("AS") {
-            Some(self.name()?)
-        } else if matches!(&self.p.peek_token_ref().token, Token::Word(w)
-            if w.quote_style.is_some() || !CLAUSE_WORDS.iter().any(|c| w.value.eq_ignore_ascii_case(c)))
-        {
-            Some(self.name()?)
-        } else {
-            None
-        };
+        let bare_alias = matches!(&self.p.peek_token_ref().token, Token::Word(w)
+            if w.quote_style.is_some() || !CLAUSE_WORDS.iter().any(|c| w.value.eq_ignore_ascii_case(c)));
+        let alias = if self.parse_word("AS") || bare_alias { Some(self.name()?) } else { None };
         Ok(SourceRef { name, alias, position })
     }
 
@@ -219,10 +226,12 @@ fn select_item(item: sql::SelectItem) -> Result<SelectItem> {
             };
             SelectItem::Wildcard { qualifier: Some(qualifier) }
         }
-        sql::SelectItem::UnnamedExpr(expr) => SelectItem::Expr { expr, alias: None },
-        sql::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr { expr, alias: Some(fold_ident(&alias)) },
+        sql::SelectItem::UnnamedExpr(expr) => SelectItem::Expr { expr: Box::new(expr), alias: None },
+        sql::SelectItem::ExprWithAlias { expr, alias } => {
+            SelectItem::Expr { expr: Box::new(expr), alias: Some(fold_ident(&alias)) }
+        }
         sql::SelectItem::ExprWithAliases { expr, aliases } => {
-            SelectItem::Expr { expr, alias: aliases.first().map(fold_ident) }
+            SelectItem::Expr { expr: Box::new(expr), alias: aliases.first().map(fold_ident) }
         }
     })
 }

@@ -63,7 +63,9 @@ fn render_select(s: &Select) -> String {
         .projection
         .iter()
         .map(|i| match i {
-            SelectItem::Wildcard { qualifier } => format!("{}*", qualifier.as_deref().map(|q| format!("{q}.")).unwrap_or_default()),
+            SelectItem::Wildcard { qualifier } => {
+                format!("{}*", qualifier.as_deref().map(|q| format!("{q}.")).unwrap_or_default())
+            }
             SelectItem::Expr { expr, alias } => match alias {
                 Some(a) => format!("{expr} AS {a}"),
                 None => expr.to_string(),

@@ -111,7 +111,11 @@ impl<'a> ExprPlanner<'a> {
                 match op {
                     UnaryOperator::Not => {
                         let inner = self.boolean(expr, inner)?;
-                        Ok(Typed { expr: Arc::new(NotExpr::new(inner.expr)), ty: SqlType::Boolean, null_literal: false })
+                        Ok(Typed {
+                            expr: Arc::new(NotExpr::new(inner.expr)),
+                            ty: SqlType::Boolean,
+                            null_literal: false,
+                        })
                     }
                     UnaryOperator::Minus => {
                         if !inner.ty.is_numeric() {
@@ -152,7 +156,10 @@ impl<'a> ExprPlanner<'a> {
                         continue;
                     }
                     ty = common_type(&ty, &item.ty).ok_or_else(|| {
-                        PlanError::at(format!("Cannot compare {} to {} in IN list", value.ty, item.ty), ast.span().start)
+                        PlanError::at(
+                            format!("Cannot compare {} to {} in IN list", value.ty, item.ty),
+                            ast.span().start,
+                        )
                     })?;
                 }
                 let value = cast_to(value, &ty)?;
@@ -161,7 +168,8 @@ impl<'a> ExprPlanner<'a> {
                     .map_err(|x| PlanError::at(x.to_string(), e.span().start))?;
                 Ok(Typed { expr: Arc::new(expr), ty: SqlType::Boolean, null_literal: false })
             }
-            E::Like { negated, expr, pattern, escape_char, any, .. } | E::ILike { negated, expr, pattern, escape_char, any, .. } => {
+            E::Like { negated, expr, pattern, escape_char, any, .. }
+            | E::ILike { negated, expr, pattern, escape_char, any, .. } => {
                 if *any {
                     return err(e, "LIKE ANY is not supported");
                 }
@@ -177,7 +185,9 @@ impl<'a> ExprPlanner<'a> {
                     null_literal: false,
                 })
             }
-            E::Case { operand, conditions, else_result, .. } => self.case(e, operand.as_deref(), conditions, else_result.as_deref()),
+            E::Case { operand, conditions, else_result, .. } => {
+                self.case(e, operand.as_deref(), conditions, else_result.as_deref())
+            }
             E::Cast { expr, data_type, .. } => {
                 let inner = self.plan(expr)?;
                 let Some(ty) = sql_type(data_type) else {
@@ -212,10 +222,14 @@ impl<'a> ExprPlanner<'a> {
 
     fn value(&self, e: &sql::Expr, v: &sql::Value) -> Result<Typed> {
         Ok(match v {
-            sql::Value::Number(text, _) => number_literal(text).ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?,
+            sql::Value::Number(text, _) => {
+                number_literal(text).ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?
+            }
             sql::Value::SingleQuotedString(s) => literal(ScalarValue::Utf8(Some(s.clone())), SqlType::String),
             sql::Value::Boolean(b) => literal(ScalarValue::Boolean(Some(*b)), SqlType::Boolean),
-            sql::Value::Null => Typed { expr: Arc::new(Literal::new(ScalarValue::Utf8(None))), ty: SqlType::String, null_literal: true },
+            sql::Value::Null => {
+                Typed { expr: Arc::new(Literal::new(ScalarValue::Utf8(None))), ty: SqlType::String, null_literal: true }
+            }
             other => return err(e, format!("Unsupported literal: {other}")),
         })
     }
@@ -246,8 +260,16 @@ impl<'a> ExprPlanner<'a> {
             || (t.ty.is_numeric() && ty.is_numeric())
             || matches!(ty, SqlType::String)
             || matches!(t.ty, SqlType::String) && (ty.is_primitive() || matches!(ty, SqlType::Decimal { .. }))
-            || matches!((&t.ty, ty), (SqlType::Timestamp, SqlType::Date | SqlType::Time) | (SqlType::Date, SqlType::Timestamp))
-            || matches!((&t.ty, ty), (SqlType::Array(_), SqlType::Array(_)) | (SqlType::Map(..), SqlType::Map(..)) | (SqlType::Struct(_), SqlType::Struct(_)));
+            || matches!(
+                (&t.ty, ty),
+                (SqlType::Timestamp, SqlType::Date | SqlType::Time) | (SqlType::Date, SqlType::Timestamp)
+            )
+            || matches!(
+                (&t.ty, ty),
+                (SqlType::Array(_), SqlType::Array(_))
+                    | (SqlType::Map(..), SqlType::Map(..))
+                    | (SqlType::Struct(_), SqlType::Struct(_))
+            );
         if !allowed {
             return err(e, format!("Cast of {} to {ty} is not supported", t.ty));
         }
@@ -259,10 +281,21 @@ impl<'a> ExprPlanner<'a> {
             (true, false) => r.ty.clone(),
             (false, true) => l.ty.clone(),
             _ => common_type(&l.ty, &r.ty).ok_or_else(|| {
-                PlanError::at(format!("Cannot compare {} ({}) to {} ({}) with {op}.", l.ty, type_kind(&l.ty), r.ty, type_kind(&r.ty)), e.span().start)
+                PlanError::at(
+                    format!(
+                        "Cannot compare {} ({}) to {} ({}) with {op}.",
+                        l.ty,
+                        type_kind(&l.ty),
+                        r.ty,
+                        type_kind(&r.ty)
+                    ),
+                    e.span().start,
+                )
             })?,
         };
-        if matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)) && !matches!(op, Operator::Eq | Operator::NotEq) {
+        if matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_))
+            && !matches!(op, Operator::Eq | Operator::NotEq)
+        {
             return err(e, format!("Cannot compare {ty} values with {op}."));
         }
         let l = cast_to(l, &ty)?;
@@ -287,9 +320,17 @@ impl<'a> ExprPlanner<'a> {
                 let l = self.boolean(left, l)?;
                 let r = self.boolean(right, r)?;
                 let op = if *op == BinaryOperator::And { Operator::And } else { Operator::Or };
-                return Ok(Typed { expr: Arc::new(BinaryExpr::new(l.expr, op, r.expr)), ty: SqlType::Boolean, null_literal: false });
+                return Ok(Typed {
+                    expr: Arc::new(BinaryExpr::new(l.expr, op, r.expr)),
+                    ty: SqlType::Boolean,
+                    null_literal: false,
+                });
             }
-            BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Divide | BinaryOperator::Modulo => {
+            BinaryOperator::Plus
+            | BinaryOperator::Minus
+            | BinaryOperator::Multiply
+            | BinaryOperator::Divide
+            | BinaryOperator::Modulo => {
                 return self.arithmetic(e, l, op, r);
             }
             BinaryOperator::StringConcat => return self.concat(e, l, r),
@@ -315,10 +356,16 @@ impl<'a> ExprPlanner<'a> {
             BinaryOperator::Divide => '/',
             _ => '%',
         };
-        if symbol == '+' && (l.ty == SqlType::String || r.ty == SqlType::String) && !(l.ty.is_numeric() || r.ty.is_numeric()) {
+        if symbol == '+'
+            && (l.ty == SqlType::String || r.ty == SqlType::String)
+            && !(l.ty.is_numeric() || r.ty.is_numeric())
+        {
             return self.concat(e, l, r);
         }
-        let (lt, rt) = (if l.null_literal { r.ty.clone() } else { l.ty.clone() }, if r.null_literal { l.ty.clone() } else { r.ty.clone() });
+        let (lt, rt) = (
+            if l.null_literal { r.ty.clone() } else { l.ty.clone() },
+            if r.null_literal { l.ty.clone() } else { r.ty.clone() },
+        );
         let Some(wide) = wider_numeric(&lt, &rt) else {
             return err(e, format!("Error processing expression: {e}. Unsupported arithmetic types. {lt} {rt}"));
         };
@@ -365,7 +412,13 @@ impl<'a> ExprPlanner<'a> {
         Ok(call("FIELD", Arc::new(ScalarUDF::new_from_impl(udf)), vec![base, name_lit], ty))
     }
 
-    fn case(&self, e: &sql::Expr, operand: Option<&sql::Expr>, conditions: &[sql::CaseWhen], else_result: Option<&sql::Expr>) -> Result<Typed> {
+    fn case(
+        &self,
+        e: &sql::Expr,
+        operand: Option<&sql::Expr>,
+        conditions: &[sql::CaseWhen],
+        else_result: Option<&sql::Expr>,
+    ) -> Result<Typed> {
         let operand = operand.map(|o| self.plan(o)).transpose()?;
         let mut whens = Vec::new();
         let mut results = Vec::new();
@@ -397,7 +450,8 @@ impl<'a> ExprPlanner<'a> {
             .map(|(w, r)| Ok((w.expr, cast_to(r, &ty)?.expr)))
             .collect::<Result<Vec<_>>>()?;
         let else_expr = else_t.map(|x| cast_to(x, &ty)).transpose()?.map(|t| t.expr);
-        let expr = CaseExpr::try_new(None, when_then, else_expr).map_err(|x| PlanError::at(x.to_string(), e.span().start))?;
+        let expr =
+            CaseExpr::try_new(None, when_then, else_expr).map_err(|x| PlanError::at(x.to_string(), e.span().start))?;
         Ok(Typed { expr: Arc::new(expr), ty, null_literal: false })
     }
 
@@ -416,7 +470,12 @@ impl<'a> ExprPlanner<'a> {
             sql::FunctionArguments::Subquery(_) => return err(e, "Subqueries are not supported"),
         };
         if is_aggregate(&name) {
-            return err(e, format!("Aggregate function {name} is not supported in this query yet (aggregations are not implemented)"));
+            return err(
+                e,
+                format!(
+                    "Aggregate function {name} is not supported in this query yet (aggregations are not implemented)"
+                ),
+            );
         }
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
         match resolve_function(&name, &types) {
@@ -427,10 +486,19 @@ impl<'a> ExprPlanner<'a> {
                 for widen in [SqlType::Bigint, SqlType::Double] {
                     let widened: Vec<SqlType> = types
                         .iter()
-                        .map(|t| if matches!(t, SqlType::Int | SqlType::Bigint) && wider_numeric(t, &widen) == Some(widen.clone()) { widen.clone() } else { t.clone() })
+                        .map(|t| {
+                            if matches!(t, SqlType::Int | SqlType::Bigint)
+                                && wider_numeric(t, &widen) == Some(widen.clone())
+                            {
+                                widen.clone()
+                            } else {
+                                t.clone()
+                            }
+                        })
                         .collect();
                     if let Some(Ok(found)) = resolve_function(&name, &widened) {
-                        let args = args.into_iter().zip(&widened).map(|(a, t)| cast_to(a, t)).collect::<Result<Vec<_>>>()?;
+                        let args =
+                            args.into_iter().zip(&widened).map(|(a, t)| cast_to(a, t)).collect::<Result<Vec<_>>>()?;
                         return Ok(call(&name, found.udf, args, found.return_type));
                     }
                 }
@@ -450,14 +518,33 @@ fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {
 }
 
 fn type_kind(ty: &SqlType) -> &'static str {
-    if ty.is_numeric() { "NUMBER" } else { "OTHER" }
+    if ty.is_numeric() {
+        "NUMBER"
+    } else {
+        "OTHER"
+    }
 }
 
 fn is_aggregate(name: &str) -> bool {
     matches!(
         name,
-        "COUNT" | "SUM" | "AVG" | "MIN" | "MAX" | "COLLECT_LIST" | "COLLECT_SET" | "TOPK" | "TOPKDISTINCT" | "HISTOGRAM"
-            | "EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET" | "COUNT_DISTINCT" | "STDDEV_SAMP" | "STDDEV_POP" | "CORRELATION" | "ATTR"
+        "COUNT"
+            | "SUM"
+            | "AVG"
+            | "MIN"
+            | "MAX"
+            | "COLLECT_LIST"
+            | "COLLECT_SET"
+            | "TOPK"
+            | "TOPKDISTINCT"
+            | "HISTOGRAM"
+            | "EARLIEST_BY_OFFSET"
+            | "LATEST_BY_OFFSET"
+            | "COUNT_DISTINCT"
+            | "STDDEV_SAMP"
+            | "STDDEV_POP"
+            | "CORRELATION"
+            | "ATTR"
     )
 }
 
@@ -471,7 +558,10 @@ fn number_literal(text: &str) -> Option<Typed> {
         let scale = frac.len() as u8;
         let precision = ((int_digits + frac.len()).max(1) as u8).max(scale).min(38);
         let unscaled = eddy_runtime::parse_decimal(text, precision, scale)?;
-        return Some(literal(ScalarValue::Decimal128(Some(unscaled), precision, scale as i8), SqlType::Decimal { precision, scale }));
+        return Some(literal(
+            ScalarValue::Decimal128(Some(unscaled), precision, scale as i8),
+            SqlType::Decimal { precision, scale },
+        ));
     }
     if let Ok(v) = text.parse::<i32>() {
         return Some(literal(ScalarValue::Int32(Some(v)), SqlType::Int));
@@ -496,8 +586,12 @@ pub fn evaluate_constant(e: &sql::Expr, ty: Option<&SqlType>) -> Result<Value> {
             t = cast_to(t, ty)?;
         }
     }
-    let batch = RecordBatch::try_new_with_options(scope.schema.clone(), vec![], &RecordBatchOptions::new().with_row_count(Some(1)))
-        .map_err(|x| PlanError::new(x.to_string()))?;
+    let batch = RecordBatch::try_new_with_options(
+        scope.schema.clone(),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )
+    .map_err(|x| PlanError::new(x.to_string()))?;
     let array = t
         .expr
         .evaluate(&batch)

@@ -82,7 +82,10 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
     if let Some(w) = &select.selection {
         let t = planner.plan(w)?;
         if t.ty != SqlType::Boolean && !t.null_literal {
-            return Err(PlanError::at(format!("Type error in WHERE expression: Should evaluate to boolean but is {w} ({}) instead.", t.ty), w.span().start));
+            return Err(PlanError::at(
+                format!("Type error in WHERE expression: Should evaluate to boolean but is {w} ({}) instead.", t.ty),
+                w.span().start,
+            ));
         }
         let t = cast_to(t, &SqlType::Boolean)?;
         steps.push(Step::Filter { predicate: t.expr, text: w.to_string() });
@@ -118,7 +121,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
                         }
                     }),
                 };
-                items.push(Projected { name, typed, ast: Some(expr.clone()) });
+                items.push(Projected { name, typed, ast: Some((**expr).clone()) });
             }
         }
     }
@@ -161,7 +164,8 @@ pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
     let cols: Vec<(String, Typed)> = items.iter().map(|i| (i.name.clone(), i.typed.clone())).collect();
     steps.push(project_step(rowtime, &cols));
     let (spec, _) = source_spec(&source, &source.name);
-    let columns: Vec<OutputColumn> = items.iter().map(|i| OutputColumn { name: i.name.clone(), ty: i.typed.ty.clone(), key: false }).collect();
+    let columns: Vec<OutputColumn> =
+        items.iter().map(|i| OutputColumn { name: i.name.clone(), ty: i.typed.ty.clone(), key: false }).collect();
     let sink = SinkSpec {
         name: "client".into(),
         topic: None,
@@ -224,18 +228,22 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         }
     }
     let keys: Vec<&Projected> = key_idx.iter().map(|i| &items[*i]).collect();
-    let values: Vec<&Projected> = items.iter().enumerate().filter(|(i, _)| !key_idx.contains(i)).map(|(_, p)| p).collect();
-    let mut columns: Vec<OutputColumn> = keys.iter().map(|p| OutputColumn { name: p.name.clone(), ty: p.typed.ty.clone(), key: true }).collect();
+    let values: Vec<&Projected> =
+        items.iter().enumerate().filter(|(i, _)| !key_idx.contains(i)).map(|(_, p)| p).collect();
+    let mut columns: Vec<OutputColumn> =
+        keys.iter().map(|p| OutputColumn { name: p.name.clone(), ty: p.typed.ty.clone(), key: true }).collect();
     columns.extend(values.iter().map(|p| OutputColumn { name: p.name.clone(), ty: p.typed.ty.clone(), key: false }));
 
     let (sink_source, value_types) = match sink.existing {
         Some(target) => {
             check_insert_schema(target, &columns)?;
-            let value_types: Vec<(String, SqlType)> = target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
+            let value_types: Vec<(String, SqlType)> =
+                target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
             (target.clone(), value_types)
         }
         None => {
-            let (key_format, value_format) = formats(sink.properties, sink.session, Some((&source.key_format, &source.value_format)))?;
+            let (key_format, value_format) =
+                formats(sink.properties, sink.session, Some((&source.key_format, &source.value_format)))?;
             let cols: Vec<Column> = columns
                 .iter()
                 .map(|c| Column::new(&c.name, c.ty.clone(), if c.key { ColumnKind::Key } else { ColumnKind::Value }))
@@ -244,7 +252,11 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
             let prefix = sink.session.get("ksql.output.topic.name.prefix").cloned().unwrap_or_default();
             let topic = sink.properties.get("KAFKA_TOPIC").unwrap_or_else(|| format!("{prefix}{}", sink.name));
             let partitions = match sink.properties.get("PARTITIONS") {
-                Some(p) => p.parse::<i32>().ok().filter(|p| *p > 0).ok_or_else(|| PlanError::new(format!("Invalid PARTITIONS: {p}")))?,
+                Some(p) => p
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| PlanError::new(format!("Invalid PARTITIONS: {p}")))?,
                 None => source.partitions,
             };
             let timestamp = timestamp_spec(sink.properties, &cols)?;
@@ -300,7 +312,11 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         partition_by: partition_text,
     };
     Ok(PersistentPlan {
-        query: PlannedQuery { dataflow: Dataflow { source: spec, steps, sink: sink_spec }, columns, sources: vec![source.name.clone()] },
+        query: PlannedQuery {
+            dataflow: Dataflow { source: spec, steps, sink: sink_spec },
+            columns,
+            sources: vec![source.name.clone()],
+        },
         sink: sink_source,
     })
 }
@@ -312,15 +328,15 @@ fn normalized(e: &sql::Expr) -> String {
 
 /// INSERT INTO requires the query's schema to match the target's.
 fn check_insert_schema(target: &Source, columns: &[OutputColumn]) -> Result<()> {
-    let expected: Vec<(bool, &str, &SqlType)> = target
-        .key_columns()
-        .chain(target.value_columns())
-        .map(|c| (c.is_key(), c.name.as_str(), &c.ty))
-        .collect();
+    let expected: Vec<(bool, &str, &SqlType)> =
+        target.key_columns().chain(target.value_columns()).map(|c| (c.is_key(), c.name.as_str(), &c.ty)).collect();
     let got: Vec<(bool, &str, &SqlType)> = columns.iter().map(|c| (c.key, c.name.as_str(), &c.ty)).collect();
     if expected != got {
         let show = |v: &[(bool, &str, &SqlType)]| {
-            v.iter().map(|(k, n, t)| format!("`{n}` {t}{}", if *k { " KEY" } else { "" })).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|(k, n, t)| format!("`{n}` {t}{}", if *k { " KEY" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         return Err(PlanError::new(format!(
             "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",

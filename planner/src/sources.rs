@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
-use eddy_catalog::{arrow_field, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, TimestampSpec, PSEUDO_COLUMNS};
+use eddy_catalog::{
+    arrow_field, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, TimestampSpec, PSEUDO_COLUMNS,
+};
 use eddy_parser::{ColumnConstraint, CreateSource, Properties};
 use eddy_runtime::format::{codec_for, Role};
 use eddy_runtime::SourceSpec;
@@ -15,7 +17,11 @@ use crate::scope::{Scope, ScopeColumn};
 const RESERVED: &[&str] = &["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
 
 /// Key and value formats from `WITH` properties and session defaults.
-pub(crate) fn formats(props: &Properties, session: &BTreeMap<String, String>, inherited: Option<(&FormatSpec, &FormatSpec)>) -> Result<(FormatSpec, FormatSpec)> {
+pub(crate) fn formats(
+    props: &Properties,
+    session: &BTreeMap<String, String>,
+    inherited: Option<(&FormatSpec, &FormatSpec)>,
+) -> Result<(FormatSpec, FormatSpec)> {
     let format = props.get("FORMAT");
     let key = props.get("KEY_FORMAT");
     let value = props.get("VALUE_FORMAT");
@@ -58,7 +64,10 @@ pub(crate) fn formats(props: &Properties, session: &BTreeMap<String, String>, in
     }
     for spec in [&key_spec, &value_spec] {
         if spec.format.needs_schema_registry() {
-            return Err(PlanError::new(format!("The {} format needs a Schema Registry, which Eddy does not support yet.", spec.format)));
+            return Err(PlanError::new(format!(
+                "The {} format needs a Schema Registry, which Eddy does not support yet.",
+                spec.format
+            )));
         }
     }
     Ok((key_spec, value_spec))
@@ -72,7 +81,9 @@ fn delimiter(text: &str) -> Result<char> {
             let mut chars = text.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Ok(c),
-                _ => Err(PlanError::new(format!("Invalid delimiter '{text}': it must be a single character, TAB or SPACE"))),
+                _ => Err(PlanError::new(format!(
+                    "Invalid delimiter '{text}': it must be a single character, TAB or SPACE"
+                ))),
             }
         }
     }
@@ -80,16 +91,19 @@ fn delimiter(text: &str) -> Result<char> {
 
 /// Checks that the formats can carry the columns (e.g. KAFKA allows one primitive column).
 pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Column]) -> Result<()> {
-    let keys: Vec<(String, SqlType)> = columns.iter().filter(|c| c.is_key()).map(|c| (c.name.clone(), c.ty.clone())).collect();
+    let keys: Vec<(String, SqlType)> =
+        columns.iter().filter(|c| c.is_key()).map(|c| (c.name.clone(), c.ty.clone())).collect();
     let values: Vec<(String, SqlType)> =
         columns.iter().filter(|c| c.kind == ColumnKind::Value).map(|c| (c.name.clone(), c.ty.clone())).collect();
     if value.wrap_single_value.is_some() && values.len() != 1 {
-        return Err(PlanError::new(
-            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
-        ));
+        return Err(PlanError::new("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
     }
     if value.wrap_single_value.is_some() && !matches!(value.format, Format::Json) {
-        return Err(PlanError::new(format!("Format '{}' does not support 'WRAP_SINGLE_VALUE' set to '{}'.", value.format, value.wrap_single_value.unwrap_or(true))));
+        return Err(PlanError::new(format!(
+            "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to '{}'.",
+            value.format,
+            value.wrap_single_value.unwrap_or(true)
+        )));
     }
     codec_for(key, keys, Role::Key).map_err(|e| PlanError::new(e.to_string()))?;
     codec_for(value, values, Role::Value).map_err(|e| PlanError::new(e.to_string()))?;
@@ -97,7 +111,12 @@ pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Colu
 }
 
 /// Builds the catalog entry of `CREATE STREAM|TABLE name (columns) WITH (...)`.
-pub fn build_source(create: &CreateSource, statement: &str, session: &BTreeMap<String, String>, partitions: i32) -> Result<Source> {
+pub fn build_source(
+    create: &CreateSource,
+    statement: &str,
+    session: &BTreeMap<String, String>,
+    partitions: i32,
+) -> Result<Source> {
     let topic = create
         .properties
         .get("KAFKA_TOPIC")
@@ -108,7 +127,10 @@ pub fn build_source(create: &CreateSource, statement: &str, session: &BTreeMap<S
     let mut values = Vec::new();
     for c in &create.columns {
         if RESERVED.contains(&c.name.as_str()) {
-            return Err(PlanError::new(format!("'{}' is a reserved column name. You cannot use it as a name for a column.", c.name)));
+            return Err(PlanError::new(format!(
+                "'{}' is a reserved column name. You cannot use it as a name for a column.",
+                c.name
+            )));
         }
         if !seen.insert(c.name.clone()) {
             return Err(PlanError::new(format!("Duplicate column names: {}", c.name)));
@@ -177,7 +199,9 @@ pub(crate) fn timestamp_spec(props: &Properties, columns: &[Column]) -> Result<O
     };
     let name = if raw.starts_with('`') { raw.trim_matches('`').to_string() } else { raw.to_uppercase() };
     let Some(col) = columns.iter().find(|c| c.name == name) else {
-        return Err(PlanError::new(format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'")));
+        return Err(PlanError::new(format!(
+            "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+        )));
     };
     let format = props.get("TIMESTAMP_FORMAT");
     match (&col.ty, &format) {

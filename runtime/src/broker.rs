@@ -51,7 +51,13 @@ pub trait Broker: Send + Sync {
     /// Reads a topic from the beginning to its current end.
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>>;
     /// Starts a persistent query that writes to its sink topic.
-    async fn start_query(&self, id: &str, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<Box<dyn RunningQuery>>;
+    async fn start_query(
+        &self,
+        id: &str,
+        dataflow: Dataflow,
+        earliest: bool,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<Box<dyn RunningQuery>>;
     /// Starts a push query; returns once it is reading, so records produced afterwards are seen.
     async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream>;
     /// Streams a topic's raw records.

@@ -36,8 +36,15 @@ pub fn values_to_array(values: &[Value], ty: &SqlType) -> Result<ArrayRef> {
         SqlType::Timestamp => primitive!(TimestampMillisecondArray, Timestamp),
         SqlType::Decimal { precision, scale } => {
             let a = primitive!(Decimal128Array, Decimal);
-            let a = a.as_any().downcast_ref::<Decimal128Array>().cloned().unwrap_or_else(|| Decimal128Array::from(Vec::<i128>::new()));
-            Arc::new(a.with_precision_and_scale(*precision, *scale as i8).map_err(|e| RuntimeError::Internal(e.to_string()))?)
+            let a = a
+                .as_any()
+                .downcast_ref::<Decimal128Array>()
+                .cloned()
+                .unwrap_or_else(|| Decimal128Array::from(Vec::<i128>::new()));
+            Arc::new(
+                a.with_precision_and_scale(*precision, *scale as i8)
+                    .map_err(|e| RuntimeError::Internal(e.to_string()))?,
+            )
         }
         SqlType::String => {
             let mut b = StringBuilder::with_capacity(values.len(), values.len() * 8);
@@ -109,7 +116,13 @@ pub fn values_to_array(values: &[Value], ty: &SqlType) -> Result<ArrayRef> {
                 return Err(RuntimeError::Internal("map entries type".into()));
             };
             let entries = StructArray::new(fields, vec![values_to_array(&keys, k)?, values_to_array(&vals, v)?], None);
-            Arc::new(MapArray::new(entries_field, OffsetBuffer::new(offsets.into()), entries, Some(NullBuffer::from(valid)), false))
+            Arc::new(MapArray::new(
+                entries_field,
+                OffsetBuffer::new(offsets.into()),
+                entries,
+                Some(NullBuffer::from(valid)),
+                false,
+            ))
         }
         SqlType::Struct(fields) => {
             let DataType::Struct(arrow_fields) = arrow_type(ty) else {
@@ -126,18 +139,16 @@ pub fn values_to_array(values: &[Value], ty: &SqlType) -> Result<ArrayRef> {
                     Value::Struct(items) => {
                         valid.push(true);
                         for (i, (name, _)) in fields.iter().enumerate() {
-                            let v = items.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+                            let v =
+                                items.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
                             columns[i].push(v);
                         }
                     }
                     other => return Err(mismatch(other)),
                 }
             }
-            let arrays = fields
-                .iter()
-                .zip(&columns)
-                .map(|((_, t), col)| values_to_array(col, t))
-                .collect::<Result<Vec<_>>>()?;
+            let arrays =
+                fields.iter().zip(&columns).map(|((_, t), col)| values_to_array(col, t)).collect::<Result<Vec<_>>>()?;
             if fields.is_empty() {
                 Arc::new(StructArray::new_empty_fields(values.len(), Some(NullBuffer::from(valid))))
             } else {
@@ -159,19 +170,39 @@ pub fn array_value(array: &dyn Array, i: usize) -> Value {
     }
     match array.data_type() {
         DataType::Boolean => get!(BooleanArray, Boolean),
-        DataType::Int8 => array.as_any().downcast_ref::<Int8Array>().map(|a| Value::Int(a.value(i) as i32)).unwrap_or(Value::Null),
-        DataType::Int16 => array.as_any().downcast_ref::<Int16Array>().map(|a| Value::Int(a.value(i) as i32)).unwrap_or(Value::Null),
+        DataType::Int8 => {
+            array.as_any().downcast_ref::<Int8Array>().map(|a| Value::Int(a.value(i) as i32)).unwrap_or(Value::Null)
+        }
+        DataType::Int16 => {
+            array.as_any().downcast_ref::<Int16Array>().map(|a| Value::Int(a.value(i) as i32)).unwrap_or(Value::Null)
+        }
         DataType::Int32 => get!(Int32Array, Int),
         DataType::Int64 => get!(Int64Array, Bigint),
-        DataType::Float32 => array.as_any().downcast_ref::<Float32Array>().map(|a| Value::Double(a.value(i) as f64)).unwrap_or(Value::Null),
+        DataType::Float32 => array
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .map(|a| Value::Double(a.value(i) as f64))
+            .unwrap_or(Value::Null),
         DataType::Float64 => get!(Float64Array, Double),
         DataType::Decimal128(_, _) => get!(Decimal128Array, Decimal),
         DataType::Date32 => get!(Date32Array, Date),
         DataType::Time32(TimeUnit::Millisecond) => get!(Time32MillisecondArray, Time),
         DataType::Timestamp(TimeUnit::Millisecond, _) => get!(TimestampMillisecondArray, Timestamp),
-        DataType::Utf8 => array.as_any().downcast_ref::<StringArray>().map(|a| Value::String(a.value(i).to_string())).unwrap_or(Value::Null),
-        DataType::Utf8View => array.as_any().downcast_ref::<StringViewArray>().map(|a| Value::String(a.value(i).to_string())).unwrap_or(Value::Null),
-        DataType::Binary => array.as_any().downcast_ref::<BinaryArray>().map(|a| Value::Bytes(a.value(i).to_vec())).unwrap_or(Value::Null),
+        DataType::Utf8 => array
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .map(|a| Value::String(a.value(i).to_string()))
+            .unwrap_or(Value::Null),
+        DataType::Utf8View => array
+            .as_any()
+            .downcast_ref::<StringViewArray>()
+            .map(|a| Value::String(a.value(i).to_string()))
+            .unwrap_or(Value::Null),
+        DataType::Binary => array
+            .as_any()
+            .downcast_ref::<BinaryArray>()
+            .map(|a| Value::Bytes(a.value(i).to_vec()))
+            .unwrap_or(Value::Null),
         DataType::List(_) => {
             let Some(list) = array.as_any().downcast_ref::<ListArray>() else { return Value::Null };
             let items = list.value(i);

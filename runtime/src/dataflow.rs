@@ -72,7 +72,10 @@ impl Dataflow {
                 sink.key_format.format,
                 sink.value_format.format
             )),
-            None => lines.push(format!("Client sink: {}", sink.value_columns.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))),
+            None => lines.push(format!(
+                "Client sink: {}",
+                sink.value_columns.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            )),
         }
         if let Some(by) = &sink.partition_by {
             lines.push(format!("  PartitionBy [{by}]"));

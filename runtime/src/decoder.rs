@@ -95,8 +95,15 @@ impl RecordDecoder {
             // Streams ignore records without a value, as ksqlDB does.
             return Ok(None);
         }
-        let keys = self.key.decode(r.key.as_deref()).map_err(|e| RuntimeError::Serde(format!("Error deserializing key: {e}")))?;
-        let mut values = self.value.decode(r.value.as_deref()).map_err(|e| RuntimeError::Serde(format!("Error deserializing value: {e}")))?.into_iter();
+        let keys = self
+            .key
+            .decode(r.key.as_deref())
+            .map_err(|e| RuntimeError::Serde(format!("Error deserializing key: {e}")))?;
+        let mut values = self
+            .value
+            .decode(r.value.as_deref())
+            .map_err(|e| RuntimeError::Serde(format!("Error deserializing value: {e}")))?
+            .into_iter();
         let mut row = Vec::with_capacity(3 + keys.len() + self.spec.value_columns.len());
         row.push(Value::Bigint(r.timestamp));
         row.push(Value::Int(r.partition));
@@ -131,9 +138,7 @@ impl RecordDecoder {
             let ts = match (&row[3 + idx], ty) {
                 (Value::Bigint(v), _) | (Value::Timestamp(v), _) => *v,
                 (Value::String(s), SqlType::String) => parse_timestamp(s, format.as_deref())?,
-                (Value::Null, _) => {
-                    return Err(RuntimeError::Serde("timestamp column is NULL; record skipped".into()))
-                }
+                (Value::Null, _) => return Err(RuntimeError::Serde("timestamp column is NULL; record skipped".into())),
                 (other, _) => return Err(RuntimeError::Serde(format!("cannot use {other:?} as a timestamp"))),
             };
             row[0] = Value::Bigint(ts);

@@ -12,7 +12,11 @@ use datafusion_physical_expr::PhysicalExpr;
 use crate::error::Result;
 
 /// Evaluates `expr` over the batch; rows whose evaluation fails become NULL and are reported in `errors`.
-pub fn evaluate_rowwise(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, errors: &mut Vec<String>) -> Result<ArrayRef> {
+pub fn evaluate_rowwise(
+    expr: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+    errors: &mut Vec<String>,
+) -> Result<ArrayRef> {
     let rows = batch.num_rows();
     match expr.evaluate(batch).and_then(|v| v.into_array(rows)) {
         Ok(array) => Ok(array),

@@ -147,7 +147,14 @@ fn append(state: &mut State, topic: &str, records: Vec<OutputRecord>) -> Result<
         };
         let offset = t.next_offset[partition as usize];
         t.next_offset[partition as usize] += 1;
-        t.records.push(Record { partition, offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+        t.records.push(Record {
+            partition,
+            offset,
+            timestamp: r.timestamp,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+        });
     }
     Ok(())
 }
@@ -187,11 +194,19 @@ impl Broker for MemoryBroker {
         Ok(self.records(topic))
     }
 
-    async fn start_query(&self, _id: &str, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<Box<dyn RunningQuery>> {
-        let sink = dataflow.sink.topic.clone().ok_or_else(|| RuntimeError::Internal("query without sink topic".into()))?;
+    async fn start_query(
+        &self,
+        _id: &str,
+        dataflow: Dataflow,
+        earliest: bool,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<Box<dyn RunningQuery>> {
+        let sink =
+            dataflow.sink.topic.clone().ok_or_else(|| RuntimeError::Internal("query without sink topic".into()))?;
         let stopped = Arc::new(AtomicBool::new(false));
         let mut state = self.lock();
-        let cursor = if earliest { 0 } else { state.topics.get(&dataflow.source.topic).map(|t| t.records.len()).unwrap_or(0) };
+        let cursor =
+            if earliest { 0 } else { state.topics.get(&dataflow.source.topic).map(|t| t.records.len()).unwrap_or(0) };
         state.tasks.push(Task {
             pipeline: Pipeline::new(&dataflow, metrics)?,
             source: dataflow.source.topic.clone(),

@@ -40,7 +40,8 @@ pub fn decimal_to_string(unscaled: i128, scale: u8) -> String {
     let negative = unscaled < 0;
     let digits = unscaled.unsigned_abs().to_string();
     let scale = scale as usize;
-    let padded = if digits.len() <= scale { format!("{}{}", "0".repeat(scale - digits.len() + 1), digits) } else { digits };
+    let padded =
+        if digits.len() <= scale { format!("{}{}", "0".repeat(scale - digits.len() + 1), digits) } else { digits };
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{}{int}.{frac}", if negative { "-" } else { "" })
 }
@@ -74,7 +75,11 @@ pub fn parse_decimal(text: &str, precision: u8, scale: u8) -> Option<i128> {
         } else {
             let (keep, dropped) = digits.split_at(digits.len() - cut);
             let base = keep.trim_start_matches('0').parse::<i128>().unwrap_or(0);
-            if dropped.starts_with(|c: char| c >= '5') { base + 1 } else { base }
+            if dropped.starts_with(|c: char| c >= '5') {
+                base + 1
+            } else {
+                base
+            }
         }
     };
     if unscaled.unsigned_abs().to_string().len() > precision as usize {

@@ -8,7 +8,11 @@ use serde::Deserialize;
 
 /// Command-line flags of `eddy-server`.
 #[derive(Debug, Parser)]
-#[command(name = "eddy-server", version, about = "Eddy: streaming SQL over Kafka, spoken over the Postgres wire protocol")]
+#[command(
+    name = "eddy-server",
+    version,
+    about = "Eddy: streaming SQL over Kafka, spoken over the Postgres wire protocol"
+)]
 pub struct Flags {
     /// Address for Postgres clients.
     #[arg(long, env = "EDDY_PG_LISTEN")]

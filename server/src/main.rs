@@ -20,7 +20,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let filter = EnvFilter::try_new(format!("{},librdkafka=warn,rdkafka=warn", config.log)).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(format!("{},librdkafka=warn,rdkafka=warn", config.log))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -36,26 +37,35 @@ fn main() {
 }
 
 async fn serve(config: Config, started: Instant) -> Result<(), String> {
-    let (settings, admin, embedded): (ClientSettings, Arc<dyn TopicAdmin>, Option<Arc<EmbeddedKafka>>) = match &config.kafka {
-        Some(bootstrap) => {
-            let mut settings = ClientSettings::new(bootstrap);
-            settings.properties = config.kafka_properties.clone();
-            let admin = KafkaAdmin::new(settings.clone()).map_err(|e| e.to_string())?;
-            (settings, Arc::new(admin), None)
-        }
-        None => {
-            let cluster = Arc::new(EmbeddedKafka::start().map_err(|e| e.to_string())?);
-            let settings = ClientSettings::new(cluster.bootstrap_servers());
-            (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster))
-        }
-    };
+    let (settings, admin, embedded): (ClientSettings, Arc<dyn TopicAdmin>, Option<Arc<EmbeddedKafka>>) =
+        match &config.kafka {
+            Some(bootstrap) => {
+                let mut settings = ClientSettings::new(bootstrap);
+                settings.properties = config.kafka_properties.clone();
+                let admin = KafkaAdmin::new(settings.clone()).map_err(|e| e.to_string())?;
+                (settings, Arc::new(admin), None)
+            }
+            None => {
+                let cluster = Arc::new(EmbeddedKafka::start().map_err(|e| e.to_string())?);
+                let settings = ClientSettings::new(cluster.bootstrap_servers());
+                (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster))
+            }
+        };
     let bootstrap = settings.bootstrap.clone();
     let broker = Arc::new(KafkaBroker::new(settings, admin, embedded.clone()).map_err(|e| e.to_string())?);
-    let engine = Arc::new(Engine::new(broker, Some(config.command_topic())).await.map_err(|e| format!("cannot start the engine: {e}"))?);
-    let listener = TcpListener::bind(&config.pg_listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.pg_listen))?;
+    let engine = Arc::new(
+        Engine::new(broker, Some(config.command_topic())).await.map_err(|e| format!("cannot start the engine: {e}"))?,
+    );
+    let listener = TcpListener::bind(&config.pg_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.pg_listen))?;
     let pg_addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.pg_listen.clone());
     println!("Eddy {} is ready in {} ms", env!("CARGO_PKG_VERSION"), started.elapsed().as_millis());
-    println!("  Postgres wire: {pg_addr}   (psql -h {} -p {})", pg_addr.rsplit_once(':').map(|x| x.0).unwrap_or("127.0.0.1"), pg_addr.rsplit_once(':').map(|x| x.1).unwrap_or("5433"));
+    println!(
+        "  Postgres wire: {pg_addr}   (psql -h {} -p {})",
+        pg_addr.rsplit_once(':').map(|x| x.0).unwrap_or("127.0.0.1"),
+        pg_addr.rsplit_once(':').map(|x| x.1).unwrap_or("5433")
+    );
     println!("  Kafka:         {bootstrap}");
     if embedded.is_some() {
         println!("  The embedded Kafka broker is in-memory only: topics and data are lost when the server stops,");

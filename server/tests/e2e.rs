@@ -39,9 +39,17 @@ async fn push_query_and_csas_on_the_embedded_broker() {
 
     // A push query streams each row as its record arrives.
     let push = server.connect().await;
-    let stream = push.simple_query_raw("SELECT id, UCASE(url) AS u, ms FROM pageviews WHERE ms > 0 EMIT CHANGES LIMIT 3").await.expect("push query");
+    let stream = push
+        .simple_query_raw("SELECT id, UCASE(url) AS u, ms FROM pageviews WHERE ms > 0 EMIT CHANGES LIMIT 3")
+        .await
+        .expect("push query");
     futures::pin_mut!(stream);
-    match tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("row description").expect("message").expect("ok") {
+    match tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("row description")
+        .expect("message")
+        .expect("ok")
+    {
         SimpleQueryMessage::RowDescription(cols) => {
             let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
             assert_eq!(names, ["ID", "U", "MS"]);
@@ -52,11 +60,22 @@ async fn push_query_and_csas_on_the_embedded_broker() {
     let records = [(1, "a.com", 10), (2, "b.com", 0), (3, "c.com", 30), (4, "d.com", 40)];
     let mut seen = Vec::new();
     for (id, url, ms) in records {
-        produce(&kafka, "pageviews", &(id as i32).to_be_bytes(), &format!(r#"{{"URL":"{url}","MS":{ms}}}"#), 1_000 * id).await;
+        produce(
+            &kafka,
+            "pageviews",
+            &(id as i32).to_be_bytes(),
+            &format!(r#"{{"URL":"{url}","MS":{ms}}}"#),
+            1_000 * id,
+        )
+        .await;
         if ms == 0 {
             continue; // filtered out by the WHERE clause
         }
-        let msg = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("row in time").expect("message").expect("ok");
+        let msg = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("row in time")
+            .expect("message")
+            .expect("ok");
         let SimpleQueryMessage::Row(row) = msg else { panic!("expected a row, got {msg:?}") };
         seen.push((row.get(0).map(str::to_string), row.get(1).map(str::to_string), row.get(2).map(str::to_string)));
     }
@@ -69,7 +88,12 @@ async fn push_query_and_csas_on_the_embedded_broker() {
         ]
     );
     // LIMIT 3 ends the query.
-    match tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("completion").expect("message").expect("ok") {
+    match tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("completion")
+        .expect("message")
+        .expect("ok")
+    {
         SimpleQueryMessage::CommandComplete(n) => assert_eq!(n, 3),
         other => panic!("expected completion, got {other:?}"),
     }
@@ -104,7 +128,11 @@ async fn push_query_and_csas_on_the_embedded_broker() {
     produce(&kafka, "pageviews", &5i32.to_be_bytes(), "{not json", 5_000).await;
     produce(&kafka, "pageviews", &6i32.to_be_bytes(), r#"{"URL":"f.com","MS":60}"#, 6_000).await;
     let sink = consume(&server.kafka, "by_url", 3);
-    assert!(sink.iter().any(|(k, v)| k.as_deref() == Some(b"F.COM".as_slice()) && v.as_deref() == Some(r#"{"ID":6,"MS":60}"#)), "{sink:?}");
+    assert!(
+        sink.iter()
+            .any(|(k, v)| k.as_deref() == Some(b"F.COM".as_slice()) && v.as_deref() == Some(r#"{"ID":6,"MS":60}"#)),
+        "{sink:?}"
+    );
     server.terminate();
 }
 
@@ -148,7 +176,11 @@ async fn restart_recovers_streams_and_queries() {
     let values: Vec<Option<String>> = out.into_iter().map(|(_, v)| v).collect();
     assert_eq!(
         values,
-        vec![Some(r#"{"V":"ONE"}"#.to_string()), Some(r#"{"V":"TWO"}"#.to_string()), Some(r#"{"V":"THREE"}"#.to_string())]
+        vec![
+            Some(r#"{"V":"ONE"}"#.to_string()),
+            Some(r#"{"V":"TWO"}"#.to_string()),
+            Some(r#"{"V":"THREE"}"#.to_string())
+        ]
     );
     server.terminate();
 }

@@ -75,7 +75,11 @@ impl TestDriver {
                     for row in rows {
                         match row {
                             Ok(values) => {
-                                let _ = writeln!(out, "{}", values.iter().map(render_value).collect::<Vec<_>>().join(" | "));
+                                let _ = writeln!(
+                                    out,
+                                    "{}",
+                                    values.iter().map(render_value).collect::<Vec<_>>().join(" | ")
+                                );
                             }
                             Err(e) => {
                                 let _ = writeln!(out, "ERROR {}", e.message);

@@ -36,7 +36,10 @@ impl Codec for JsonCodec {
             if json.is_null() {
                 return Ok(vec![Value::Null; self.columns.len()]);
             }
-            return Err(RuntimeError::Serde(format!("Can't convert type. sourceType: {}, requiredType: STRUCT", json_kind(&json))));
+            return Err(RuntimeError::Serde(format!(
+                "Can't convert type. sourceType: {}, requiredType: STRUCT",
+                json_kind(&json)
+            )));
         };
         self.columns.iter().map(|(name, ty)| json_to_value(field(&object, name), ty)).collect()
     }
@@ -106,9 +109,9 @@ pub fn json_to_value(json: &Json, ty: &SqlType) -> Result<Value> {
         }
         (SqlType::String, Json::String(s)) => Value::String(s.clone()),
         (SqlType::String, other) => Value::String(other.to_string()),
-        (SqlType::Bytes, Json::String(s)) => Value::Bytes(
-            base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| cannot(json, ty))?,
-        ),
+        (SqlType::Bytes, Json::String(s)) => {
+            Value::Bytes(base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| cannot(json, ty))?)
+        }
         (SqlType::Array(item), Json::Array(items)) => {
             Value::Array(items.iter().map(|j| json_to_value(j, item)).collect::<Result<_>>()?)
         }
@@ -174,12 +177,9 @@ pub fn value_to_json(value: &Value, ty: &SqlType) -> Json {
         (Value::String(s), _) => Json::String(s.clone()),
         (Value::Bytes(b), _) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
         (Value::Array(items), SqlType::Array(t)) => Json::Array(items.iter().map(|v| value_to_json(v, t)).collect()),
-        (Value::Map(entries), SqlType::Map(kt, vt)) => Json::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (json_key(&value_to_json(k, kt)), value_to_json(v, vt)))
-                .collect(),
-        ),
+        (Value::Map(entries), SqlType::Map(kt, vt)) => {
+            Json::Object(entries.iter().map(|(k, v)| (json_key(&value_to_json(k, kt)), value_to_json(v, vt))).collect())
+        }
         (Value::Struct(fields), SqlType::Struct(types)) => Json::Object(
             types
                 .iter()

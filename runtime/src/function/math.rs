@@ -12,7 +12,9 @@ type Found = Option<Result<(RowFn, SqlType), String>>;
 pub fn resolve(name: &str, args: &[SqlType]) -> Found {
     match name {
         "ABS" => Some(match args {
-            [t @ (SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. })] => Ok((abs as RowFn, t.clone())),
+            [t @ (SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. })] => {
+                Ok((abs as RowFn, t.clone()))
+            }
             _ => Err(signature_error(name, args)),
         }),
         "CEIL" | "FLOOR" => Some(match args {

@@ -65,7 +65,10 @@ impl ScalarUDFImpl for RowUdf {
         for i in 0..rows {
             row.clear();
             row.extend(arrays.iter().map(|a| array_value(a.as_ref(), i)));
-            out.push((self.f)(&row).map_err(|e| datafusion_common::DataFusionError::Execution(format!("{}: {e}", self.name)))?);
+            out.push(
+                (self.f)(&row)
+                    .map_err(|e| datafusion_common::DataFusionError::Execution(format!("{}: {e}", self.name)))?,
+            );
         }
         let array = values_to_array(&out, &self.ret)
             .map_err(|e| datafusion_common::DataFusionError::Execution(e.to_string()))?;

@@ -20,7 +20,11 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         _ => None,
     };
     if let Some(f) = unary {
-        return Some(if args.len() == 1 && all_strings { Ok((f, SqlType::String)) } else { Err(signature_error(name, args)) });
+        return Some(if args.len() == 1 && all_strings {
+            Ok((f, SqlType::String))
+        } else {
+            Err(signature_error(name, args))
+        });
     }
     match name {
         "LEN" => Some(match args {
@@ -87,7 +91,13 @@ fn substring(a: &[Value]) -> Result<Value, String> {
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len() as i64;
     let pos = *pos as i64;
-    let start = if pos > 0 { pos - 1 } else if pos < 0 { (n + pos).max(0) } else { 0 };
+    let start = if pos > 0 {
+        pos - 1
+    } else if pos < 0 {
+        (n + pos).max(0)
+    } else {
+        0
+    };
     let end = match a.get(2) {
         None => n,
         Some(Value::Int(len)) => (start + (*len as i64).max(0)).min(n),

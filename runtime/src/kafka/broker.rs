@@ -29,7 +29,11 @@ pub struct KafkaBroker {
 
 impl KafkaBroker {
     /// A broker over a cluster with the given admin.
-    pub fn new(settings: ClientSettings, admin: Arc<dyn TopicAdmin>, embedded: Option<Arc<EmbeddedKafka>>) -> Result<Self> {
+    pub fn new(
+        settings: ClientSettings,
+        admin: Arc<dyn TopicAdmin>,
+        embedded: Option<Arc<EmbeddedKafka>>,
+    ) -> Result<Self> {
         let producer = settings.producer().create()?;
         Ok(Self { settings, admin, producer, _embedded: embedded })
     }
@@ -73,7 +77,10 @@ pub(crate) async fn send_all(producer: &FutureProducer, topic: &str, records: &[
                     pending.push(delivery);
                     break;
                 }
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    r,
+                )) => {
                     record = r;
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
@@ -133,7 +140,13 @@ impl Broker for KafkaBroker {
             .map_err(|e| RuntimeError::Internal(e.to_string()))?
     }
 
-    async fn start_query(&self, id: &str, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<Box<dyn RunningQuery>> {
+    async fn start_query(
+        &self,
+        id: &str,
+        dataflow: Dataflow,
+        earliest: bool,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<Box<dyn RunningQuery>> {
         query_task::start(id, dataflow, &self.settings, self.producer.clone(), earliest, metrics)
     }
 

@@ -47,9 +47,8 @@ impl EmbeddedKafka {
                 }
             })
             .map_err(|e| RuntimeError::Kafka(format!("cannot start the embedded broker thread: {e}")))?;
-        let bootstrap = ready_rx
-            .recv()
-            .map_err(|_| RuntimeError::Kafka("the embedded broker thread died".into()))??;
+        let bootstrap =
+            ready_rx.recv().map_err(|_| RuntimeError::Kafka("the embedded broker thread died".into()))??;
         Ok(Self { bootstrap, requests: Mutex::new(Some(tx)), thread: Mutex::new(Some(handle)) })
     }
 

@@ -39,7 +39,11 @@ pub(crate) fn to_record(msg: &BorrowedMessage<'_>) -> Record {
 }
 
 /// A consumer assigned every partition of `topic` at its end (or beginning), without a group join.
-pub(crate) async fn assigned_consumer(settings: &ClientSettings, topic: &str, earliest: bool) -> Result<StreamConsumer> {
+pub(crate) async fn assigned_consumer(
+    settings: &ClientSettings,
+    topic: &str,
+    earliest: bool,
+) -> Result<StreamConsumer> {
     let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
     let consumer: StreamConsumer = settings.consumer(&group, earliest).create()?;
     let topic_name = topic.to_string();
@@ -76,7 +80,8 @@ pub(crate) async fn assigned_consumer(settings: &ClientSettings, topic: &str, ea
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -101,7 +106,12 @@ pub(crate) async fn next_records(consumer: &StreamConsumer) -> Result<Vec<Record
 }
 
 /// Starts a push query and returns its output stream once it reads from its assigned offsets.
-pub async fn start(dataflow: Dataflow, settings: &ClientSettings, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
+pub async fn start(
+    dataflow: Dataflow,
+    settings: &ClientSettings,
+    earliest: bool,
+    metrics: Arc<QueryMetrics>,
+) -> Result<RowStream> {
     let mut pipeline = Pipeline::new(&dataflow, metrics)?;
     let consumer = assigned_consumer(settings, &dataflow.source.topic, earliest).await?;
     let (tx, rx) = mpsc::channel(64);

@@ -25,11 +25,8 @@ impl Projector {
 
 impl Operator for Projector {
     fn process(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
-        let columns = self
-            .exprs
-            .iter()
-            .map(|e| evaluate_rowwise(e, &batch, &mut self.errors))
-            .collect::<Result<Vec<_>>>()?;
+        let columns =
+            self.exprs.iter().map(|e| evaluate_rowwise(e, &batch, &mut self.errors)).collect::<Result<Vec<_>>>()?;
         let columns = columns
             .into_iter()
             .zip(self.schema.fields())

@@ -15,28 +15,29 @@ impl Engine {
     fn partitions_property(props: &Properties) -> Result<Option<i32>, EngineError> {
         match props.get("PARTITIONS") {
             None => Ok(None),
-            Some(p) => p
-                .parse::<i32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .map(Some)
-                .ok_or_else(|| EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for PARTITIONS: {p}"))),
+            Some(p) => p.parse::<i32>().ok().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for PARTITIONS: {p}"))
+            }),
         }
     }
 
     fn replicas_property(props: &Properties) -> Result<i16, EngineError> {
         match props.get("REPLICAS") {
             None => Ok(1),
-            Some(r) => r
-                .parse::<i16>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for REPLICAS: {r}"))),
+            Some(r) => r.parse::<i16>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for REPLICAS: {r}"))
+            }),
         }
     }
 
     /// Checks the name is free (or replaceable) before creating a source.
-    fn check_name(state: &State, name: &str, kind: SourceKind, or_replace: bool, if_not_exists: bool) -> Result<bool, EngineError> {
+    fn check_name(
+        state: &State,
+        name: &str,
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+    ) -> Result<bool, EngineError> {
         if let Ok(existing) = state.catalog.source(name) {
             if if_not_exists {
                 return Ok(false);
@@ -45,7 +46,10 @@ impl Engine {
                 let existing_kind = existing.kind.to_string().to_lowercase();
                 return Err(EngineError::new(
                     sqlstate::DUPLICATE_OBJECT,
-                    format!("Cannot add {} '{name}': A {existing_kind} with the same name already exists", kind.to_string().to_lowercase()),
+                    format!(
+                        "Cannot add {} '{name}': A {existing_kind} with the same name already exists",
+                        kind.to_string().to_lowercase()
+                    ),
                 ));
             }
             if existing.kind != kind {
@@ -58,10 +62,19 @@ impl Engine {
         Ok(true)
     }
 
-    pub(super) async fn create_source(&self, session: &Session, c: &CreateSource, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+    pub(super) async fn create_source(
+        &self,
+        session: &Session,
+        c: &CreateSource,
+        text: &str,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
-            return Ok(Output::done_with(format!("CREATE {}", c.kind), format!("{} {} already exists", c.kind, c.name)));
+            return Ok(Output::done_with(
+                format!("CREATE {}", c.kind),
+                format!("{} {} already exists", c.kind, c.name),
+            ));
         }
         let topic = c.properties.get("KAFKA_TOPIC").unwrap_or_default();
         let wanted = Self::partitions_property(&c.properties)?;
@@ -95,32 +108,68 @@ impl Engine {
         };
         source.partitions = partitions;
         if replay.is_none() {
-            self.append_command(Command { statement: text.to_string(), properties: session.properties.clone(), query_id: None }).await?;
+            self.append_command(Command {
+                statement: text.to_string(),
+                properties: session.properties.clone(),
+                query_id: None,
+            })
+            .await?;
         }
         let kind = source.kind;
         state.catalog.put_source(source);
-        Ok(Output::done_with(format!("CREATE {kind}"), format!("{} created", if kind == SourceKind::Stream { "Stream" } else { "Table" })))
+        Ok(Output::done_with(
+            format!("CREATE {kind}"),
+            format!("{} created", if kind == SourceKind::Stream { "Stream" } else { "Table" }),
+        ))
     }
 
-    pub(super) async fn create_as_select(&self, session: &Session, c: &CreateAsSelect, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+    pub(super) async fn create_as_select(
+        &self,
+        session: &Session,
+        c: &CreateAsSelect,
+        text: &str,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
-            return Ok(Output::done_with(format!("CREATE {}", c.kind), format!("{} {} already exists", c.kind, c.name)));
+            return Ok(Output::done_with(
+                format!("CREATE {}", c.kind),
+                format!("{} {} already exists", c.kind, c.name),
+            ));
         }
         if c.or_replace && state.catalog.has_source(&c.name) {
-            return Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, "CREATE OR REPLACE of a persistent query is not supported yet"));
+            return Err(EngineError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "CREATE OR REPLACE of a persistent query is not supported yet",
+            ));
         }
         let plan = plan_persistent(
             &c.query,
             &state.catalog,
-            SinkRequest { kind: c.kind, name: &c.name, properties: &c.properties, existing: None, session: &session.properties, statement: text },
+            SinkRequest {
+                kind: c.kind,
+                name: &c.name,
+                properties: &c.properties,
+                existing: None,
+                session: &session.properties,
+                statement: text,
+            },
         )?;
-        let kind = if c.kind == SourceKind::Stream { QueryKind::CreateStreamAsSelect } else { QueryKind::CreateTableAsSelect };
+        let kind =
+            if c.kind == SourceKind::Stream { QueryKind::CreateStreamAsSelect } else { QueryKind::CreateTableAsSelect };
         let id = self.start_persistent(&mut state, session, plan, kind, text, replay, true).await?;
         Ok(Output::done_with(format!("CREATE {}", c.kind), format!("Created query with ID {id}")))
     }
 
-    pub(super) async fn insert_select(&self, session: &Session, target: &str, props: &Properties, query: &Select, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+    pub(super) async fn insert_select(
+        &self,
+        session: &Session,
+        target: &str,
+        props: &Properties,
+        query: &Select,
+        text: &str,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         let existing = state
             .catalog
@@ -128,15 +177,28 @@ impl Engine {
             .map_err(|_| EngineError::new(sqlstate::UNDEFINED_TABLE, format!("{target} does not exist.")))?
             .clone();
         if existing.is_source {
-            return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("Cannot insert into read-only {} {target}.", existing.kind.to_string().to_lowercase())));
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot insert into read-only {} {target}.", existing.kind.to_string().to_lowercase()),
+            ));
         }
         if existing.kind == SourceKind::Table {
-            return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("INSERT INTO can only be used to insert into a stream. {target} is a table.")));
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("INSERT INTO can only be used to insert into a stream. {target} is a table."),
+            ));
         }
         let plan = plan_persistent(
             query,
             &state.catalog,
-            SinkRequest { kind: existing.kind, name: target, properties: props, existing: Some(&existing), session: &session.properties, statement: text },
+            SinkRequest {
+                kind: existing.kind,
+                name: target,
+                properties: props,
+                existing: Some(&existing),
+                session: &session.properties,
+                statement: text,
+            },
         )?;
         let id = self.start_persistent(&mut state, session, plan, QueryKind::InsertQuery, text, replay, false).await?;
         Ok(Output::done_with("INSERT 0 0", format!("Created query with ID {id}")))
@@ -178,7 +240,8 @@ impl Engine {
         };
         let earliest = properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"));
         if replay.is_none() {
-            self.append_command(Command { statement: text.to_string(), properties, query_id: Some(id.clone()) }).await?;
+            self.append_command(Command { statement: text.to_string(), properties, query_id: Some(id.clone()) })
+                .await?;
         }
         let metrics = Arc::new(QueryMetrics::default());
         let explained = plan.query.dataflow.explain();
@@ -200,12 +263,25 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn drop_source(&self, session: &Session, kind: SourceKind, name: &str, if_exists: bool, delete_topic: bool, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+    pub(super) async fn drop_source(
+        &self,
+        session: &Session,
+        kind: SourceKind,
+        name: &str,
+        if_exists: bool,
+        delete_topic: bool,
+        text: &str,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         let source = match state.catalog.source(name) {
             Ok(s) => s.clone(),
-            Err(_) if if_exists => return Ok(Output::done_with(format!("DROP {kind}"), format!("{name} does not exist."))),
-            Err(_) => return Err(EngineError::new(sqlstate::UNDEFINED_TABLE, format!("{kind} {name} does not exist."))),
+            Err(_) if if_exists => {
+                return Ok(Output::done_with(format!("DROP {kind}"), format!("{name} does not exist.")))
+            }
+            Err(_) => {
+                return Err(EngineError::new(sqlstate::UNDEFINED_TABLE, format!("{kind} {name} does not exist.")))
+            }
         };
         if source.kind != kind {
             return Err(EngineError::new(
@@ -215,7 +291,8 @@ impl Engine {
         }
         let users = state.catalog.queries_using(name);
         if !users.is_empty() {
-            let readers: Vec<String> = users.iter().filter(|q| q.sources.iter().any(|s| s == name)).map(|q| q.id.clone()).collect();
+            let readers: Vec<String> =
+                users.iter().filter(|q| q.sources.iter().any(|s| s == name)).map(|q| q.id.clone()).collect();
             let writers: Vec<String> = users.iter().filter(|q| q.sink == name).map(|q| q.id.clone()).collect();
             return Err(EngineError::new(
                 sqlstate::DEPENDENT_OBJECTS,
@@ -227,7 +304,12 @@ impl Engine {
             ));
         }
         if replay.is_none() {
-            self.append_command(Command { statement: text.to_string(), properties: session.properties.clone(), query_id: None }).await?;
+            self.append_command(Command {
+                statement: text.to_string(),
+                properties: session.properties.clone(),
+                query_id: None,
+            })
+            .await?;
         }
         state.catalog.remove_source(name);
         let mut message = format!("Source `{name}` (topic: {}) was dropped.", source.topic);
@@ -239,7 +321,13 @@ impl Engine {
         Ok(Output::done_with(format!("DROP {kind}"), message))
     }
 
-    pub(super) async fn terminate(&self, session: &Session, id: Option<&str>, text: &str, replay: Option<&Command>) -> Result<Output, EngineError> {
+    pub(super) async fn terminate(
+        &self,
+        session: &Session,
+        id: Option<&str>,
+        text: &str,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         let ids: Vec<String> = match id {
             None => state.catalog.queries().map(|q| q.id.clone()).collect(),
@@ -252,7 +340,12 @@ impl Engine {
             }
         };
         if replay.is_none() {
-            self.append_command(Command { statement: text.to_string(), properties: session.properties.clone(), query_id: None }).await?;
+            self.append_command(Command {
+                statement: text.to_string(),
+                properties: session.properties.clone(),
+                query_id: None,
+            })
+            .await?;
         }
         for id in &ids {
             if let Some(r) = state.running.remove(id) {
@@ -260,6 +353,9 @@ impl Engine {
             }
             state.catalog.remove_query(id);
         }
-        Ok(Output::done_with("TERMINATE", format!("Terminated {}", if ids.is_empty() { "no queries".to_string() } else { ids.join(", ") })))
+        Ok(Output::done_with(
+            "TERMINATE",
+            format!("Terminated {}", if ids.is_empty() { "no queries".to_string() } else { ids.join(", ") }),
+        ))
     }
 }

@@ -10,21 +10,39 @@ use super::error::{sqlstate, EngineError};
 use super::{Engine, Output};
 
 impl Engine {
-    pub(super) async fn insert_values(&self, target: &str, columns: Option<&[String]>, values: &[Expr]) -> Result<Output, EngineError> {
+    pub(super) async fn insert_values(
+        &self,
+        target: &str,
+        columns: Option<&[String]>,
+        values: &[Expr],
+    ) -> Result<Output, EngineError> {
         let source = {
             let state = self.state.lock().await;
             state
                 .catalog
                 .source(target)
-                .map_err(|_| EngineError::new(sqlstate::UNDEFINED_TABLE, format!("Cannot insert values into an unknown stream/table: {target}")))?
+                .map_err(|_| {
+                    EngineError::new(
+                        sqlstate::UNDEFINED_TABLE,
+                        format!("Cannot insert values into an unknown stream/table: {target}"),
+                    )
+                })?
                 .clone()
         };
         if source.is_source {
-            return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("Cannot insert values into read-only {}: {target}", source.kind.to_string().to_lowercase())));
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot insert values into read-only {}: {target}", source.kind.to_string().to_lowercase()),
+            ));
         }
         let names: Vec<String> = match columns {
             Some(c) => c.to_vec(),
-            None => source.columns.iter().filter(|c| matches!(c.kind, ColumnKind::Key | ColumnKind::Value)).map(|c| c.name.clone()).collect(),
+            None => source
+                .columns
+                .iter()
+                .filter(|c| matches!(c.kind, ColumnKind::Key | ColumnKind::Value))
+                .map(|c| c.name.clone())
+                .collect(),
         };
         if names.len() != values.len() {
             return Err(EngineError::new(
@@ -43,13 +61,22 @@ impl Engine {
                 continue;
             }
             let Some(column) = source.column(name) else {
-                return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Column name {name} does not exist.")));
+                return Err(EngineError::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("Column name {name} does not exist."),
+                ));
             };
             if matches!(column.kind, ColumnKind::Headers | ColumnKind::Header(_)) {
-                return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("Cannot insert into HEADER columns: {name}")));
+                return Err(EngineError::new(
+                    sqlstate::INVALID_PARAMETER,
+                    format!("Cannot insert into HEADER columns: {name}"),
+                ));
             }
             let value = evaluate_constant(expr, Some(&column.ty)).map_err(|e| {
-                EngineError::new(sqlstate::DATATYPE_MISMATCH, format!("Expected type {} for field {name} but got {expr}: {e}", column.ty))
+                EngineError::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!("Expected type {} for field {name} but got {expr}: {e}", column.ty),
+                )
             })?;
             assigned.push((name.clone(), value));
         }

@@ -101,14 +101,21 @@ impl Engine {
     }
 
     /// Runs one parsed statement. `replay` is set when re-running a command from the command log.
-    pub(crate) async fn execute_parsed(&self, session: &mut Session, stmt: &ParsedStatement, replay: Option<&Command>) -> Result<Output, EngineError> {
+    pub(crate) async fn execute_parsed(
+        &self,
+        session: &mut Session,
+        stmt: &ParsedStatement,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
         match &stmt.statement {
             Statement::CreateSource(c) => self.create_source(session, c, &stmt.text, replay).await,
             Statement::CreateAsSelect(c) => self.create_as_select(session, c, &stmt.text, replay).await,
             Statement::InsertSelect { target, properties, query } => {
                 self.insert_select(session, target, properties, query, &stmt.text, replay).await
             }
-            Statement::InsertValues { target, columns, values } => self.insert_values(target, columns.as_deref(), values).await,
+            Statement::InsertValues { target, columns, values } => {
+                self.insert_values(target, columns.as_deref(), values).await
+            }
             Statement::Select(select) => self.push_query(session, select).await,
             Statement::SelectValues(items) => pg::select_values(items),
             Statement::Show(kind) => self.show(session, kind).await,
@@ -117,7 +124,9 @@ impl Engine {
                 self.drop_source(session, *kind, name, *if_exists, *delete_topic, &stmt.text, replay).await
             }
             Statement::Terminate(id) => self.terminate(session, id.as_deref(), &stmt.text, replay).await,
-            Statement::Print { topic, from_beginning, interval, limit } => self.print(topic, *from_beginning, *interval, *limit).await,
+            Statement::Print { topic, from_beginning, interval, limit } => {
+                self.print(topic, *from_beginning, *interval, *limit).await
+            }
             Statement::Set { name, value } => pg::set(session, name, value),
             Statement::Unset { name } => {
                 session.properties.remove(name);

@@ -34,9 +34,18 @@ fn session_function(e: &Expr) -> Option<(Value, SqlType)> {
 fn item_name(item: &SelectItem, index: usize) -> String {
     match item {
         SelectItem::Expr { alias: Some(a), .. } => a.to_lowercase(),
-        SelectItem::Expr { expr: Expr::Function(f), .. } => eddy_parser::object_name(&f.name).to_lowercase(),
-        SelectItem::Expr { expr: Expr::Identifier(i), .. } => i.value.to_lowercase(),
-        _ => if index == 0 { "?column?".into() } else { format!("?column?{index}") },
+        SelectItem::Expr { expr, .. } => match expr.as_ref() {
+            Expr::Function(f) => eddy_parser::object_name(&f.name).to_lowercase(),
+            Expr::Identifier(i) => i.value.to_lowercase(),
+            _ => "?column?".into(),
+        },
+        _ => {
+            if index == 0 {
+                "?column?".into()
+            } else {
+                format!("?column?{index}")
+            }
+        }
     }
 }
 
@@ -77,7 +86,10 @@ pub(super) fn select_values(items: &[SelectItem]) -> Result<Output, EngineError>
 /// SET: ksqlDB properties and Postgres settings are both session properties.
 pub(super) fn set(session: &mut Session, name: &str, value: &str) -> Result<Output, EngineError> {
     if name == "auto.offset.reset" && !["earliest", "latest"].contains(&value.to_lowercase().as_str()) {
-        return Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for auto.offset.reset: '{value}'. Expected earliest or latest.")));
+        return Err(EngineError::new(
+            sqlstate::INVALID_PARAMETER,
+            format!("Invalid value for auto.offset.reset: '{value}'. Expected earliest or latest."),
+        ));
     }
     session.properties.insert(name.to_string(), value.to_string());
     Ok(Output::done("SET"))
@@ -96,9 +108,13 @@ pub(super) fn show_variable(session: &Session, name: &str) -> Result<Output, Eng
         "max_identifier_length" => "63".into(),
         other => match session.properties.get(other) {
             Some(v) => v.clone(),
-            None => return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{other}\""))),
+            None => {
+                return Err(EngineError::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{other}\""),
+                ))
+            }
         },
     };
     Ok(Output::text_table(&[name], vec![vec![value]]))
 }
-

@@ -20,14 +20,19 @@ impl Engine {
             ));
         }
         if !select.partition_by.is_empty() {
-            return Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, "PARTITION BY is only supported in persistent queries (CREATE STREAM AS SELECT)."));
+            return Err(EngineError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "PARTITION BY is only supported in persistent queries (CREATE STREAM AS SELECT).",
+            ));
         }
         let planned = {
             let state = self.state.lock().await;
             plan_push(select, &state.catalog)?
         };
-        let columns: Vec<ResultColumn> = planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
-        let mut batches = self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
+        let columns: Vec<ResultColumn> =
+            planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
+        let mut batches =
+            self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(async move {
             loop {
@@ -55,7 +60,13 @@ impl Engine {
         Ok(Output::Stream(RowChannel { columns, rows: rx, limit: select.limit }))
     }
 
-    pub(super) async fn print(&self, topic: &str, from_beginning: bool, interval: Option<u64>, limit: Option<u64>) -> Result<Output, EngineError> {
+    pub(super) async fn print(
+        &self,
+        topic: &str,
+        from_beginning: bool,
+        interval: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Output, EngineError> {
         if self.broker.partitions(topic).await?.is_none() {
             return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Could not find topic '{topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.")));
         }
@@ -75,7 +86,7 @@ impl Engine {
                         }
                         Some(Ok(record)) => {
                             seen += 1;
-                            if (seen - 1) % every != 0 {
+                            if !(seen - 1).is_multiple_of(every) {
                                 continue;
                             }
                             if tx.send(Ok(vec![Value::String(print_line(&record))])).await.is_err() {
@@ -96,12 +107,24 @@ impl Engine {
             Statement::CreateAsSelect(c) => plan_persistent(
                 &c.query,
                 &state.catalog,
-                SinkRequest { kind: c.kind, name: &c.name, properties: &c.properties, existing: None, session: &session.properties, statement: "" },
+                SinkRequest {
+                    kind: c.kind,
+                    name: &c.name,
+                    properties: &c.properties,
+                    existing: None,
+                    session: &session.properties,
+                    statement: "",
+                },
             )?
             .query
             .dataflow
             .explain(),
-            other => return Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, format!("EXPLAIN supports queries only, not {other:?}"))),
+            other => {
+                return Err(EngineError::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    format!("EXPLAIN supports queries only, not {other:?}"),
+                ))
+            }
         };
         Ok(Output::text_table(&["QUERY PLAN"], lines.into_iter().map(|l| vec![l]).collect()))
     }
@@ -109,7 +132,10 @@ impl Engine {
     pub(super) async fn explain_query(&self, id: &str) -> Result<Output, EngineError> {
         let state = self.state.lock().await;
         let Some((id, running)) = state.running.iter().find(|(q, _)| q.eq_ignore_ascii_case(id)) else {
-            return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Query with id:{id} does not exist, use SHOW QUERIES to view the full set of running queries.")));
+            return Err(EngineError::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("Query with id:{id} does not exist, use SHOW QUERIES to view the full set of running queries."),
+            ));
         };
         let statement = state.catalog.query(id).map(|q| q.statement.clone()).unwrap_or_default();
         let mut lines = vec![format!("Query {id}: {statement}")];
@@ -118,7 +144,12 @@ impl Engine {
     }
 
     /// The columns a statement returns, if it returns rows.
-    pub(super) fn result_columns(&self, state: &State, _session: &Session, stmt: &Statement) -> Result<Option<Vec<ResultColumn>>, EngineError> {
+    pub(super) fn result_columns(
+        &self,
+        state: &State,
+        _session: &Session,
+        stmt: &Statement,
+    ) -> Result<Option<Vec<ResultColumn>>, EngineError> {
         Ok(match stmt {
             Statement::Select(select) => {
                 let planned = plan_push(select, &state.catalog)?;
@@ -152,4 +183,3 @@ fn print_line(r: &Record) -> String {
     };
     format!("rowtime: {ts}, key: {}, value: {}, partition: {}", show(&r.key), show(&r.value), r.partition)
 }
-

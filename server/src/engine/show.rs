@@ -35,7 +35,15 @@ impl Engine {
                 .catalog
                 .sources()
                 .filter(|s| s.kind == k)
-                .map(|s| vec![s.name.clone(), s.topic.clone(), s.key_format.format.to_string(), s.value_format.format.to_string(), "false".into()])
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.topic.clone(),
+                        s.key_format.format.to_string(),
+                        s.value_format.format.to_string(),
+                        "false".into(),
+                    ]
+                })
                 .collect();
             Output::text_table(names, rows)
         };
@@ -67,15 +75,30 @@ impl Engine {
                             },
                             None => "NOT RUNNING".into(),
                         };
-                        vec![q.id.clone(), "PERSISTENT".into(), status, q.sink.clone(), q.sink_topic.clone(), q.statement.clone()]
+                        vec![
+                            q.id.clone(),
+                            "PERSISTENT".into(),
+                            status,
+                            q.sink.clone(),
+                            q.sink_topic.clone(),
+                            q.statement.clone(),
+                        ]
                     })
                     .collect();
                 Output::text_table(QUERY_COLUMNS, rows)
             }
             ShowKind::Properties => {
                 let mut rows: Vec<Vec<String>> = vec![
-                    vec!["auto.offset.reset".into(), "SESSION".into(), session.properties.get("auto.offset.reset").cloned().unwrap_or_else(|| "latest".into())],
-                    vec!["bootstrap.servers".into(), "SERVER".into(), self.broker.bootstrap().unwrap_or_else(|| "in-memory".into())],
+                    vec![
+                        "auto.offset.reset".into(),
+                        "SESSION".into(),
+                        session.properties.get("auto.offset.reset").cloned().unwrap_or_else(|| "latest".into()),
+                    ],
+                    vec![
+                        "bootstrap.servers".into(),
+                        "SERVER".into(),
+                        self.broker.bootstrap().unwrap_or_else(|| "in-memory".into()),
+                    ],
                 ];
                 for (k, v) in &session.properties {
                     if k != "auto.offset.reset" {
@@ -84,17 +107,22 @@ impl Engine {
                 }
                 Output::text_table(PROPERTY_COLUMNS, rows)
             }
-            ShowKind::Functions => Output::text_table(&["Function Name"], function_names().into_iter().map(|n| vec![n.to_string()]).collect()),
+            ShowKind::Functions => Output::text_table(
+                &["Function Name"],
+                function_names().into_iter().map(|n| vec![n.to_string()]).collect(),
+            ),
             ShowKind::Variable(name) => pg::show_variable(session, name)?,
         })
     }
 
     pub(super) async fn describe_source(&self, name: &str, extended: bool) -> Result<Output, EngineError> {
         let state = self.state.lock().await;
-        let source = state
-            .catalog
-            .source(name)
-            .map_err(|_| EngineError::new(sqlstate::UNDEFINED_TABLE, format!("Could not find STREAM/TABLE '{name}' in the Metastore")))?;
+        let source = state.catalog.source(name).map_err(|_| {
+            EngineError::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("Could not find STREAM/TABLE '{name}' in the Metastore"),
+            )
+        })?;
         let mut rows: Vec<Vec<String>> = source
             .columns
             .iter()
@@ -116,7 +144,14 @@ impl Engine {
                 ("Kafka topic".to_string(), format!("{} (partitions: {})", source.topic, source.partitions)),
                 ("Key format".to_string(), source.key_format.format.to_string()),
                 ("Value format".to_string(), source.value_format.format.to_string()),
-                ("Timestamp field".to_string(), source.timestamp.as_ref().map(|t| t.column.clone()).unwrap_or_else(|| "Not set - using <ROWTIME>".into())),
+                (
+                    "Timestamp field".to_string(),
+                    source
+                        .timestamp
+                        .as_ref()
+                        .map(|t| t.column.clone())
+                        .unwrap_or_else(|| "Not set - using <ROWTIME>".into()),
+                ),
                 ("Statement".to_string(), source.statement.clone()),
             ];
             for q in queries {

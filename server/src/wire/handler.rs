@@ -9,7 +9,9 @@ use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
+};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -232,16 +234,20 @@ impl ExtendedQueryHandler for WireHandler {
         self.parser.clone()
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Self::Statement>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let params: Vec<Option<String>> = (0..portal.parameter_len())
-            .map(|i| portal.parameter::<String>(i, &Type::TEXT).ok().flatten())
-            .collect();
+        let params: Vec<Option<String>> =
+            (0..portal.parameter_len()).map(|i| portal.parameter::<String>(i, &Type::TEXT).ok().flatten()).collect();
         let sql = bind_parameters(&portal.statement.statement, &params);
         let mut results = self.run(client, &sql).await;
         if results.len() > 1 {
@@ -266,7 +272,11 @@ impl ExtendedQueryHandler for WireHandler {
         }
     }
 
-    async fn do_describe_statement<C>(&self, client: &mut C, stmt: &StoredStatement<Self::Statement>) -> PgWireResult<DescribeStatementResponse>
+    async fn do_describe_statement<C>(
+        &self,
+        client: &mut C,
+        stmt: &StoredStatement<Self::Statement>,
+    ) -> PgWireResult<DescribeStatementResponse>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
@@ -278,11 +288,17 @@ impl ExtendedQueryHandler for WireHandler {
         })
     }
 
-    async fn do_describe_portal<C>(&self, client: &mut C, portal: &Portal<Self::Statement>) -> PgWireResult<DescribePortalResponse>
+    async fn do_describe_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let columns = self.describe_columns(client, &portal.statement.statement, parameter_count(&portal.statement.statement)).await?;
+        let columns = self
+            .describe_columns(client, &portal.statement.statement, parameter_count(&portal.statement.statement))
+            .await?;
         Ok(match columns {
             Some(c) => DescribePortalResponse::new(fields(&c, &portal.result_column_format).to_vec()),
             None => DescribePortalResponse::new(Vec::new()),
@@ -291,7 +307,12 @@ impl ExtendedQueryHandler for WireHandler {
 }
 
 impl WireHandler {
-    async fn describe_columns<C: ClientInfo>(&self, client: &C, sql: &str, params: usize) -> PgWireResult<Option<Vec<ResultColumn>>> {
+    async fn describe_columns<C: ClientInfo>(
+        &self,
+        client: &C,
+        sql: &str,
+        params: usize,
+    ) -> PgWireResult<Option<Vec<ResultColumn>>> {
         // Parameters are unknown at Describe: describe with NULLs in their place.
         let sql = bind_parameters(sql, &vec![None; params]);
         let session = session_of(client).lock().map(|s| s.clone()).unwrap_or_default();
@@ -309,7 +330,10 @@ impl HandlerFactory {
     /// Handlers over an engine, with Postgres cancel requests wired to running statements.
     pub fn new(engine: Arc<Engine>) -> Self {
         let manager = Arc::new(ConnectionManager::new());
-        Self { handler: Arc::new(WireHandler::new(engine, manager.clone())), cancel: Arc::new(DefaultCancelHandler::new(manager)) }
+        Self {
+            handler: Arc::new(WireHandler::new(engine, manager.clone())),
+            cancel: Arc::new(DefaultCancelHandler::new(manager)),
+        }
     }
 }
 

@@ -5,4 +5,4 @@ mod handler;
 mod types;
 
 pub use handler::{HandlerFactory, WireHandler};
-pub use types::{pg_type, encode_row};
+pub use types::{encode_row, pg_type};

@@ -53,18 +53,22 @@ fn encode_value(encoder: &mut DataRowEncoder, ty: &SqlType, value: &Value) -> Pg
         (SqlType::String, Value::String(s)) => encoder.encode_field(s),
         (SqlType::Bytes, Value::Bytes(b)) => encoder.encode_field(b),
         (SqlType::Date, Value::Date(d)) => {
-            let date = NaiveDate::from_ymd_opt(1970, 1, 1).and_then(|e| e.checked_add_signed(chrono::Duration::days(*d as i64)));
+            let date = NaiveDate::from_ymd_opt(1970, 1, 1)
+                .and_then(|e| e.checked_add_signed(chrono::Duration::days(*d as i64)));
             encoder.encode_field(&date)
         }
         (SqlType::Time, Value::Time(t)) => {
-            let time = NaiveTime::from_num_seconds_from_midnight_opt((*t / 1000) as u32, ((*t % 1000) * 1_000_000) as u32);
+            let time =
+                NaiveTime::from_num_seconds_from_midnight_opt((*t / 1000) as u32, ((*t % 1000) * 1_000_000) as u32);
             encoder.encode_field(&time)
         }
         (SqlType::Timestamp, Value::Timestamp(t)) => {
             let ts: Option<NaiveDateTime> = chrono::DateTime::from_timestamp_millis(*t).map(|d| d.naive_utc());
             encoder.encode_field(&ts)
         }
-        (SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_), v) if !v.is_null() => encoder.encode_field(&value_to_json(v, ty)),
+        (SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_), v) if !v.is_null() => {
+            encoder.encode_field(&value_to_json(v, ty))
+        }
         (_, Value::Null) => encoder.encode_field(&None::<i32>),
         // A value of another type than declared (should not happen): send it as text.
         (_, other) => encoder.encode_field(&other.to_string()),

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Smoke test with the real psql: start eddy-server on its embedded broker, run the README's tour, check the answers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v psql >/dev/null 2>&1; then
+  echo "installing postgresql-client for psql"
+  (apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null) || { echo "cannot install psql" >&2; exit 1; }
+fi
+
+cargo build -q --bin eddy-server
+log=$(mktemp)
+./target/debug/eddy-server --pg-listen 127.0.0.1:0 --log warn >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
+
+port=""
+for _ in $(seq 1 200); do
+  port=$(sed -n 's/.*Postgres wire: [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -n1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+
+run() { psql -X -q -A -t -h 127.0.0.1 -p "$port" -U smoke -d smoke -v ON_ERROR_STOP=1 "$@"; }
+
+out=$(run -c "SELECT version()")
+grep -q "Eddy" <<<"$out" || { echo "unexpected version(): $out"; exit 1; }
+
+out=$(run <<'SQL'
+CREATE STREAM pageviews (id INT KEY, url STRING, ms BIGINT) WITH (KAFKA_TOPIC='pageviews', VALUE_FORMAT='JSON', PARTITIONS=2);
+SET 'auto.offset.reset'='earliest';
+INSERT INTO pageviews (id, url, ms) VALUES (1, 'a.com', 10);
+INSERT INTO pageviews (id, url, ms) VALUES (2, 'b.com', 250);
+SELECT id, UCASE(url) AS url, ms FROM pageviews WHERE ms > 100 EMIT CHANGES LIMIT 1;
+CREATE STREAM slow WITH (KAFKA_TOPIC='slow_pages') AS SELECT id, url, ms FROM pageviews WHERE ms >= 100 PARTITION BY url;
+PRINT 'slow_pages' FROM BEGINNING LIMIT 1;
+SHOW STREAMS;
+SQL
+)
+echo "$out"
+grep -q '^2|B.COM|250$' <<<"$out" || { echo "push query row missing"; exit 1; }
+grep -q 'key: b.com, value: {"ID":2,"MS":250}' <<<"$out" || { echo "PRINT of the sink topic missing"; exit 1; }
+grep -q '^SLOW|slow_pages|KAFKA|JSON|false$' <<<"$out" || { echo "SHOW STREAMS missing SLOW"; exit 1; }
+
+if run -c "SELECT nope FROM pageviews EMIT CHANGES" 2>"$log.err"; then
+  echo "expected an error"; exit 1
+fi
+grep -q "cannot be resolved" "$log.err" || { cat "$log.err"; exit 1; }
+rm -f "$log.err"
+echo "psql smoke test: 1 passed, 0 failed"
