@@ -30,6 +30,17 @@ impl TestDriver {
         runtime.block_on(engine.execute(session, sql))
     }
 
+    /// A snapshot of the engine's catalog.
+    pub fn catalog(&self) -> eddy_catalog::Catalog {
+        self.runtime.block_on(self.engine.catalog())
+    }
+
+    /// Creates a topic if it does not exist.
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        use eddy_runtime::Broker as _;
+        let _ = self.runtime.block_on(self.broker.create_topic(name, partitions, 1));
+    }
+
     /// Produces a record to a topic.
     pub fn produce(&self, topic: &str, record: OutputRecord) -> Result<(), String> {
         self.broker.append(topic, vec![record]).map_err(|e| e.to_string())
@@ -38,6 +49,12 @@ impl TestDriver {
     /// Processes every pending record through every query.
     pub fn run(&self) -> Result<(), String> {
         self.broker.run_until_idle().map_err(|e| e.to_string())
+    }
+
+    /// Names of every topic.
+    pub fn topic_names(&self) -> Vec<String> {
+        use eddy_runtime::Broker as _;
+        self.runtime.block_on(self.broker.topics()).map(|ts| ts.into_iter().map(|t| t.name).collect()).unwrap_or_default()
     }
 
     /// Records of a topic in write order.

@@ -2,5 +2,6 @@
 //! runtime golden scripts and the conformance runner.
 
 mod driver;
+pub mod qtt;
 
 pub use driver::{render_output, render_record, TestDriver};

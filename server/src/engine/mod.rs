@@ -69,6 +69,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// A snapshot of the catalog.
+    pub async fn catalog(&self) -> Catalog {
+        self.state.lock().await.catalog.clone()
+    }
+
     /// The broker the engine runs on.
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.broker
