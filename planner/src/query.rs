@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
-use eddy_catalog::{arrow_field, Catalog, Column, ColumnKind, Source, SourceKind, SqlType};
+use eddy_catalog::{arrow_field, Catalog, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType};
 use eddy_parser::{fold_ident, Properties, Select, SelectItem};
-use eddy_runtime::{Dataflow, SinkSpec, Step};
+use eddy_runtime::{Dataflow, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
 use crate::error::{PlanError, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
+use crate::scope::{Scope, ScopeColumn};
 use crate::sources::{check_codecs, formats, source_spec, timestamp_spec};
 
 /// A column of a query's output.
@@ -53,22 +54,55 @@ struct Projected {
     ast: Option<sql::Expr>,
 }
 
+/// The source, the steps so far, the columns the projection sees, and the projection itself.
+struct SelectPlan {
+    source: Source,
+    steps: Vec<Step>,
+    /// Key columns after PARTITION BY (the source's keys without it), by name.
+    keys: Vec<String>,
+    /// The PARTITION BY expressions, as written, per key.
+    partition_exprs: Vec<String>,
+    partition_by_null: bool,
+    items: Vec<Projected>,
+    rowtime: Typed,
+    hidden: Vec<Typed>,
+    scope: Scope,
+}
+
 fn unsupported(select: &Select) -> Result<()> {
-    let at = |msg: &str| Err(PlanError::new(msg));
     if !select.from.joins.is_empty() {
-        return at("Joins are not supported yet.");
+        return Err(PlanError::new("Joins are not supported yet."));
     }
     if select.window.is_some() {
-        return at("Windowed aggregations are not supported yet.");
+        return Err(PlanError::new("Windowed aggregations are not supported yet."));
     }
     if !select.group_by.is_empty() || select.having.is_some() {
-        return at("Aggregations (GROUP BY / HAVING) are not supported yet.");
+        return Err(PlanError::new("Aggregations (GROUP BY / HAVING) are not supported yet."));
     }
     Ok(())
 }
 
-/// Plans the shared part: source, filter and projection.
-fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>, Vec<Projected>, Typed)> {
+fn ident(name: &str) -> sql::Expr {
+    sql::Expr::Identifier(sql::Ident::with_quote('`', name.to_string()))
+}
+
+fn is_null_literal(e: &sql::Expr) -> bool {
+    matches!(e, sql::Expr::Value(v) if v.value == sql::Value::Null)
+}
+
+/// A synthetic column name not yet used.
+fn synthetic_name(counter: &mut usize, used: &HashSet<String>) -> String {
+    loop {
+        let n = format!("KSQL_COL_{counter}");
+        *counter += 1;
+        if !used.contains(&n) {
+            return n;
+        }
+    }
+}
+
+/// Plans source, WHERE, PARTITION BY (applied to the input, as ksqlDB does) and the projection.
+fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     unsupported(select)?;
     let src_ref = &select.from.source;
     let source = catalog
@@ -76,11 +110,11 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
         .map_err(|_| PlanError::at_position(format!("{} does not exist.", src_ref.name), src_ref.position))?
         .clone();
     let qualifier = src_ref.alias.clone().unwrap_or_else(|| source.name.clone());
-    let (_, scope) = source_spec(&source, &qualifier);
-    let planner = ExprPlanner::new(&scope);
+    let (_, scope0) = source_spec(&source, &qualifier);
+    let planner0 = ExprPlanner::new(&scope0);
     let mut steps = Vec::new();
     if let Some(w) = &select.selection {
-        let t = planner.plan(w)?;
+        let t = planner0.plan(w)?;
         if t.ty != SqlType::Boolean && !t.null_literal {
             return Err(PlanError::at(
                 format!("Type error in WHERE expression: Should evaluate to boolean but is {w} ({}) instead.", t.ty),
@@ -90,8 +124,69 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
         let t = cast_to(t, &SqlType::Boolean)?;
         steps.push(Step::Filter { predicate: t.expr, text: w.to_string() });
     }
-    let mut items = Vec::new();
+    let col = |scope: &Scope, name: &str| -> Result<Typed> { ExprPlanner::new(scope).plan(&ident(name)) };
+    let key_names: Vec<String> = source.key_columns().map(|c| c.name.clone()).collect();
+    let value_names: Vec<String> = source.columns.iter().filter(|c| !c.is_key()).map(|c| c.name.clone()).collect();
+    let partition_by_null = select.partition_by.len() == 1 && is_null_literal(&select.partition_by[0]);
     let mut synthetic = 0usize;
+    let (scope, keys, partition_exprs) = if select.partition_by.is_empty() {
+        (scope0.clone(), key_names.clone(), Vec::new())
+    } else {
+        // New keys: the PARTITION BY expressions. Values: the old values without the columns that
+        // became keys, then the old keys.
+        let mut new_keys: Vec<(String, Typed)> = Vec::new();
+        let mut moved: HashSet<String> = HashSet::new();
+        let mut texts = Vec::new();
+        if !partition_by_null {
+            let used: HashSet<String> = source.columns.iter().map(|c| c.name.clone()).collect();
+            for pb in &select.partition_by {
+                let t = planner0.plan(pb).map_err(|e| match e.message.strip_prefix("Column '") {
+                    Some(rest) => {
+                        let name = rest.split('\'').next().unwrap_or_default().to_string();
+                        PlanError { message: format!("PARTITION BY column '{name}' cannot be resolved. '{name}' must be a column in the source schema since PARTITION BY is applied on the input."), ..e }
+                    }
+                    None => e,
+                })?;
+                let name = match pb {
+                    sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_) => {
+                        let n = derived_name(pb).unwrap_or_default();
+                        moved.insert(n.clone());
+                        n
+                    }
+                    _ => synthetic_name(&mut synthetic, &used),
+                };
+                if matches!(t.ty, SqlType::Map(..)) {
+                    return Err(PlanError::new(format!("Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.", t.ty)));
+                }
+                texts.push(pb.to_string());
+                new_keys.push((name, t));
+            }
+        }
+        let mut cols: Vec<(Option<String>, String, Typed)> = Vec::new();
+        for pseudo in ["ROWTIME", "ROWPARTITION", "ROWOFFSET"] {
+            cols.push((Some(qualifier.clone()), pseudo.to_string(), col(&scope0, pseudo)?));
+        }
+        for (n, t) in &new_keys {
+            cols.push((Some(qualifier.clone()), n.clone(), t.clone()));
+        }
+        for n in value_names.iter().chain(key_names.iter()) {
+            if !moved.contains(n) {
+                cols.push((Some(qualifier.clone()), n.clone(), col(&scope0, n)?));
+            }
+        }
+        for hidden in [HEADERS_COLUMN, VALUE_NULL_COLUMN] {
+            cols.push((None, hidden.to_string(), col(&scope0, hidden)?));
+        }
+        let exprs = cols.iter().map(|(_, _, t)| t.expr.clone()).collect();
+        let fields: Vec<_> = cols.iter().map(|(_, n, t)| arrow_field(n, &t.ty)).collect();
+        let texts_step = cols.iter().map(|(_, n, t)| format!("{} AS {n}", t.expr)).collect();
+        steps.push(Step::Project { exprs, schema: Arc::new(Schema::new(fields)), texts: texts_step });
+        let scope = Scope::new(cols.iter().map(|(q, n, t)| ScopeColumn { qualifier: q.clone(), name: n.clone(), ty: t.ty.clone() }).collect());
+        (scope, new_keys.into_iter().map(|(n, _)| n).collect(), texts)
+    };
+    let planner = ExprPlanner::new(&scope);
+    let partition_asts: Vec<String> = select.partition_by.iter().map(normalized).collect();
+    let mut items = Vec::new();
     for item in &select.projection {
         match item {
             SelectItem::Wildcard { qualifier: q } => {
@@ -100,28 +195,38 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
                         return Err(PlanError::new(format!("'{q}' is not a valid source alias; use '{qualifier}'")));
                     }
                 }
-                for c in source.key_columns().chain(source.columns.iter().filter(|c| !c.is_key())) {
-                    let ident = sql::Expr::Identifier(sql::Ident::with_quote('`', c.name.clone()));
-                    let typed = planner.plan(&ident)?;
-                    items.push(Projected { name: c.name.clone(), typed, ast: Some(ident) });
+                let names: Vec<String> = scope
+                    .columns
+                    .iter()
+                    .filter(|c| c.qualifier.is_some() && !["ROWTIME", "ROWPARTITION", "ROWOFFSET"].contains(&c.name.as_str()))
+                    .map(|c| c.name.clone())
+                    .collect();
+                // Keys first, then values, in schema order.
+                let (k, v): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| keys.contains(n));
+                for n in k.into_iter().chain(v) {
+                    let e = ident(&n);
+                    items.push(Projected { name: n, typed: planner.plan(&e)?, ast: Some(e) });
                 }
             }
             SelectItem::Expr { expr, alias } => {
-                let typed = planner.plan(expr)?;
+                // An expression equal to a PARTITION BY expression is the key column it became.
+                let pos = partition_asts.iter().position(|p| *p == normalized(expr));
+                let ast = match pos {
+                    Some(i) if !partition_by_null => ident(&keys[i]),
+                    _ => (**expr).clone(),
+                };
+                let typed = planner.plan(&ast)?;
                 let name = match alias {
                     Some(a) => a.clone(),
-                    None => derived_name(expr).unwrap_or_else(|| {
-                        let used: HashSet<String> = items.iter().map(|i: &Projected| i.name.clone()).collect();
-                        loop {
-                            let n = format!("KSQL_COL_{synthetic}");
-                            synthetic += 1;
-                            if !used.contains(&n) {
-                                break n;
-                            }
-                        }
-                    }),
+                    None => match pos {
+                        Some(i) if !partition_by_null => keys[i].clone(),
+                        _ => derived_name(expr).unwrap_or_else(|| {
+                            let used: HashSet<String> = items.iter().map(|i: &Projected| i.name.clone()).chain(keys.iter().cloned()).collect();
+                            synthetic_name(&mut synthetic, &used)
+                        }),
+                    },
                 };
-                items.push(Projected { name, typed, ast: Some((**expr).clone()) });
+                items.push(Projected { name, typed, ast: Some(ast) });
             }
         }
     }
@@ -130,9 +235,15 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<(Source, Vec<Step>,
         if !names.insert(i.name.clone()) {
             return Err(PlanError::new(format!("Duplicate value columns found in schema: `{}`", i.name)));
         }
+        if ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"].contains(&i.name.as_str())
+            && !matches!(&i.ast, Some(e) if derived_name(e).as_deref() == Some(i.name.as_str()))
+        {
+            return Err(PlanError::new(format!("`{}` is a reserved column name. You cannot use it as an alias for a column.", i.name)));
+        }
     }
-    let rowtime = planner.plan(&sql::Expr::Identifier(sql::Ident::new("ROWTIME")))?;
-    Ok((source, steps, items, rowtime))
+    let rowtime = col(&scope, "ROWTIME")?;
+    let hidden = vec![col(&scope, HEADERS_COLUMN)?, col(&scope, VALUE_NULL_COLUMN)?];
+    Ok(SelectPlan { source, steps, keys, partition_exprs, partition_by_null, items, rowtime, hidden, scope })
 }
 
 /// The name ksqlDB gives an unaliased select item: the column, or the struct field for `a->b`.
@@ -146,7 +257,8 @@ fn derived_name(e: &sql::Expr) -> Option<String> {
     }
 }
 
-fn project_step(rowtime: Typed, cols: &[(String, Typed)]) -> Step {
+/// The final projection: ROWTIME, the columns, then the hidden columns.
+fn project_step(rowtime: Typed, cols: &[(String, Typed)], hidden: &[Typed]) -> Step {
     let mut exprs = vec![rowtime.expr];
     let mut fields = vec![arrow_field("ROWTIME", &SqlType::Bigint)];
     let mut texts = Vec::new();
@@ -155,14 +267,19 @@ fn project_step(rowtime: Typed, cols: &[(String, Typed)]) -> Step {
         fields.push(arrow_field(name, &t.ty));
         texts.push(format!("{} AS {name}", t.expr));
     }
+    for (t, name) in hidden.iter().zip([HEADERS_COLUMN, VALUE_NULL_COLUMN]) {
+        exprs.push(t.expr.clone());
+        fields.push(arrow_field(name, &t.ty));
+    }
     Step::Project { exprs, schema: Arc::new(Schema::new(fields)), texts }
 }
 
 /// Plans a push query (`SELECT ... EMIT CHANGES`): all selected columns go to the client.
 pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
-    let (source, mut steps, items, rowtime) = plan_select(select, catalog)?;
+    let plan = plan_select(select, catalog)?;
+    let SelectPlan { source, mut steps, items, rowtime, hidden, .. } = plan;
     let cols: Vec<(String, Typed)> = items.iter().map(|i| (i.name.clone(), i.typed.clone())).collect();
-    steps.push(project_step(rowtime, &cols));
+    steps.push(project_step(rowtime, &cols, &hidden));
     let (spec, _) = source_spec(&source, &source.name);
     let columns: Vec<OutputColumn> =
         items.iter().map(|i| OutputColumn { name: i.name.clone(), ty: i.typed.ty.clone(), key: false }).collect();
@@ -180,70 +297,88 @@ pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
     Ok(PlannedQuery { dataflow: Dataflow { source: spec, steps, sink }, columns, sources: vec![source.name.clone()] })
 }
 
+/// Finds, for each key column, the one projection item that is a bare reference to it.
+fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
+    let planner = ExprPlanner::new(&plan.scope);
+    let refers_to = |e: &sql::Expr, key: &str| -> bool {
+        matches!(e, sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_))
+            && derived_name(e).as_deref() == Some(key)
+            && planner.plan(e).is_ok()
+    };
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for (k, key) in plan.keys.iter().enumerate() {
+        let found: Vec<usize> = plan
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.ast.as_ref().is_some_and(|e| refers_to(e, key)))
+            .map(|(n, _)| n)
+            .collect();
+        match found.as_slice() {
+            [] => missing.push(plan.partition_exprs.get(k).cloned().unwrap_or_else(|| key.clone())),
+            [one] => out.push(*one),
+            many => {
+                let names: Vec<&str> = many.iter().map(|i| plan.items[*i].name.as_str()).collect();
+                return Err(PlanError::new(format!(
+                    "The projection contains a key column (`{key}`) more than once, aliased as: {}.",
+                    names.join(" and ")
+                )));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let (what, list) = if plan.partition_exprs.is_empty() {
+            (if missing.len() == 1 { "key column" } else { "key columns" }, missing.join(" and "))
+        } else {
+            (if missing.len() == 1 { "partitioning expression" } else { "partitioning expressions" }, missing.join(" and "))
+        };
+        return Err(PlanError::new(format!(
+            "Key missing from projection (ie, SELECT).\nThe query used to build `{sink_name}` must include the {what} {list} in its projection (eg, SELECT {}...).",
+            missing.join(", ")
+        )));
+    }
+    Ok(out)
+}
+
 /// Plans CREATE STREAM AS SELECT and INSERT INTO ... SELECT.
 pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>) -> Result<PersistentPlan> {
     if sink.kind == SourceKind::Table {
         return Err(PlanError::new("CREATE TABLE AS SELECT is not supported yet: it needs the stateful operators."));
     }
-    let (source, mut steps, items, rowtime) = plan_select(select, catalog)?;
-    if source.kind == SourceKind::Table {
+    let plan = plan_select(select, catalog)?;
+    if plan.source.kind == SourceKind::Table {
         return Err(PlanError::new(format!(
             "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead. (source {} is a table)",
-            source.name
+            plan.source.name
         )));
     }
-    // Key columns: the PARTITION BY expressions, or else the source's key columns, which must be projected.
-    let mut key_idx: Vec<usize> = Vec::new();
-    let mut partition_text = None;
-    let is_null = |e: &sql::Expr| matches!(e, sql::Expr::Value(v) if v.value == sql::Value::Null);
-    if !select.partition_by.is_empty() {
-        partition_text = Some(select.partition_by.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "));
-        if !(select.partition_by.len() == 1 && is_null(&select.partition_by[0])) {
-            for pb in &select.partition_by {
-                let text = normalized(pb);
-                let found = items.iter().position(|i| i.ast.as_ref().map(normalized) == Some(text.clone()));
-                match found {
-                    Some(i) => key_idx.push(i),
-                    None => {
-                        return Err(PlanError::at(
-                            format!("Key missing from projection (ie, SELECT).\nThe query used to build `{}` must include the partitioning expression {} in its projection (eg, SELECT {}...).", sink.name, pb, pb),
-                            pb.span().start,
-                        ))
-                    }
-                }
-            }
-        }
-    } else {
-        for k in source.key_columns() {
-            let found = items.iter().position(|i| matches!(&i.ast, Some(e) if derived_name(e).as_deref() == Some(k.name.as_str()) && !matches!(e, sql::Expr::BinaryOp { .. })));
-            match found {
-                Some(i) => key_idx.push(i),
-                None => {
-                    return Err(PlanError::new(format!(
-                        "Key missing from projection (ie, SELECT).\nThe query used to build `{}` must include the key column {} in its projection (eg, SELECT {}...).",
-                        sink.name, k.name, k.name
-                    )))
-                }
-            }
-        }
-    }
-    let keys: Vec<&Projected> = key_idx.iter().map(|i| &items[*i]).collect();
+    let key_idx = key_items(&plan, sink.name)?;
+    let keys: Vec<&Projected> = key_idx.iter().map(|i| &plan.items[*i]).collect();
     let values: Vec<&Projected> =
-        items.iter().enumerate().filter(|(i, _)| !key_idx.contains(i)).map(|(_, p)| p).collect();
+        plan.items.iter().enumerate().filter(|(i, _)| !key_idx.contains(i)).map(|(_, p)| p).collect();
     let mut columns: Vec<OutputColumn> =
         keys.iter().map(|p| OutputColumn { name: p.name.clone(), ty: p.typed.ty.clone(), key: true }).collect();
     columns.extend(values.iter().map(|p| OutputColumn { name: p.name.clone(), ty: p.typed.ty.clone(), key: false }));
+    let source = &plan.source;
 
     let (sink_source, value_types) = match sink.existing {
         Some(target) => {
             check_insert_schema(target, &columns)?;
-            let value_types: Vec<(String, SqlType)> =
-                target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
+            let value_types: Vec<(String, SqlType)> = target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
             (target.clone(), value_types)
         }
         None => {
-            let (key_format, value_format) =
+            let (mut key_format, value_format) =
                 formats(sink.properties, sink.session, Some((&source.key_format, &source.value_format)))?;
+            if keys.is_empty() {
+                if sink.properties.get("KEY_FORMAT").is_some() || sink.properties.get("FORMAT").is_some() && plan.partition_by_null {
+                    return Err(PlanError::new("Key format specified for stream without key columns."));
+                }
+                key_format = FormatSpec::new(Format::None);
+            } else if key_format.format == Format::None {
+                key_format = FormatSpec::new(Format::Kafka);
+            }
             let cols: Vec<Column> = columns
                 .iter()
                 .map(|c| Column::new(&c.name, c.ty.clone(), if c.key { ColumnKind::Key } else { ColumnKind::Value }))
@@ -278,13 +413,14 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
     };
     // The sink timestamp: the sink's TIMESTAMP column if set, else the input ROWTIME.
     let ts_expr = match &sink_source.timestamp {
-        Some(ts) => items
+        Some(ts) => plan
+            .items
             .iter()
             .find(|i| i.name == ts.column)
             .map(|i| cast_to(i.typed.clone(), &SqlType::Bigint))
             .transpose()?
-            .unwrap_or(rowtime),
-        None => rowtime,
+            .unwrap_or_else(|| plan.rowtime.clone()),
+        None => plan.rowtime.clone(),
     };
     let key_cols: Vec<(String, Typed)> = keys
         .iter()
@@ -298,8 +434,11 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         .collect::<Result<_>>()?;
     let mut all = key_cols.clone();
     all.extend(value_cols.iter().cloned());
-    steps.push(project_step(ts_expr, &all));
-    let (spec, _) = source_spec(&source, &source.name);
+    let mut steps = plan.steps.clone();
+    steps.push(project_step(ts_expr, &all, &plan.hidden));
+    let (spec, _) = source_spec(source, &source.name);
+    let partition_by =
+        if select.partition_by.is_empty() { None } else { Some(select.partition_by.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")) };
     let sink_spec = SinkSpec {
         name: sink_source.name.clone(),
         topic: Some(sink_source.topic.clone()),
@@ -309,7 +448,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         key_columns: key_cols.iter().map(|(n, t)| (n.clone(), t.ty.clone())).collect(),
         value_columns: value_cols.iter().map(|(n, t)| (n.clone(), t.ty.clone())).collect(),
         partitions: sink_source.partitions,
-        partition_by: partition_text,
+        partition_by,
     };
     Ok(PersistentPlan {
         query: PlannedQuery {

@@ -9,7 +9,7 @@ use eddy_catalog::{
 };
 use eddy_parser::{ColumnConstraint, CreateSource, Properties};
 use eddy_runtime::format::{codec_for, Role};
-use eddy_runtime::SourceSpec;
+use eddy_runtime::{headers_type, SourceSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 
 use crate::error::{PlanError, Result};
 use crate::scope::{Scope, ScopeColumn};
@@ -233,6 +233,8 @@ pub fn source_spec(source: &Source, qualifier: &str) -> (SourceSpec, Scope) {
     for (n, t, _) in &values {
         scope_cols.push(ScopeColumn { qualifier: Some(qualifier.to_string()), name: n.clone(), ty: t.clone() });
     }
+    scope_cols.push(ScopeColumn { qualifier: None, name: HEADERS_COLUMN.into(), ty: headers_type() });
+    scope_cols.push(ScopeColumn { qualifier: None, name: VALUE_NULL_COLUMN.into(), ty: SqlType::Boolean });
     let scope = Scope::new(scope_cols);
     let schema = Arc::new(Schema::new(scope.columns.iter().map(|c| arrow_field(&c.name, &c.ty)).collect::<Vec<_>>()));
     let spec = SourceSpec {

@@ -7,6 +7,17 @@ use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
 use eddy_catalog::{ColumnKind, FormatSpec, SourceKind, SqlType};
 
+/// Every batch ends with two hidden columns that ride along with each row: the record's headers
+/// (`ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`), written back on output as ksqlDB does ...
+pub const HEADERS_COLUMN: &str = "$headers";
+/// ... and whether the record's value was null, in which case the output value is null too.
+pub const VALUE_NULL_COLUMN: &str = "$value_null";
+
+/// The SQL type of the hidden headers column.
+pub fn headers_type() -> SqlType {
+    SqlType::Array(Box::new(SqlType::Struct(vec![("KEY".into(), SqlType::String), ("VALUE".into(), SqlType::Bytes)])))
+}
+
 /// A complete query dataflow.
 #[derive(Debug, Clone)]
 pub struct Dataflow {
@@ -28,7 +39,7 @@ pub struct SourceSpec {
     pub value_columns: Vec<(String, SqlType, ColumnKind)>,
     /// `TIMESTAMP='col'`: the column (by name) whose value becomes ROWTIME, and its format.
     pub timestamp: Option<(String, Option<String>)>,
-    /// ROWTIME, ROWPARTITION, ROWOFFSET, keys, then values/headers.
+    /// ROWTIME, ROWPARTITION, ROWOFFSET, keys, values/headers, then the two hidden columns.
     pub schema: SchemaRef,
 }
 
@@ -41,7 +52,8 @@ pub enum Step {
     Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },
 }
 
-/// Where the output goes. The last step's output is ROWTIME, then the key columns, then the value columns.
+/// Where the output goes. The last step's output is ROWTIME, the key columns, the value columns, then
+/// the two hidden columns.
 #[derive(Debug, Clone)]
 pub struct SinkSpec {
     pub name: String,

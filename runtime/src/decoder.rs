@@ -1,7 +1,7 @@
 //! Decodes a poll's worth of Kafka records into one Arrow batch of the source schema.
 
 use arrow::record_batch::RecordBatch;
-use eddy_catalog::{ColumnKind, SourceKind, SqlType};
+use eddy_catalog::{ColumnKind, SqlType};
 
 use crate::columnar::values_to_array;
 use crate::dataflow::SourceSpec;
@@ -60,7 +60,7 @@ impl RecordDecoder {
 
     /// Decodes records into a batch; returns the batch and the records that were skipped.
     pub fn decode(&self, records: &[Record]) -> Result<(RecordBatch, Vec<DecodeError>)> {
-        let width = 3 + self.spec.key_columns.len() + self.spec.value_columns.len();
+        let width = 5 + self.spec.key_columns.len() + self.spec.value_columns.len();
         let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(records.len()); width];
         let mut errors = Vec::new();
         for r in records {
@@ -89,12 +89,8 @@ impl RecordDecoder {
         Ok((RecordBatch::try_new(self.spec.schema.clone(), arrays)?, errors))
     }
 
-    /// One row (pseudo-columns, keys, values), or None for a record a stream ignores.
+    /// One row (pseudo-columns, keys, values, hidden columns), or None for a record to ignore.
     fn decode_one(&self, r: &Record) -> Result<Option<Vec<Value>>> {
-        if r.value.is_none() && self.spec.kind == SourceKind::Stream {
-            // Streams ignore records without a value, as ksqlDB does.
-            return Ok(None);
-        }
         let keys = self
             .key
             .decode(r.key.as_deref())
@@ -134,6 +130,18 @@ impl RecordDecoder {
                 ColumnKind::Key => Value::Null,
             });
         }
+        row.push(Value::Array(
+            r.headers
+                .iter()
+                .map(|(k, v)| {
+                    Value::Struct(vec![
+                        ("KEY".into(), Value::String(k.clone())),
+                        ("VALUE".into(), v.clone().map(Value::Bytes).unwrap_or(Value::Null)),
+                    ])
+                })
+                .collect(),
+        ));
+        row.push(Value::Boolean(r.value.is_none()));
         if let Some((idx, ty, format)) = &self.timestamp_column {
             let ts = match (&row[3 + idx], ty) {
                 (Value::Bigint(v), _) | (Value::Timestamp(v), _) => *v,

@@ -12,6 +12,7 @@ use crate::value::Value;
 /// Turns output rows into Kafka records.
 pub struct RecordEncoder {
     keys: usize,
+    values: usize,
     key: Box<dyn Codec>,
     value: Box<dyn Codec>,
 }
@@ -21,6 +22,7 @@ impl RecordEncoder {
     pub fn new(sink: &SinkSpec) -> Result<Self> {
         Ok(Self {
             keys: sink.key_columns.len(),
+            values: sink.value_columns.len(),
             key: codec_for(&sink.key_format, sink.key_columns.clone(), Role::Key)?,
             value: codec_for(&sink.value_format, sink.value_columns.clone(), Role::Value)?,
         })
@@ -36,13 +38,41 @@ impl RecordEncoder {
                 Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => *t,
                 _ => 0,
             };
-            let keys = &row[1..1 + self.keys];
-            let values = &row[1 + self.keys..];
-            match (self.key.encode(keys), self.value.encode(values)) {
-                (Ok(key), Ok(value)) => out.push(OutputRecord { timestamp, key, value, headers: Vec::new() }),
+            let (k, v) = (self.keys, self.values);
+            if row.len() < 3 + k + v {
+                errors.push(format!("row {i} has {} columns, expected {}", row.len(), 3 + k + v));
+                continue;
+            }
+            let keys = &row[1..1 + k];
+            let values = &row[1 + k..1 + k + v];
+            let headers = headers_of(&row[1 + k + v]);
+            let value_is_null = matches!(row[2 + k + v], Value::Boolean(true));
+            let value = if value_is_null { Ok(None) } else { self.value.encode(values) };
+            match (self.key.encode(keys), value) {
+                (Ok(key), Ok(value)) => out.push(OutputRecord { timestamp, key, value, headers }),
                 (Err(e), _) | (_, Err(e)) => errors.push(format!("Error serializing row {i}: {e}")),
             }
         }
         (out, errors)
     }
+}
+
+/// The headers carried in the hidden headers column.
+fn headers_of(v: &Value) -> Vec<(String, Option<Vec<u8>>)> {
+    let Value::Array(items) = v else { return Vec::new() };
+    items
+        .iter()
+        .filter_map(|item| {
+            let Value::Struct(fields) = item else { return None };
+            let key = fields.iter().find(|(n, _)| n == "KEY").and_then(|(_, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })?;
+            let value = fields.iter().find(|(n, _)| n == "VALUE").and_then(|(_, v)| match v {
+                Value::Bytes(b) => Some(b.clone()),
+                _ => None,
+            });
+            Some((key, value))
+        })
+        .collect()
 }

@@ -21,7 +21,7 @@ mod value;
 
 pub use broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 pub use columnar::{array_value, values_to_array};
-pub use dataflow::{Dataflow, SinkSpec, SourceSpec, Step};
+pub use dataflow::{headers_type, Dataflow, SinkSpec, SourceSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 pub use error::{Result, RuntimeError};
 pub use memory::MemoryBroker;
 pub use metrics::QueryMetrics;

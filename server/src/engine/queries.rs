@@ -31,6 +31,7 @@ impl Engine {
         };
         let columns: Vec<ResultColumn> =
             planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
+        let width = columns.len();
         let mut batches =
             self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
         let (tx, rx) = mpsc::channel(256);
@@ -46,8 +47,8 @@ impl Engine {
                         }
                         Some(Ok(batch)) => {
                             for i in 0..batch.num_rows() {
-                                // Column 0 is ROWTIME, used for sinks only.
-                                let row: Vec<Value> = batch.columns()[1..].iter().map(|c| array_value(c.as_ref(), i)).collect();
+                                // Column 0 is ROWTIME and the last two are hidden: used by sinks only.
+                                let row: Vec<Value> = batch.columns()[1..=width].iter().map(|c| array_value(c.as_ref(), i)).collect();
                                 if tx.send(Ok(row)).await.is_err() {
                                     return;
                                 }
