@@ -136,7 +136,8 @@ impl<'a> ExprPlanner<'a> {
                 let t = self.plan(inner)?;
                 Ok(Typed { expr: Arc::new(IsNotNullExpr::new(t.expr)), ty: SqlType::Boolean, null_literal: false })
             }
-            E::IsDistinctFrom(..) | E::IsNotDistinctFrom(..) => err(e, "IS [NOT] DISTINCT FROM is not supported"),
+            E::IsDistinctFrom(l, r) => self.compare(e, self.plan(l)?, Operator::IsDistinctFrom, self.plan(r)?),
+            E::IsNotDistinctFrom(l, r) => self.compare(e, self.plan(l)?, Operator::IsNotDistinctFrom, self.plan(r)?),
             E::Between { expr, negated, low, high } => {
                 let value = self.plan(expr)?;
                 let low_t = self.plan(low)?;
@@ -198,7 +199,54 @@ impl<'a> ExprPlanner<'a> {
                 }
                 self.cast(e, inner, &ty)
             }
+            E::Function(f) if eddy_parser::object_name(&f.name).eq_ignore_ascii_case("MAP") => self.map_constructor(e, f),
             E::Function(f) => self.function(e, f),
+            E::Array(array) => {
+                let items = array.elem.iter().map(|x| self.plan(x)).collect::<Result<Vec<_>>>()?;
+                let ty = self.common(e, &items, "ARRAY")?;
+                let items = items.into_iter().map(|i| cast_to(i, &ty)).collect::<Result<Vec<_>>>()?;
+                Ok(row_call("ARRAY", items, SqlType::Array(Box::new(ty)), build_array))
+            }
+            E::Struct { values, .. } => {
+                let mut args = Vec::new();
+                let mut fields = Vec::new();
+                for v in values {
+                    let sql::Expr::BinaryOp { left, op: BinaryOperator::Assignment, right } = v else {
+                        return err(v, "Expected `name := value` in STRUCT");
+                    };
+                    let name = match left.as_ref() {
+                        sql::Expr::Identifier(i) => fold_ident(i),
+                        other => return err(other, "Expected a field name in STRUCT"),
+                    };
+                    let t = self.plan(right)?;
+                    let t = if t.null_literal { cast_to(t, &SqlType::String)? } else { t };
+                    fields.push((name.clone(), t.ty.clone()));
+                    args.push(literal(ScalarValue::Utf8(Some(name)), SqlType::String));
+                    args.push(t);
+                }
+                Ok(row_call("STRUCT", args, SqlType::Struct(fields), build_struct))
+            }
+            E::CompoundFieldAccess { root, access_chain } => {
+                let mut base = self.plan(root)?;
+                for access in access_chain {
+                    let sql::AccessExpr::Subscript(sql::Subscript::Index { index }) = access else {
+                        return err(e, format!("Unsupported access: {access}"));
+                    };
+                    let idx = self.plan(index)?;
+                    base = match base.ty.clone() {
+                        SqlType::Array(item) => {
+                            let idx = cast_to(idx, &SqlType::Int).map_err(|_| PlanError::at("Array index must be an INTEGER", index.span().start))?;
+                            row_call("ARRAY_INDEX", vec![base, idx], *item, array_index)
+                        }
+                        SqlType::Map(k, v) => {
+                            let idx = cast_to(idx, &k)?;
+                            row_call("MAP_INDEX", vec![base, idx], *v, map_index)
+                        }
+                        other => return err(e, format!("Cannot subscript a value of type {other}")),
+                    };
+                }
+                Ok(base)
+            }
             other => err(e, format!("Unsupported expression: {other}")),
         }
     }
@@ -395,6 +443,47 @@ impl<'a> ExprPlanner<'a> {
         Ok(Typed { expr: Arc::new(BinaryExpr::new(l.expr, df_op, r.expr)), ty: wide, null_literal: false })
     }
 
+    /// The common type of items (NULL literals take it), for ARRAY and MAP constructors.
+    fn common(&self, e: &sql::Expr, items: &[Typed], what: &str) -> Result<SqlType> {
+        let mut ty: Option<SqlType> = None;
+        for i in items.iter().filter(|i| !i.null_literal) {
+            ty = Some(match ty {
+                None => i.ty.clone(),
+                Some(t) => common_type(&t, &i.ty).ok_or_else(|| {
+                    PlanError::at(format!("invalid input syntax for type {t}: {what} elements must all be of the same type, got {} and {t}", i.ty), e.span().start)
+                })?,
+            });
+        }
+        Ok(ty.unwrap_or(SqlType::String))
+    }
+
+    /// `MAP(k := v, ...)`: quoted names are string keys, bare names are columns.
+    fn map_constructor(&self, e: &sql::Expr, f: &sql::Function) -> Result<Typed> {
+        let sql::FunctionArguments::List(list) = &f.args else { return err(e, "Expected MAP(key := value, ...)") };
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for a in &list.args {
+            let sql::FunctionArg::Named { name, arg: sql::FunctionArgExpr::Expr(v), .. } = a else {
+                return err(e, format!("Expected `key := value` in MAP, got {a}"));
+            };
+            let key = if name.quote_style == Some('\'') {
+                literal(ScalarValue::Utf8(Some(name.value.clone())), SqlType::String)
+            } else {
+                self.plan(&sql::Expr::Identifier(name.clone()))?
+            };
+            keys.push(key);
+            values.push(self.plan(v)?);
+        }
+        let kt = self.common(e, &keys, "MAP")?;
+        let vt = self.common(e, &values, "MAP")?;
+        let mut args = Vec::new();
+        for (k, v) in keys.into_iter().zip(values) {
+            args.push(cast_to(k, &kt)?);
+            args.push(cast_to(v, &vt)?);
+        }
+        Ok(row_call("MAP", args, SqlType::Map(Box::new(kt), Box::new(vt)), build_map))
+    }
+
     fn field_access(&self, e: &sql::Expr, left: &sql::Expr, right: &sql::Expr) -> Result<Typed> {
         let base = self.plan(left)?;
         let name = match right {
@@ -477,6 +566,11 @@ impl<'a> ExprPlanner<'a> {
                 ),
             );
         }
+        // Untyped NULL arguments take the type of the first typed argument.
+        let args = match args.iter().find(|a| !a.null_literal).map(|a| a.ty.clone()) {
+            Some(ty) => args.into_iter().map(|a| if a.null_literal { cast_to(a, &ty) } else { Ok(a) }).collect::<Result<Vec<_>>>()?,
+            None => args,
+        };
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
         match resolve_function(&name, &types) {
             None => err(e, format!("Can't find any functions with the name '{name}'")),
@@ -506,6 +600,46 @@ impl<'a> ExprPlanner<'a> {
             }
         }
     }
+}
+
+/// A row-wise UDF call with a declared result type.
+fn row_call(name: &str, args: Vec<Typed>, ret: SqlType, f: eddy_runtime::function::RowFn) -> Typed {
+    let types = args.iter().map(|a| a.ty.clone()).collect();
+    let udf = RowUdf::new(name, types, ret.clone(), f);
+    call(name, Arc::new(ScalarUDF::new_from_impl(udf)), args, ret)
+}
+
+fn build_array(args: &[Value]) -> std::result::Result<Value, String> {
+    Ok(Value::Array(args.to_vec()))
+}
+
+fn build_map(args: &[Value]) -> std::result::Result<Value, String> {
+    Ok(Value::Map(args.chunks(2).filter(|kv| kv.len() == 2).map(|kv| (kv[0].clone(), kv[1].clone())).collect()))
+}
+
+fn build_struct(args: &[Value]) -> std::result::Result<Value, String> {
+    Ok(Value::Struct(
+        args.chunks(2)
+            .filter_map(|nv| match nv {
+                [Value::String(n), v] => Some((n.clone(), v.clone())),
+                _ => None,
+            })
+            .collect(),
+    ))
+}
+
+/// `array[i]`: 1-based, negative from the end, NULL when out of range.
+fn array_index(args: &[Value]) -> std::result::Result<Value, String> {
+    let (Value::Array(items), Value::Int(i)) = (&args[0], &args[1]) else { return Ok(Value::Null) };
+    let n = items.len() as i64;
+    let i = *i as i64;
+    let idx = if i > 0 { i - 1 } else { n + i };
+    Ok(if (0..n).contains(&idx) { items[idx as usize].clone() } else { Value::Null })
+}
+
+fn map_index(args: &[Value]) -> std::result::Result<Value, String> {
+    let Value::Map(entries) = &args[0] else { return Ok(Value::Null) };
+    Ok(entries.iter().find(|(k, _)| *k == args[1]).map(|(_, v)| v.clone()).unwrap_or(Value::Null))
 }
 
 fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {

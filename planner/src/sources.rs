@@ -98,12 +98,8 @@ pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Colu
     if value.wrap_single_value.is_some() && values.len() != 1 {
         return Err(PlanError::new("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
     }
-    if value.wrap_single_value.is_some() && !matches!(value.format, Format::Json) {
-        return Err(PlanError::new(format!(
-            "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to '{}'.",
-            value.format,
-            value.wrap_single_value.unwrap_or(true)
-        )));
+    if value.wrap_single_value == Some(true) && !matches!(value.format, Format::Json) {
+        return Err(PlanError::new(format!("Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.", value.format)));
     }
     codec_for(key, keys, Role::Key).map_err(|e| PlanError::new(e.to_string()))?;
     codec_for(value, values, Role::Value).map_err(|e| PlanError::new(e.to_string()))?;

@@ -79,6 +79,19 @@ impl MemoryBroker {
         append(&mut state, topic, records)
     }
 
+    /// Appends records to one partition, as a test's input pipe does (TopologyTestDriver writes to partition 0).
+    pub fn append_to_partition(&self, topic: &str, partition: i32, records: Vec<OutputRecord>) -> Result<()> {
+        let mut state = self.lock();
+        let t = state.topics.get_mut(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
+        let p = partition.clamp(0, t.partitions - 1);
+        for r in records {
+            let offset = t.next_offset[p as usize];
+            t.next_offset[p as usize] += 1;
+            t.records.push(Record { partition: p, offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+        }
+        Ok(())
+    }
+
     /// Every record of a topic in write order.
     pub fn records(&self, topic: &str) -> Vec<Record> {
         self.lock().topics.get(topic).map(|t| t.records.clone()).unwrap_or_default()

@@ -46,6 +46,11 @@ impl TestDriver {
         self.broker.append(topic, vec![record]).map_err(|e| e.to_string())
     }
 
+    /// Produces a record to one partition.
+    pub fn produce_to(&self, topic: &str, partition: i32, record: OutputRecord) -> Result<(), String> {
+        self.broker.append_to_partition(topic, partition, vec![record]).map_err(|e| e.to_string())
+    }
+
     /// Processes every pending record through every query.
     pub fn run(&self) -> Result<(), String> {
         self.broker.run_until_idle().map_err(|e| e.to_string())

@@ -11,11 +11,24 @@ use crate::value::{decimal_to_string, Value};
 pub struct DelimitedCodec {
     columns: Vec<(String, SqlType)>,
     delimiter: char,
+    key: bool,
 }
 
 impl DelimitedCodec {
-    pub fn new(columns: Vec<(String, SqlType)>, delimiter: char) -> Self {
-        Self { columns, delimiter }
+    /// DELIMITED carries primitives and decimals only.
+    pub fn new(columns: Vec<(String, SqlType)>, delimiter: char, key: bool) -> Result<Self> {
+        for (_, ty) in &columns {
+            let base = match ty {
+                SqlType::Array(_) => Some("ARRAY"),
+                SqlType::Map(..) => Some("MAP"),
+                SqlType::Struct(_) => Some("STRUCT"),
+                _ => None,
+            };
+            if let Some(base) = base {
+                return Err(RuntimeError::Unsupported(format!("The 'DELIMITED' format does not support type '{base}'")));
+            }
+        }
+        Ok(Self { columns, delimiter, key })
     }
 }
 
@@ -49,7 +62,7 @@ impl Codec for DelimitedCodec {
         if self.columns.is_empty() {
             return Ok(None);
         }
-        if self.columns.len() == 1 && values.first().is_none_or(Value::is_null) {
+        if (self.columns.len() == 1 || self.key) && values.iter().all(Value::is_null) {
             return Ok(None);
         }
         let mut out = String::new();

@@ -168,7 +168,10 @@ pub fn value_to_json(value: &Value, ty: &SqlType) -> Json {
         (Value::Boolean(b), _) => Json::Bool(*b),
         (Value::Int(v), _) | (Value::Date(v), _) | (Value::Time(v), _) => Json::from(*v),
         (Value::Bigint(v), _) | (Value::Timestamp(v), _) => Json::from(*v),
-        (Value::Double(v), _) => Number::from_f64(*v).map(Json::Number).unwrap_or(Json::Null),
+        (Value::Double(v), _) => Number::from_f64(*v).map(Json::Number).unwrap_or_else(|| {
+            // JSON has no NaN or infinities; ksqlDB writes them as strings.
+            Json::String(if v.is_nan() { "NaN".into() } else if *v > 0.0 { "Infinity".into() } else { "-Infinity".into() })
+        }),
         (Value::Decimal(v), SqlType::Decimal { scale, .. }) => {
             let text = decimal_to_string(*v, *scale);
             serde_json::from_str::<Number>(&text).map(Json::Number).unwrap_or(Json::String(text))

@@ -19,15 +19,18 @@ impl KafkaCodec {
                 SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::String | SqlType::Bytes => {
                     Ok(Self { ty: Some(ty.clone()) })
                 }
-                other => Err(RuntimeError::Unsupported(format!(
-                    "The 'KAFKA' format does not support type '{other}' (column `{name}`)"
-                ))),
+                other => {
+                    let base = other.to_string();
+                    let base = base.split(['<', '(']).next().unwrap_or_default().to_string();
+                    let _ = name;
+                    Err(RuntimeError::Unsupported(format!("The 'KAFKA' format does not support type '{base}'")))
+                }
             },
-            _ => Err(RuntimeError::Unsupported(format!(
-                "The 'KAFKA' format only supports a single field. Got: {} {} columns",
-                columns.len(),
-                if role == Role::Key { "key" } else { "value" }
-            ))),
+            _ => {
+                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}")).collect();
+                let _ = role;
+                Err(RuntimeError::Unsupported(format!("The 'KAFKA' format only supports a single field. Got: [{}]", cols.join(", "))))
+            }
         }
     }
 }

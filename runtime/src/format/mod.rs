@@ -39,7 +39,7 @@ pub fn codec_for(spec: &FormatSpec, columns: CodecColumns, role: Role) -> Result
     };
     Ok(match spec.format {
         Format::Json => Box::new(json::JsonCodec::new(columns, wrap)),
-        Format::Delimited => Box::new(delimited::DelimitedCodec::new(columns, spec.delimiter)),
+        Format::Delimited => Box::new(delimited::DelimitedCodec::new(columns, spec.delimiter, role == Role::Key)?),
         Format::Kafka => Box::new(kafka::KafkaCodec::new(columns, role)?),
         Format::None => Box::new(none::NoneCodec::new(columns)?),
         other => {

@@ -12,9 +12,11 @@ pub struct NoneCodec;
 impl NoneCodec {
     pub fn new(columns: Vec<(String, SqlType)>) -> Result<Self> {
         if !columns.is_empty() {
-            return Err(RuntimeError::Unsupported(
-                "The 'NONE' format can only be used when no columns are defined.".into(),
-            ));
+            let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}")).collect();
+            return Err(RuntimeError::Unsupported(format!(
+                "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
+                cols.join(", ")
+            )));
         }
         Ok(Self)
     }

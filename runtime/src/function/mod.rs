@@ -1,8 +1,10 @@
 //! ksqlDB's built-in scalar functions, registered as DataFusion UDFs with ksqlDB semantics.
 
+mod conditional;
 mod math;
 mod row_udf;
 mod string;
+mod trig;
 
 use std::sync::Arc;
 
@@ -20,7 +22,10 @@ pub struct ResolvedFunction {
 /// Resolves a function call by (upper-case) name and argument types.
 /// `None`: no function of that name; `Some(Err)`: the name exists but not for these types.
 pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedFunction, String>> {
-    let found = string::resolve(name, args).or_else(|| math::resolve(name, args))?;
+    let found = string::resolve(name, args)
+        .or_else(|| math::resolve(name, args))
+        .or_else(|| trig::resolve(name, args))
+        .or_else(|| conditional::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
         return_type: ret,
@@ -29,7 +34,8 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
 
 /// Names of the functions Eddy implements, for SHOW FUNCTIONS.
 pub fn function_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = string::NAMES.iter().chain(math::NAMES).copied().collect();
+    let mut names: Vec<&'static str> =
+        string::NAMES.iter().chain(math::NAMES).chain(trig::NAMES).chain(conditional::NAMES).copied().collect();
     names.sort();
     names
 }

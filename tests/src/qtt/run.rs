@@ -73,7 +73,7 @@ fn run(case: &TestCase) -> Result<(), Outcome> {
         let record = input_record(input, &catalog)?;
         let topic = input.get("topic").and_then(Json::as_str).unwrap_or_default();
         driver.create_topic(topic, 4);
-        if let Err(e) = driver.produce(topic, record) {
+        if let Err(e) = driver.produce_to(topic, 0, record) {
             return fail(format!("cannot produce to {topic}: {e}"));
         }
     }
@@ -238,7 +238,7 @@ fn compare_record(topic: &str, i: usize, exp: &Json, act: &Record, sink: Option<
 fn normalize_schema(s: &str) -> String {
     let s = s.replace('`', "").to_uppercase();
     let s = s.replace("INTEGER", "INT").replace("VARCHAR", "STRING");
-    s.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",")
+    s.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",").replace(", ", ",")
 }
 
 fn format_name(j: &Json) -> Option<String> {
