@@ -136,8 +136,12 @@ impl<'a> ExprPlanner<'a> {
                 let t = self.plan(inner)?;
                 Ok(Typed { expr: Arc::new(IsNotNullExpr::new(t.expr)), ty: SqlType::Boolean, null_literal: false })
             }
-            E::IsDistinctFrom(l, r) => self.compare(e, self.plan(l)?, Operator::IsDistinctFrom, self.plan(r)?),
-            E::IsNotDistinctFrom(l, r) => self.compare(e, self.plan(l)?, Operator::IsNotDistinctFrom, self.plan(r)?),
+            E::IsDistinctFrom(l, r) => {
+                self.compare_exprs(e, Some(l), self.plan(l)?, Operator::IsDistinctFrom, Some(r), self.plan(r)?)
+            }
+            E::IsNotDistinctFrom(l, r) => {
+                self.compare_exprs(e, Some(l), self.plan(l)?, Operator::IsNotDistinctFrom, Some(r), self.plan(r)?)
+            }
             E::Between { expr, negated, low, high } => {
                 let value = self.plan(expr)?;
                 let low_t = self.plan(low)?;
@@ -150,7 +154,14 @@ impl<'a> ExprPlanner<'a> {
             }
             E::InList { expr, list, negated } => {
                 let value = self.plan(expr)?;
-                let items = list.iter().map(|i| self.plan(i)).collect::<Result<Vec<_>>>()?;
+                let items = list
+                    .iter()
+                    .map(|i| {
+                        let t = self.plan(i)?;
+                        self.coerce_literal(Some(i), t, &value.ty)
+                            .map_err(|x| PlanError { message: format!("Invalid Predicate: {}", x.message), ..x })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 let mut ty = value.ty.clone();
                 for (item, ast) in items.iter().zip(list) {
                     if item.null_literal {
@@ -158,7 +169,10 @@ impl<'a> ExprPlanner<'a> {
                     }
                     ty = common_type(&ty, &item.ty).ok_or_else(|| {
                         PlanError::at(
-                            format!("Cannot compare {} to {} in IN list", value.ty, item.ty),
+                            format!(
+                                "Invalid Predicate: operator does not exist: {} = {} ({ast})\nHint: You might need to add explicit type casts.",
+                                value.ty, item.ty
+                            ),
                             ast.span().start,
                         )
                     })?;
@@ -325,26 +339,69 @@ impl<'a> ExprPlanner<'a> {
     }
 
     fn compare(&self, e: &sql::Expr, l: Typed, op: Operator, r: Typed) -> Result<Typed> {
+        self.compare_exprs(e, None, l, op, None, r)
+    }
+
+    /// A string literal compared with a number or boolean is read as that type, as ksqlDB does.
+    fn coerce_literal(&self, ast: Option<&sql::Expr>, t: Typed, target: &SqlType) -> Result<Typed> {
+        let Some(sql::Expr::Value(v)) = ast else { return Ok(t) };
+        let sql::Value::SingleQuotedString(text) = &v.value else { return Ok(t) };
+        if t.ty != SqlType::String || !(target.is_numeric() || *target == SqlType::Boolean) {
+            return Ok(t);
+        }
+        let bad = || PlanError::at(format!("invalid input syntax for type {target}: \"{text}\"."), v.span.start);
+        let value = match target {
+            SqlType::Int => ScalarValue::Int32(Some(text.trim().parse().map_err(|_| bad())?)),
+            SqlType::Bigint => ScalarValue::Int64(Some(text.trim().parse().map_err(|_| bad())?)),
+            SqlType::Double => ScalarValue::Float64(Some(text.trim().parse().map_err(|_| bad())?)),
+            SqlType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+                "true" => ScalarValue::Boolean(Some(true)),
+                "false" => ScalarValue::Boolean(Some(false)),
+                _ => return Err(bad()),
+            },
+            SqlType::Decimal { precision, scale } => {
+                let d = eddy_runtime::parse_decimal(text, *precision, *scale).ok_or_else(bad)?;
+                ScalarValue::Decimal128(Some(d), *precision, *scale as i8)
+            }
+            _ => return Ok(t),
+        };
+        Ok(literal(value, target.clone()))
+    }
+
+    fn compare_exprs(
+        &self,
+        e: &sql::Expr,
+        l_ast: Option<&sql::Expr>,
+        l: Typed,
+        op: Operator,
+        r_ast: Option<&sql::Expr>,
+        r: Typed,
+    ) -> Result<Typed> {
+        let l = self.coerce_literal(l_ast, l, &r.ty.clone())?;
+        let r = self.coerce_literal(r_ast, r, &l.ty.clone())?;
         let ty = match (l.null_literal, r.null_literal) {
             (true, false) => r.ty.clone(),
             (false, true) => l.ty.clone(),
             _ => common_type(&l.ty, &r.ty).ok_or_else(|| {
+                let show = |ast: Option<&sql::Expr>, t: &SqlType| match ast {
+                    Some(sql::Expr::Identifier(i)) => format!("{} ({t})", fold_ident(i)),
+                    Some(other) => format!("{other} ({t})"),
+                    None => t.to_string(),
+                };
                 PlanError::at(
-                    format!(
-                        "Cannot compare {} ({}) to {} ({}) with {op}.",
-                        l.ty,
-                        type_kind(&l.ty),
-                        r.ty,
-                        type_kind(&r.ty)
-                    ),
+                    format!("Cannot compare {} to {} with {}.", show(l_ast, &l.ty), show(r_ast, &r.ty), op_name(op)),
                     e.span().start,
                 )
             })?,
         };
-        if matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_))
-            && !matches!(op, Operator::Eq | Operator::NotEq)
-        {
-            return err(e, format!("Cannot compare {ty} values with {op}."));
+        let equality = matches!(op, Operator::Eq | Operator::NotEq | Operator::IsDistinctFrom | Operator::IsNotDistinctFrom);
+        if matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)) && !equality {
+            let show = |ast: Option<&sql::Expr>| match ast {
+                Some(sql::Expr::Identifier(i)) => format!("{} ({ty})", fold_ident(i)),
+                Some(other) => format!("{other} ({ty})"),
+                None => ty.to_string(),
+            };
+            return err(e, format!("Cannot compare {} to {} with {}.", show(l_ast), show(r_ast), op_name(op)));
         }
         let l = cast_to(l, &ty)?;
         let r = cast_to(r, &ty)?;
@@ -384,7 +441,7 @@ impl<'a> ExprPlanner<'a> {
             BinaryOperator::StringConcat => return self.concat(e, l, r),
             other => return err(e, format!("Unsupported operator: {other}")),
         };
-        self.compare(e, l, df_op, r)
+        self.compare_exprs(e, Some(left), l, df_op, Some(right), r)
     }
 
     fn concat(&self, e: &sql::Expr, l: Typed, r: Typed) -> Result<Typed> {
@@ -651,11 +708,17 @@ fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {
     }
 }
 
-fn type_kind(ty: &SqlType) -> &'static str {
-    if ty.is_numeric() {
-        "NUMBER"
-    } else {
-        "OTHER"
+fn op_name(op: Operator) -> &'static str {
+    match op {
+        Operator::Eq => "EQUAL",
+        Operator::NotEq => "NOT_EQUAL",
+        Operator::Lt => "LESS_THAN",
+        Operator::LtEq => "LESS_THAN_OR_EQUAL",
+        Operator::Gt => "GREATER_THAN",
+        Operator::GtEq => "GREATER_THAN_OR_EQUAL",
+        Operator::IsDistinctFrom => "IS_DISTINCT_FROM",
+        Operator::IsNotDistinctFrom => "IS_NOT_DISTINCT_FROM",
+        _ => "COMPARISON",
     }
 }
 

@@ -114,7 +114,13 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let planner0 = ExprPlanner::new(&scope0);
     let mut steps = Vec::new();
     if let Some(w) = &select.selection {
-        let t = planner0.plan(w)?;
+        let t = planner0.plan(w).map_err(|e| {
+            if e.message.starts_with("Cannot compare") || e.message.starts_with("Error processing") {
+                PlanError { message: format!("Error in WHERE expression: {}", e.message), ..e }
+            } else {
+                e
+            }
+        })?;
         if t.ty != SqlType::Boolean && !t.null_literal {
             return Err(PlanError::at(
                 format!("Type error in WHERE expression: Should evaluate to boolean but is {w} ({}) instead.", t.ty),
@@ -215,7 +221,12 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     Some(i) if !partition_by_null => ident(&keys[i]),
                     _ => (**expr).clone(),
                 };
-                let typed = planner.plan(&ast)?;
+                let typed = planner.plan(&ast).map_err(|e| match e.message.strip_prefix("Column '") {
+                    Some(rest) if e.message.ends_with("cannot be resolved.") => {
+                        PlanError { message: format!("SELECT column '{rest}"), ..e }
+                    }
+                    _ => e,
+                })?;
                 let name = match alias {
                     Some(a) => a.clone(),
                     None => match pos {
