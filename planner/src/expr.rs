@@ -213,7 +213,9 @@ impl<'a> ExprPlanner<'a> {
                 }
                 self.cast(e, inner, &ty)
             }
-            E::Function(f) if eddy_parser::object_name(&f.name).eq_ignore_ascii_case("MAP") => self.map_constructor(e, f),
+            E::Function(f) if eddy_parser::object_name(&f.name).eq_ignore_ascii_case("MAP") => {
+                self.map_constructor(e, f)
+            }
             E::Function(f) => self.function(e, f),
             E::Array(array) => {
                 let items = array.elem.iter().map(|x| self.plan(x)).collect::<Result<Vec<_>>>()?;
@@ -249,7 +251,8 @@ impl<'a> ExprPlanner<'a> {
                     let idx = self.plan(index)?;
                     base = match base.ty.clone() {
                         SqlType::Array(item) => {
-                            let idx = cast_to(idx, &SqlType::Int).map_err(|_| PlanError::at("Array index must be an INTEGER", index.span().start))?;
+                            let idx = cast_to(idx, &SqlType::Int)
+                                .map_err(|_| PlanError::at("Array index must be an INTEGER", index.span().start))?;
                             row_call("ARRAY_INDEX", vec![base, idx], *item, array_index)
                         }
                         SqlType::Map(k, v) => {
@@ -351,8 +354,21 @@ impl<'a> ExprPlanner<'a> {
         }
         let bad = || PlanError::at(format!("invalid input syntax for type {target}: \"{text}\"."), v.span.start);
         let value = match target {
-            SqlType::Int => ScalarValue::Int32(Some(text.trim().parse().map_err(|_| bad())?)),
-            SqlType::Bigint => ScalarValue::Int64(Some(text.trim().parse().map_err(|_| bad())?)),
+            SqlType::Int | SqlType::Bigint => {
+                // Integral text, or a decimal with a zero fraction ("4.000"); wide values become BIGINT.
+                let t = text.trim();
+                let n: i64 = match t.parse::<i64>() {
+                    Ok(n) => n,
+                    Err(_) => match t.parse::<f64>() {
+                        Ok(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => f as i64,
+                        _ => return Err(bad()),
+                    },
+                };
+                match i32::try_from(n) {
+                    Ok(i) if *target == SqlType::Int => return Ok(literal(ScalarValue::Int32(Some(i)), SqlType::Int)),
+                    _ => return Ok(literal(ScalarValue::Int64(Some(n)), SqlType::Bigint)),
+                }
+            }
             SqlType::Double => ScalarValue::Float64(Some(text.trim().parse().map_err(|_| bad())?)),
             SqlType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
                 "true" => ScalarValue::Boolean(Some(true)),
@@ -394,7 +410,8 @@ impl<'a> ExprPlanner<'a> {
                 )
             })?,
         };
-        let equality = matches!(op, Operator::Eq | Operator::NotEq | Operator::IsDistinctFrom | Operator::IsNotDistinctFrom);
+        let equality =
+            matches!(op, Operator::Eq | Operator::NotEq | Operator::IsDistinctFrom | Operator::IsNotDistinctFrom);
         if matches!(ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)) && !equality {
             let show = |ast: Option<&sql::Expr>| match ast {
                 Some(sql::Expr::Identifier(i)) => format!("{} ({ty})", fold_ident(i)),
@@ -625,7 +642,10 @@ impl<'a> ExprPlanner<'a> {
         }
         // Untyped NULL arguments take the type of the first typed argument.
         let args = match args.iter().find(|a| !a.null_literal).map(|a| a.ty.clone()) {
-            Some(ty) => args.into_iter().map(|a| if a.null_literal { cast_to(a, &ty) } else { Ok(a) }).collect::<Result<Vec<_>>>()?,
+            Some(ty) => args
+                .into_iter()
+                .map(|a| if a.null_literal { cast_to(a, &ty) } else { Ok(a) })
+                .collect::<Result<Vec<_>>>()?,
             None => args,
         };
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();

@@ -115,7 +115,10 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let mut steps = Vec::new();
     if let Some(w) = &select.selection {
         let t = planner0.plan(w).map_err(|e| {
-            if e.message.starts_with("Cannot compare") || e.message.starts_with("Error processing") {
+            if let (Some(rest), true) = (e.message.strip_prefix("Column '"), e.message.ends_with("cannot be resolved."))
+            {
+                PlanError { message: format!("WHERE column '{rest}"), ..e }
+            } else if e.message.starts_with("Cannot compare") || e.message.starts_with("Error processing") {
                 PlanError { message: format!("Error in WHERE expression: {}", e.message), ..e }
             } else {
                 e
@@ -159,6 +162,9 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                         moved.insert(n.clone());
                         n
                     }
+                    sql::Expr::BinaryOp { op: BinaryOperator::Arrow, .. } => {
+                        derived_name(pb).unwrap_or_else(|| synthetic_name(&mut synthetic, &used))
+                    }
                     _ => synthetic_name(&mut synthetic, &used),
                 };
                 if matches!(t.ty, SqlType::Map(..)) {
@@ -187,7 +193,11 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         let fields: Vec<_> = cols.iter().map(|(_, n, t)| arrow_field(n, &t.ty)).collect();
         let texts_step = cols.iter().map(|(_, n, t)| format!("{} AS {n}", t.expr)).collect();
         steps.push(Step::Project { exprs, schema: Arc::new(Schema::new(fields)), texts: texts_step });
-        let scope = Scope::new(cols.iter().map(|(q, n, t)| ScopeColumn { qualifier: q.clone(), name: n.clone(), ty: t.ty.clone() }).collect());
+        let scope = Scope::new(
+            cols.iter()
+                .map(|(q, n, t)| ScopeColumn { qualifier: q.clone(), name: n.clone(), ty: t.ty.clone() })
+                .collect(),
+        );
         (scope, new_keys.into_iter().map(|(n, _)| n).collect(), texts)
     };
     let planner = ExprPlanner::new(&scope);
@@ -204,7 +214,9 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                 let names: Vec<String> = scope
                     .columns
                     .iter()
-                    .filter(|c| c.qualifier.is_some() && !["ROWTIME", "ROWPARTITION", "ROWOFFSET"].contains(&c.name.as_str()))
+                    .filter(|c| {
+                        c.qualifier.is_some() && !["ROWTIME", "ROWPARTITION", "ROWOFFSET"].contains(&c.name.as_str())
+                    })
                     .map(|c| c.name.clone())
                     .collect();
                 // Keys first, then values, in schema order.
@@ -232,7 +244,8 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     None => match pos {
                         Some(i) if !partition_by_null => keys[i].clone(),
                         _ => derived_name(expr).unwrap_or_else(|| {
-                            let used: HashSet<String> = items.iter().map(|i: &Projected| i.name.clone()).chain(keys.iter().cloned()).collect();
+                            let used: HashSet<String> =
+                                items.iter().map(|i: &Projected| i.name.clone()).chain(keys.iter().cloned()).collect();
                             synthetic_name(&mut synthetic, &used)
                         }),
                     },
@@ -249,7 +262,10 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         if ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"].contains(&i.name.as_str())
             && !matches!(&i.ast, Some(e) if derived_name(e).as_deref() == Some(i.name.as_str()))
         {
-            return Err(PlanError::new(format!("`{}` is a reserved column name. You cannot use it as an alias for a column.", i.name)));
+            return Err(PlanError::new(format!(
+                "`{}` is a reserved column name. You cannot use it as an alias for a column.",
+                i.name
+            )));
         }
     }
     let rowtime = col(&scope, "ROWTIME")?;
@@ -339,10 +355,16 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
         }
     }
     if !missing.is_empty() {
+        // ksqlDB names every key when any is missing.
+        let missing: Vec<String> =
+            if plan.partition_exprs.is_empty() { plan.keys.clone() } else { plan.partition_exprs.clone() };
         let (what, list) = if plan.partition_exprs.is_empty() {
             (if missing.len() == 1 { "key column" } else { "key columns" }, missing.join(" and "))
         } else {
-            (if missing.len() == 1 { "partitioning expression" } else { "partitioning expressions" }, missing.join(" and "))
+            (
+                if missing.len() == 1 { "partitioning expression" } else { "partitioning expressions" },
+                missing.join(" and "),
+            )
         };
         return Err(PlanError::new(format!(
             "Key missing from projection (ie, SELECT).\nThe query used to build `{sink_name}` must include the {what} {list} in its projection (eg, SELECT {}...).",
@@ -364,7 +386,23 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
             plan.source.name
         )));
     }
-    let key_idx = key_items(&plan, sink.name)?;
+    let mut key_idx = key_items(&plan, sink.name)?;
+    // ksqlDB's new planner orders key columns as the projection does; the default keeps key order.
+    if sink.session.get("ksql.new.query.planner.enabled").is_some_and(|v| v == "true") {
+        key_idx.sort_unstable();
+    }
+    for item in &plan.items {
+        let reserved = ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
+        if reserved.contains(&item.name.as_str()) {
+            return Err(PlanError::new(format!(
+                "Reserved column name in select: `{}`. Please remove or alias the column.",
+                item.name
+            )));
+        }
+    }
+    if sink.existing.is_none() && key_idx.len() == plan.items.len() {
+        return Err(PlanError::new("The projection contains no value columns."));
+    }
     let keys: Vec<&Projected> = key_idx.iter().map(|i| &plan.items[*i]).collect();
     let values: Vec<&Projected> =
         plan.items.iter().enumerate().filter(|(i, _)| !key_idx.contains(i)).map(|(_, p)| p).collect();
@@ -376,14 +414,17 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
     let (sink_source, value_types) = match sink.existing {
         Some(target) => {
             check_insert_schema(target, &columns)?;
-            let value_types: Vec<(String, SqlType)> = target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
+            let value_types: Vec<(String, SqlType)> =
+                target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
             (target.clone(), value_types)
         }
         None => {
             let (mut key_format, value_format) =
                 formats(sink.properties, sink.session, Some((&source.key_format, &source.value_format)))?;
             if keys.is_empty() {
-                if sink.properties.get("KEY_FORMAT").is_some() || sink.properties.get("FORMAT").is_some() && plan.partition_by_null {
+                if sink.properties.get("KEY_FORMAT").is_some()
+                    || sink.properties.get("FORMAT").is_some() && plan.partition_by_null
+                {
                     return Err(PlanError::new("Key format specified for stream without key columns."));
                 }
                 key_format = FormatSpec::new(Format::None);
@@ -448,8 +489,11 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
     let mut steps = plan.steps.clone();
     steps.push(project_step(ts_expr, &all, &plan.hidden));
     let (spec, _) = source_spec(source, &source.name);
-    let partition_by =
-        if select.partition_by.is_empty() { None } else { Some(select.partition_by.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")) };
+    let partition_by = if select.partition_by.is_empty() {
+        None
+    } else {
+        Some(select.partition_by.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "))
+    };
     let sink_spec = SinkSpec {
         name: sink_source.name.clone(),
         topic: Some(sink_source.topic.clone()),

@@ -99,7 +99,10 @@ pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Colu
         return Err(PlanError::new("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
     }
     if value.wrap_single_value == Some(true) && !matches!(value.format, Format::Json) {
-        return Err(PlanError::new(format!("Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.", value.format)));
+        return Err(PlanError::new(format!(
+            "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.",
+            value.format
+        )));
     }
     codec_for(key, keys, Role::Key).map_err(|e| PlanError::new(e.to_string()))?;
     codec_for(value, values, Role::Value).map_err(|e| PlanError::new(e.to_string()))?;

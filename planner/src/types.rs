@@ -60,6 +60,18 @@ pub fn common_type(a: &SqlType, b: &SqlType) -> Option<SqlType> {
         return Some(t);
     }
     match (a, b) {
+        (SqlType::Array(x), SqlType::Array(y)) => Some(SqlType::Array(Box::new(common_type(x, y)?))),
+        (SqlType::Map(k1, v1), SqlType::Map(k2, v2)) => {
+            Some(SqlType::Map(Box::new(common_type(k1, k2)?), Box::new(common_type(v1, v2)?)))
+        }
+        (SqlType::Struct(f1), SqlType::Struct(f2)) if f1.len() == f2.len() => {
+            let fields = f1
+                .iter()
+                .zip(f2)
+                .map(|((n1, t1), (n2, t2))| if n1 == n2 { common_type(t1, t2).map(|t| (n1.clone(), t)) } else { None })
+                .collect::<Option<Vec<_>>>()?;
+            Some(SqlType::Struct(fields))
+        }
         (SqlType::Timestamp, SqlType::String) | (SqlType::String, SqlType::Timestamp) => Some(SqlType::Timestamp),
         (SqlType::Date, SqlType::String) | (SqlType::String, SqlType::Date) => Some(SqlType::Date),
         (SqlType::Time, SqlType::String) | (SqlType::String, SqlType::Time) => Some(SqlType::Time),

@@ -151,6 +151,12 @@ impl RecordDecoder {
             };
             row[0] = Value::Bigint(ts);
         }
+        if let Value::Bigint(ts) = row[0] {
+            if ts < 0 {
+                // Kafka Streams drops records whose timestamp is negative.
+                return Err(RuntimeError::Serde(format!("invalid (negative) timestamp {ts}; record skipped")));
+            }
+        }
         Ok(Some(row))
     }
 }

@@ -87,7 +87,14 @@ impl MemoryBroker {
         for r in records {
             let offset = t.next_offset[p as usize];
             t.next_offset[p as usize] += 1;
-            t.records.push(Record { partition: p, offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+            t.records.push(Record {
+                partition: p,
+                offset,
+                timestamp: r.timestamp,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+            });
         }
         Ok(())
     }

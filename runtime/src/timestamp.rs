@@ -20,6 +20,14 @@ pub fn parse_timestamp(text: &str, java_format: Option<&str>) -> Result<i64> {
         return Err(bad("not an ISO-8601 timestamp"));
     };
     let fmt = java_to_strftime(java);
+    // chrono's %z does not read the `Z` that Java's X pattern accepts for UTC.
+    let owned;
+    let text = if fmt.contains("%z") && text.ends_with('Z') {
+        owned = format!("{}+0000", &text[..text.len() - 1]);
+        owned.as_str()
+    } else {
+        text
+    };
     if let Ok(dt) = chrono::DateTime::parse_from_str(text, &fmt) {
         return Ok(dt.timestamp_millis());
     }

@@ -59,7 +59,10 @@ impl TestDriver {
     /// Names of every topic.
     pub fn topic_names(&self) -> Vec<String> {
         use eddy_runtime::Broker as _;
-        self.runtime.block_on(self.broker.topics()).map(|ts| ts.into_iter().map(|t| t.name).collect()).unwrap_or_default()
+        self.runtime
+            .block_on(self.broker.topics())
+            .map(|ts| ts.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default()
     }
 
     /// Records of a topic in write order.

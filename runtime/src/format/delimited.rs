@@ -25,7 +25,9 @@ impl DelimitedCodec {
                 _ => None,
             };
             if let Some(base) = base {
-                return Err(RuntimeError::Unsupported(format!("The 'DELIMITED' format does not support type '{base}'")));
+                return Err(RuntimeError::Unsupported(format!(
+                    "The 'DELIMITED' format does not support type '{base}'"
+                )));
             }
         }
         Ok(Self { columns, delimiter, key })

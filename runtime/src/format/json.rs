@@ -170,7 +170,13 @@ pub fn value_to_json(value: &Value, ty: &SqlType) -> Json {
         (Value::Bigint(v), _) | (Value::Timestamp(v), _) => Json::from(*v),
         (Value::Double(v), _) => Number::from_f64(*v).map(Json::Number).unwrap_or_else(|| {
             // JSON has no NaN or infinities; ksqlDB writes them as strings.
-            Json::String(if v.is_nan() { "NaN".into() } else if *v > 0.0 { "Infinity".into() } else { "-Infinity".into() })
+            Json::String(if v.is_nan() {
+                "NaN".into()
+            } else if *v > 0.0 {
+                "Infinity".into()
+            } else {
+                "-Infinity".into()
+            })
         }),
         (Value::Decimal(v), SqlType::Decimal { scale, .. }) => {
             let text = decimal_to_string(*v, *scale);

@@ -29,7 +29,10 @@ impl KafkaCodec {
             _ => {
                 let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}")).collect();
                 let _ = role;
-                Err(RuntimeError::Unsupported(format!("The 'KAFKA' format only supports a single field. Got: [{}]", cols.join(", "))))
+                Err(RuntimeError::Unsupported(format!(
+                    "The 'KAFKA' format only supports a single field. Got: [{}]",
+                    cols.join(", ")
+                )))
             }
         }
     }

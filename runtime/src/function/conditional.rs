@@ -16,9 +16,19 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
             [t] => Ok(((|a: &[Value]| Ok(a[0].clone())) as RowFn, t.clone())),
             _ => Err(signature_error(name, args)),
         }),
-        "COALESCE" => Some(if same { Ok((coalesce as RowFn, args[0].clone())) } else { Err(signature_error(name, args)) }),
-        "IFNULL" => Some(if args.len() == 2 && same { Ok((coalesce as RowFn, args[0].clone())) } else { Err(signature_error(name, args)) }),
-        "NULLIF" => Some(if args.len() == 2 && same { Ok((nullif as RowFn, args[0].clone())) } else { Err(signature_error(name, args)) }),
+        "COALESCE" => {
+            Some(if same { Ok((coalesce as RowFn, args[0].clone())) } else { Err(signature_error(name, args)) })
+        }
+        "IFNULL" => Some(if args.len() == 2 && same {
+            Ok((coalesce as RowFn, args[0].clone()))
+        } else {
+            Err(signature_error(name, args))
+        }),
+        "NULLIF" => Some(if args.len() == 2 && same {
+            Ok((nullif as RowFn, args[0].clone()))
+        } else {
+            Err(signature_error(name, args))
+        }),
         "GREATEST" | "LEAST" => Some(if same && (args[0].is_numeric() || args[0] == SqlType::String) {
             Ok((if name == "GREATEST" { greatest } else { least } as RowFn, args[0].clone()))
         } else {

@@ -6,8 +6,8 @@ use super::{signature_error, RowFn};
 use crate::value::Value;
 
 pub const NAMES: &[&str] = &[
-    "ACOS", "ASIN", "ATAN", "ATAN2", "CBRT", "COS", "COSH", "COT", "DEGREES", "EXP", "LN", "LOG", "PI", "POWER", "RADIANS",
-    "RANDOM", "SIGN", "SIN", "SINH", "SQRT", "TAN", "TANH",
+    "ACOS", "ASIN", "ATAN", "ATAN2", "CBRT", "COS", "COSH", "COT", "DEGREES", "EXP", "LN", "LOG", "PI", "POWER",
+    "RADIANS", "RANDOM", "SIGN", "SIN", "SINH", "SQRT", "TAN", "TANH",
 ];
 
 type Found = Option<Result<(RowFn, SqlType), String>>;
@@ -86,7 +86,7 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
 /// LOG(base, value), as ksqlDB: NULL for a non-positive base or value, or base 1.
 fn log_base(a: &[Value]) -> Result<Value, String> {
     let (Some(base), Some(x)) = (double(&a[0]), double(&a[1])) else { return Ok(Value::Null) };
-    if base <= 0.0 || x <= 0.0 || base == 1.0 {
+    if base <= 0.0 || x < 0.0 || base == 1.0 {
         return Ok(Value::Null);
     }
     Ok(Value::Double(x.ln() / base.ln()))

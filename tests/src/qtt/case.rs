@@ -51,15 +51,19 @@ pub fn load_file(path: &Path) -> Result<Vec<TestCase>, String> {
 }
 
 fn strings(v: Option<&Json>) -> Vec<String> {
-    v.and_then(Json::as_array).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v.and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 fn expand(stem: &str, test: &Json) -> Vec<TestCase> {
     let name = test.get("name").and_then(Json::as_str).unwrap_or("unnamed");
     let formats = strings(test.get("format"));
     let configs = strings(test.get("config"));
-    let formats: Vec<Option<String>> = if formats.is_empty() { vec![None] } else { formats.into_iter().map(Some).collect() };
-    let configs: Vec<Option<String>> = if configs.is_empty() { vec![None] } else { configs.into_iter().map(Some).collect() };
+    let formats: Vec<Option<String>> =
+        if formats.is_empty() { vec![None] } else { formats.into_iter().map(Some).collect() };
+    let configs: Vec<Option<String>> =
+        if configs.is_empty() { vec![None] } else { configs.into_iter().map(Some).collect() };
     let mut cases = Vec::new();
     for format in &formats {
         for config in &configs {

@@ -19,7 +19,11 @@ pub fn columns(source: &Source, role: Role) -> Vec<(String, SqlType)> {
 }
 
 /// Serializes a QTT key or value as the source's format would have written it.
-pub fn encode(json: &Json, source: Option<(&FormatSpec, Vec<(String, SqlType)>)>, role: Role) -> Result<Option<Vec<u8>>, String> {
+pub fn encode(
+    json: &Json,
+    source: Option<(&FormatSpec, Vec<(String, SqlType)>)>,
+    role: Role,
+) -> Result<Option<Vec<u8>>, String> {
     if json.is_null() {
         return Ok(None);
     }
@@ -35,7 +39,10 @@ pub fn encode(json: &Json, source: Option<(&FormatSpec, Vec<(String, SqlType)>)>
         Format::Kafka => match cols.as_slice() {
             [(_, ty)] => {
                 let value = json_to_value(json, ty).map_err(|e| format!("cannot write {json} as {ty}: {e}"))?;
-                codec_for(spec, cols.clone(), role).map_err(|e| e.to_string())?.encode(&[value]).map_err(|e| e.to_string())?
+                codec_for(spec, cols.clone(), role)
+                    .map_err(|e| e.to_string())?
+                    .encode(&[value])
+                    .map_err(|e| e.to_string())?
             }
             _ => Some(raw()),
         },

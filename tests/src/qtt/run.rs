@@ -62,7 +62,9 @@ fn run(case: &TestCase) -> Result<(), Outcome> {
             if let Err(e) = result {
                 return match &expected_error {
                     Some(m) if e.message.contains(m.as_str()) => Ok(()),
-                    Some(m) => fail(format!("expected error containing {m:?}, got {:?} (statement {})", e.message, i + 1)),
+                    Some(m) => {
+                        fail(format!("expected error containing {m:?}, got {:?} (statement {})", e.message, i + 1))
+                    }
                     None => fail(format!("statement {} failed: {}", i + 1, e.message)),
                 };
             }
@@ -139,12 +141,9 @@ fn input_record(input: &Json, catalog: &Catalog) -> Result<OutputRecord, Outcome
     let topic = input.get("topic").and_then(Json::as_str).unwrap_or_default();
     let source = reader_of(catalog, topic);
     let null = Json::Null;
-    let key = encode(
-        input.get("key").unwrap_or(&null),
-        source.map(|s| (&s.key_format, columns(s, Role::Key))),
-        Role::Key,
-    )
-    .or_else(|e| fail(format!("cannot encode input key: {e}")))?;
+    let key =
+        encode(input.get("key").unwrap_or(&null), source.map(|s| (&s.key_format, columns(s, Role::Key))), Role::Key)
+            .or_else(|e| fail(format!("cannot encode input key: {e}")))?;
     let value = encode(
         input.get("value").unwrap_or(&null),
         source.map(|s| (&s.value_format, columns(s, Role::Value))),
@@ -158,7 +157,10 @@ fn input_record(input: &Json, catalog: &Catalog) -> Result<OutputRecord, Outcome
             hs.iter()
                 .map(|h| {
                     let k = h.get("KEY").and_then(Json::as_str).unwrap_or_default().to_string();
-                    let v = h.get("VALUE").and_then(Json::as_str).and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+                    let v = h
+                        .get("VALUE")
+                        .and_then(Json::as_str)
+                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
                     (k, v)
                 })
                 .collect()
@@ -183,23 +185,41 @@ fn check_outputs(outputs: &[Json], catalog: &Catalog, driver: &TestDriver) -> Re
         let sink = writer_of(catalog, &topic);
         for (i, exp) in expected.iter().enumerate() {
             let Some(act) = actual.get(i) else {
-                return fail(format!("topic {topic}: expected {} records, got {}; first missing: {}", expected.len(), actual.len(), exp));
+                return fail(format!(
+                    "topic {topic}: expected {} records, got {}; first missing: {}",
+                    expected.len(),
+                    actual.len(),
+                    exp
+                ));
             };
             compare_record(&topic, i, exp, act, sink)?;
         }
         if actual.len() > expected.len() {
             let extra = &actual[expected.len()];
             let (k, v) = decoded(extra, sink);
-            return fail(format!("topic {topic}: expected {} records, got {}; first extra: key={k} value={v}", expected.len(), actual.len()));
+            return fail(format!(
+                "topic {topic}: expected {} records, got {}; first extra: key={k} value={v}",
+                expected.len(),
+                actual.len()
+            ));
         }
     }
     Ok(())
 }
 
 fn decoded(r: &Record, sink: Option<&Source>) -> (Json, Json) {
-    let key = decode(r.key.as_deref(), sink.map(|s| &s.key_format), &sink.map(|s| columns(s, Role::Key)).unwrap_or_default(), Role::Key);
-    let value =
-        decode(r.value.as_deref(), sink.map(|s| &s.value_format), &sink.map(|s| columns(s, Role::Value)).unwrap_or_default(), Role::Value);
+    let key = decode(
+        r.key.as_deref(),
+        sink.map(|s| &s.key_format),
+        &sink.map(|s| columns(s, Role::Key)).unwrap_or_default(),
+        Role::Key,
+    );
+    let value = decode(
+        r.value.as_deref(),
+        sink.map(|s| &s.value_format),
+        &sink.map(|s| columns(s, Role::Value)).unwrap_or_default(),
+        Role::Value,
+    );
     (key, value)
 }
 
@@ -212,7 +232,9 @@ fn compare_record(topic: &str, i: usize, exp: &Json, act: &Record, sink: Option<
         return fail(format!("topic {topic} record {i}: windowed keys are not supported yet"));
     }
     if !matches(exp_key, &key) || !matches(exp_value, &value) {
-        return fail(format!("topic {topic} record {i}: expected key={exp_key} value={exp_value}, got key={key} value={value}"));
+        return fail(format!(
+            "topic {topic} record {i}: expected key={exp_key} value={exp_value}, got key={key} value={value}"
+        ));
     }
     if let Some(ts) = exp.get("timestamp").and_then(Json::as_i64) {
         if ts != act.timestamp {
@@ -278,7 +300,8 @@ fn check_post(post: &Json, catalog: &Catalog, driver: &TestDriver) -> Result<(),
         }
     }
     if let Some(blacklist) = post.get("topics").and_then(|t| t.get("blacklist")).and_then(Json::as_str) {
-        let re = regex::Regex::new(&format!("^(?:{blacklist})$")).or_else(|e| fail(format!("bad blacklist regex: {e}")))?;
+        let re =
+            regex::Regex::new(&format!("^(?:{blacklist})$")).or_else(|e| fail(format!("bad blacklist regex: {e}")))?;
         let topics = driver.topic_names();
         if let Some(t) = topics.iter().find(|t| re.is_match(t)) {
             return fail(format!("post: topic {t} must not exist"));
