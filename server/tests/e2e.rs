@@ -184,3 +184,65 @@ async fn restart_recovers_streams_and_queries() {
     );
     server.terminate();
 }
+
+/// Push queries listed by SHOW QUERIES.
+async fn push_queries(client: &tokio_postgres::Client) -> usize {
+    rows(client, "SHOW QUERIES").await.iter().filter(|r| r[1].as_deref() == Some("PUSH")).count()
+}
+
+/// Waits (up to 30 s) until SHOW QUERIES lists `n` push queries.
+async fn wait_for_push_queries(client: &tokio_postgres::Client, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while push_queries(client).await != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {n} push queries: {:?}",
+            rows(client, "SHOW QUERIES").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_queries_end_when_cancelled_or_the_client_leaves() {
+    let server = Server::start(&[]);
+    let admin = server.connect().await;
+    admin
+        .batch_execute(
+            "CREATE STREAM s (id INT KEY, v STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1)",
+        )
+        .await
+        .expect("create stream");
+
+    // Cancel (Ctrl-C in psql): the query ends with SQLSTATE 57014 and is freed.
+    let client = server.connect().await;
+    let cancel = client.cancel_token();
+    let query = tokio::spawn(async move {
+        let result = client.simple_query("SELECT * FROM s EMIT CHANGES").await;
+        (client, result)
+    });
+    wait_for_push_queries(&admin, 1).await;
+    cancel.cancel_query(tokio_postgres::NoTls).await.expect("cancel request");
+    let (client, result) =
+        tokio::time::timeout(Duration::from_secs(30), query).await.expect("query ends").expect("task");
+    let err = result.expect_err("cancelled query fails");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("57014"), "{err}");
+    wait_for_push_queries(&admin, 0).await;
+    // The connection stays usable after a cancel.
+    assert_eq!(rows(&client, "SELECT 1 AS one").await, vec![vec![Some("1".to_string())]]);
+
+    // A client that goes away mid query: the server notices and frees the query.
+    let (leaving, connection) = server.connect_with_handle().await;
+    let stream = leaving.simple_query_raw("SELECT * FROM s EMIT CHANGES").await.expect("push query");
+    futures::pin_mut!(stream);
+    match tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("row description") {
+        Some(Ok(SimpleQueryMessage::RowDescription(_))) => {}
+        other => panic!("expected a row description, got {other:?}"),
+    }
+    wait_for_push_queries(&admin, 1).await;
+    connection.abort();
+    drop(stream);
+    drop(leaving);
+    wait_for_push_queries(&admin, 0).await;
+    server.terminate();
+}

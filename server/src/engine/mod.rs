@@ -10,6 +10,7 @@ mod error;
 mod insert;
 mod output;
 mod pg;
+mod push_registry;
 mod queries;
 mod show;
 
@@ -55,6 +56,7 @@ pub struct Engine {
     state: Mutex<State>,
     /// Where successful DDL is recorded; None disables the command log.
     command_topic: Option<String>,
+    pushes: Arc<push_registry::PushRegistry>,
 }
 
 impl Engine {
@@ -64,6 +66,7 @@ impl Engine {
             broker,
             state: Mutex::new(State { catalog: Catalog::default(), running: BTreeMap::new() }),
             command_topic,
+            pushes: Arc::default(),
         };
         engine.recover().await?;
         Ok(engine)
@@ -121,7 +124,7 @@ impl Engine {
             Statement::InsertValues { target, columns, values } => {
                 self.insert_values(target, columns.as_deref(), values).await
             }
-            Statement::Select(select) => self.push_query(session, select).await,
+            Statement::Select(select) => self.push_query(session, select, &stmt.text).await,
             Statement::SelectValues(items) => pg::select_values(items),
             Statement::Show(kind) => self.show(session, kind).await,
             Statement::Describe { name, extended } => self.describe_source(name, *extended).await,

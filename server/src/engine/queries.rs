@@ -12,7 +12,12 @@ use super::error::{sqlstate, EngineError};
 use super::{pg, show, Engine, Output, ResultColumn, RowChannel, Session, State};
 
 impl Engine {
-    pub(super) async fn push_query(&self, session: &Session, select: &Select) -> Result<Output, EngineError> {
+    pub(super) async fn push_query(
+        &self,
+        session: &Session,
+        select: &Select,
+        text: &str,
+    ) -> Result<Output, EngineError> {
         if select.emit != Some(EmitMode::Changes) {
             return Err(EngineError::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -35,7 +40,10 @@ impl Engine {
         let mut batches =
             self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
         let (tx, rx) = mpsc::channel(256);
+        let guard = self.pushes.register(text);
         tokio::spawn(async move {
+            // Lives as long as the query: dropping it unregisters the query.
+            let _guard = guard;
             loop {
                 tokio::select! {
                     _ = tx.closed() => break,

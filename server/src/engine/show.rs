@@ -84,6 +84,9 @@ impl Engine {
                             q.statement.clone(),
                         ]
                     })
+                    .chain(self.pushes.list().into_iter().map(|p| {
+                        vec![p.id, "PUSH".into(), "RUNNING".into(), String::new(), String::new(), p.statement]
+                    }))
                     .collect();
                 Output::text_table(QUERY_COLUMNS, rows)
             }

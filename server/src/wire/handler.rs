@@ -17,10 +17,14 @@ use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServer
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::RowDescription;
 use pgwire::messages::response::NoticeResponse;
+use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
 
 use super::types::{encode_row, pg_type};
 use crate::engine::{Engine, EngineError, Output, ResultColumn, RowChannel, Session};
+
+/// How often an idle push query checks that its client is still connected.
+const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Handles one server's connections.
 pub struct WireHandler {
@@ -169,9 +173,23 @@ where
     if limit == Some(0) {
         return Ok(0);
     }
-    while let Some(row) = rows.recv().await {
+    // While no row flows, a harmless ParameterStatus every second finds out whether the client is
+    // still there: writing to a closed connection fails, which ends the query and frees its consumer.
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await;
+    loop {
+        let row = tokio::select! {
+            row = rows.recv() => row,
+            _ = keepalive.tick() => {
+                let status = ParameterStatus::new("integer_datetimes".into(), "on".into());
+                client.send(PgWireBackendMessage::ParameterStatus(status)).await?;
+                continue;
+            }
+        };
+        let Some(row) = row else { break };
         let row = row.map_err(|e| user_error(&e))?;
         client.send(PgWireBackendMessage::DataRow(encode_row(&schema, &types, &row)?)).await?;
+        keepalive.reset();
         sent += 1;
         if limit.is_some_and(|l| sent as u64 >= l) {
             break;

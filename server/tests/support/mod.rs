@@ -57,12 +57,17 @@ impl Server {
 
     /// Connects a Postgres client.
     pub async fn connect(&self) -> tokio_postgres::Client {
+        self.connect_with_handle().await.0
+    }
+
+    /// Connects a Postgres client; aborting the handle closes the socket, as a killed client would.
+    pub async fn connect_with_handle(&self) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
         let config = format!("host=127.0.0.1 port={} user=test dbname=test connect_timeout=10", self.pg_port);
         let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await.expect("connect");
-        tokio::spawn(async move {
+        let handle = tokio::spawn(async move {
             let _ = connection.await;
         });
-        client
+        (client, handle)
     }
 
     /// Sends SIGTERM and waits for a clean exit.
