@@ -241,7 +241,6 @@ async fn push_queries_end_when_cancelled_or_the_client_leaves() {
     }
     wait_for_push_queries(&admin, 1).await;
     connection.abort();
-    drop(stream);
     drop(leaving);
     wait_for_push_queries(&admin, 0).await;
     server.terminate();
