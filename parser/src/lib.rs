@@ -1,6 +1,7 @@
 //! The ksqlDB dialect: splits and parses statement text into `Statement`s, reusing sqlparser for expressions.
 
 mod ast;
+mod dialect;
 mod error;
 mod ident;
 mod parser;

@@ -4,11 +4,11 @@
 //! statement grammar itself (CREATE STREAM, EMIT CHANGES, PRINT, ...) is ours.
 
 use sqlparser::ast::{Expr, Ident};
-use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use crate::ast::*;
+use crate::dialect::KsqlDialect;
 use crate::error::{ParseError, Result};
 use crate::ident::fold_ident;
 use crate::types::SqlType;
@@ -25,7 +25,7 @@ pub struct ParsedStatement {
 
 /// Parses every `;`-separated statement of `sql`. Empty statements are skipped.
 pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
-    let dialect = GenericDialect {};
+    let dialect = KsqlDialect;
     let positions = Positions::new(sql);
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
@@ -70,7 +70,7 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
 
 /// Parses a type written in ksqlDB syntax, e.g. `ARRAY<STRUCT<A INT>>`.
 pub fn parse_type(text: &str) -> Result<SqlType> {
-    let dialect = GenericDialect {};
+    let dialect = KsqlDialect;
     let positions = Positions::new(text);
     let tokens = Tokenizer::new(&dialect, text)
         .tokenize_with_location()

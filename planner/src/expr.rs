@@ -393,8 +393,9 @@ impl<'a> ExprPlanner<'a> {
         r_ast: Option<&sql::Expr>,
         r: Typed,
     ) -> Result<Typed> {
-        let l = self.coerce_literal(l_ast, l, &r.ty.clone())?;
-        let r = self.coerce_literal(r_ast, r, &l.ty.clone())?;
+        // An unparsable literal is a type mismatch here (IN lists report the parse error instead).
+        let l = self.coerce_literal(l_ast, l.clone(), &r.ty.clone()).unwrap_or(l);
+        let r = self.coerce_literal(r_ast, r.clone(), &l.ty.clone()).unwrap_or(r);
         let ty = match (l.null_literal, r.null_literal) {
             (true, false) => r.ty.clone(),
             (false, true) => l.ty.clone(),

@@ -54,10 +54,22 @@ pub(crate) fn formats(
         },
     };
     if let Some(d) = props.get("VALUE_DELIMITER") {
-        value_spec.delimiter = delimiter(&d)?;
+        if value_spec.format != Format::Delimited {
+            return Err(PlanError::new(format!(
+                "{} does not support the following configs: [delimiter]",
+                value_spec.format
+            )));
+        }
+        value_spec.delimiter = delimiter("VALUE_DELIMITER", &d)?;
     }
     if let Some(d) = props.get("KEY_DELIMITER") {
-        key_spec.delimiter = delimiter(&d)?;
+        if key_spec.format != Format::Delimited {
+            return Err(PlanError::new(format!(
+                "{} does not support the following configs: [delimiter]",
+                key_spec.format
+            )));
+        }
+        key_spec.delimiter = delimiter("KEY_DELIMITER", &d)?;
     }
     if let Some(w) = props.get("WRAP_SINGLE_VALUE") {
         value_spec.wrap_single_value = Some(w.eq_ignore_ascii_case("true"));
@@ -73,24 +85,45 @@ pub(crate) fn formats(
     Ok((key_spec, value_spec))
 }
 
-fn delimiter(text: &str) -> Result<char> {
+fn delimiter(property: &str, text: &str) -> Result<char> {
+    let invalid = |why: String| {
+        PlanError::new(format!(
+            "Failed to prepare statement: Configuration {property} is invalid: {why}\nExample valid value: ';'"
+        ))
+    };
     match text.to_ascii_uppercase().as_str() {
         "TAB" => Ok('\t'),
         "SPACE" => Ok(' '),
+        _ if text.trim().is_empty() => Err(invalid(
+            "Delimiter cannot be empty, if you meant to have a tab or space for delimiter, please use the special values 'TAB' or 'SPACE'".into(),
+        )),
         _ => {
             let mut chars = text.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Ok(c),
-                _ => Err(PlanError::new(format!(
-                    "Invalid delimiter '{text}': it must be a single character, TAB or SPACE"
-                ))),
+                _ => Err(invalid(format!("Invalid delimiter value: '{text}'. Delimiter must be a single character or TAB,SPACE"))),
             }
         }
     }
 }
 
+fn contains_map(ty: &SqlType) -> bool {
+    match ty {
+        SqlType::Map(..) => true,
+        SqlType::Array(t) => contains_map(t),
+        SqlType::Struct(fields) => fields.iter().any(|(_, t)| contains_map(t)),
+        _ => false,
+    }
+}
+
 /// Checks that the formats can carry the columns (e.g. KAFKA allows one primitive column).
 pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Column]) -> Result<()> {
+    if let Some(c) = columns.iter().find(|c| c.is_key() && contains_map(&c.ty)) {
+        return Err(PlanError::new(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
+            c.name, c.ty
+        )));
+    }
     let keys: Vec<(String, SqlType)> =
         columns.iter().filter(|c| c.is_key()).map(|c| (c.name.clone(), c.ty.clone())).collect();
     let values: Vec<(String, SqlType)> =

@@ -38,6 +38,10 @@ impl RecordEncoder {
                 Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => *t,
                 _ => 0,
             };
+            if timestamp < 0 {
+                errors.push(format!("row {i} has a negative timestamp {timestamp}; it cannot be written"));
+                continue;
+            }
             let (k, v) = (self.keys, self.values);
             if row.len() < 3 + k + v {
                 errors.push(format!("row {i} has {} columns, expected {}", row.len(), 3 + k + v));

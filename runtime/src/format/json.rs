@@ -15,8 +15,20 @@ pub struct JsonCodec {
 }
 
 impl JsonCodec {
-    pub fn new(columns: Vec<(String, SqlType)>, wrapped: bool) -> Self {
-        Self { columns, wrapped }
+    /// JSON objects have string keys, so MAP keys must be STRING.
+    pub fn new(columns: Vec<(String, SqlType)>, wrapped: bool) -> Result<Self> {
+        fn check(ty: &SqlType) -> bool {
+            match ty {
+                SqlType::Map(k, v) => **k == SqlType::String && check(v),
+                SqlType::Array(t) => check(t),
+                SqlType::Struct(fields) => fields.iter().all(|(_, t)| check(t)),
+                _ => true,
+            }
+        }
+        if columns.iter().any(|(_, t)| !check(t)) {
+            return Err(RuntimeError::Unsupported("JSON only supports MAP types with STRING keys".into()));
+        }
+        Ok(Self { columns, wrapped })
     }
 }
 

@@ -38,10 +38,10 @@ pub fn codec_for(spec: &FormatSpec, columns: CodecColumns, role: Role) -> Result
         Role::Value => columns.len() != 1 || spec.wraps_single_value(),
     };
     Ok(match spec.format {
-        Format::Json => Box::new(json::JsonCodec::new(columns, wrap)),
+        Format::Json => Box::new(json::JsonCodec::new(columns, wrap)?),
         Format::Delimited => Box::new(delimited::DelimitedCodec::new(columns, spec.delimiter, role == Role::Key)?),
         Format::Kafka => Box::new(kafka::KafkaCodec::new(columns, role)?),
-        Format::None => Box::new(none::NoneCodec::new(columns)?),
+        Format::None => Box::new(none::NoneCodec::new(columns, role == Role::Key)?),
         other => {
             return Err(RuntimeError::Unsupported(format!(
                 "The {other} format needs a Schema Registry, which Eddy does not support yet"

@@ -10,9 +10,10 @@ use crate::value::Value;
 pub struct NoneCodec;
 
 impl NoneCodec {
-    pub fn new(columns: Vec<(String, SqlType)>) -> Result<Self> {
+    pub fn new(columns: Vec<(String, SqlType)>, key: bool) -> Result<Self> {
         if !columns.is_empty() {
-            let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}")).collect();
+            let suffix = if key { " KEY" } else { "" };
+            let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}{suffix}")).collect();
             return Err(RuntimeError::Unsupported(format!(
                 "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
                 cols.join(", ")

@@ -5,7 +5,7 @@ use eddy_catalog::SqlType;
 use super::{signature_error, RowFn};
 use crate::value::Value;
 
-pub const NAMES: &[&str] = &["ABS", "CEIL", "FLOOR", "ROUND"];
+pub const NAMES: &[&str] = &["ABS", "CEIL", "FLOOR", "ROUND", "TRUNC"];
 
 type Found = Option<Result<(RowFn, SqlType), String>>;
 
@@ -20,6 +20,12 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         "CEIL" | "FLOOR" => Some(match args {
             [t @ (SqlType::Int | SqlType::Bigint)] => Ok((identity as RowFn, t.clone())),
             [SqlType::Double] => Ok((if name == "CEIL" { ceil } else { floor } as RowFn, SqlType::Double)),
+            _ => Err(signature_error(name, args)),
+        }),
+        "TRUNC" => Some(match args {
+            [t @ (SqlType::Int | SqlType::Bigint)] => Ok((identity as RowFn, t.clone())),
+            [SqlType::Double] => Ok((trunc as RowFn, SqlType::Bigint)),
+            [SqlType::Double, SqlType::Int] => Ok((trunc_to as RowFn, SqlType::Double)),
             _ => Err(signature_error(name, args)),
         }),
         "ROUND" => Some(match args {
@@ -73,6 +79,23 @@ fn round_to(a: &[Value]) -> Result<Value, String> {
         (Value::Double(v), Value::Int(places)) => {
             let factor = 10f64.powi(*places);
             Value::Double((v * factor + 0.5).floor() / factor)
+        }
+        _ => Value::Null,
+    })
+}
+
+fn trunc(a: &[Value]) -> Result<Value, String> {
+    Ok(match &a[0] {
+        Value::Double(v) => Value::Bigint(v.trunc() as i64),
+        _ => Value::Null,
+    })
+}
+
+fn trunc_to(a: &[Value]) -> Result<Value, String> {
+    Ok(match (&a[0], &a[1]) {
+        (Value::Double(v), Value::Int(places)) => {
+            let factor = 10f64.powi(*places);
+            Value::Double((v * factor).trunc() / factor)
         }
         _ => Value::Null,
     })

@@ -83,12 +83,9 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
     }
 }
 
-/// LOG(base, value), as ksqlDB: NULL for a non-positive base or value, or base 1.
+/// LOG(base, value): NaN and infinities where the logarithm has no finite value, as Java's Math.log.
 fn log_base(a: &[Value]) -> Result<Value, String> {
     let (Some(base), Some(x)) = (double(&a[0]), double(&a[1])) else { return Ok(Value::Null) };
-    if base <= 0.0 || x < 0.0 || base == 1.0 {
-        return Ok(Value::Null);
-    }
     Ok(Value::Double(x.ln() / base.ln()))
 }
 
