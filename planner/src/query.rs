@@ -131,7 +131,11 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
             ));
         }
         let t = cast_to(t, &SqlType::Boolean)?;
-        steps.push(Step::Filter { predicate: t.expr, text: w.to_string() });
+        if source.kind == SourceKind::Table {
+            steps.push(Step::TableFilter { predicate: t.expr, text: w.to_string() });
+        } else {
+            steps.push(Step::Filter { predicate: t.expr, text: w.to_string() });
+        }
     }
     let col = |scope: &Scope, name: &str| -> Result<Typed> { ExprPlanner::new(scope).plan(&ident(name)) };
     let key_names: Vec<String> = source.key_columns().map(|c| c.name.clone()).collect();
@@ -376,15 +380,22 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
 
 /// Plans CREATE STREAM AS SELECT and INSERT INTO ... SELECT.
 pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>) -> Result<PersistentPlan> {
-    if sink.kind == SourceKind::Table {
-        return Err(PlanError::new("CREATE TABLE AS SELECT is not supported yet: it needs the stateful operators."));
-    }
     let plan = plan_select(select, catalog)?;
-    if plan.source.kind == SourceKind::Table {
-        return Err(PlanError::new(format!(
-            "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead. (source {} is a table)",
-            plan.source.name
-        )));
+    match (sink.kind, plan.source.kind) {
+        (SourceKind::Stream, SourceKind::Table) => {
+            return Err(PlanError::new(
+                "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",
+            ))
+        }
+        (SourceKind::Table, SourceKind::Stream) => {
+            return Err(PlanError::new(
+                "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.",
+            ))
+        }
+        (SourceKind::Table, SourceKind::Table) if !select.partition_by.is_empty() => {
+            return Err(PlanError::new("PARTITION BY is not supported on tables: a table's key cannot be changed."))
+        }
+        _ => {}
     }
     let mut key_idx = key_items(&plan, sink.name)?;
     // ksqlDB's new planner orders key columns as the projection does; the default keeps key order.

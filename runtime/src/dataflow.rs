@@ -48,6 +48,9 @@ pub struct SourceSpec {
 pub enum Step {
     /// Keeps rows where the predicate is true.
     Filter { predicate: Arc<dyn PhysicalExpr>, text: String },
+    /// A table's filter: rows where the predicate is not true become tombstones (their value is null),
+    /// as a KTable filter forwards them.
+    TableFilter { predicate: Arc<dyn PhysicalExpr>, text: String },
     /// Computes a new set of columns.
     Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },
 }
@@ -97,6 +100,7 @@ impl Dataflow {
             let indent = "  ".repeat(depth);
             match step {
                 Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
+                Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
                 Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
             }
             depth += 1;

@@ -2,11 +2,13 @@
 
 mod filterer;
 mod projector;
+mod table_filterer;
 
 use arrow::record_batch::RecordBatch;
 
 pub use filterer::Filterer;
 pub use projector::Projector;
+pub use table_filterer::TableFilterer;
 
 use crate::dataflow::Step;
 use crate::error::Result;
@@ -25,6 +27,7 @@ pub trait Operator: Send {
 pub fn operator_for(step: &Step) -> Box<dyn Operator> {
     match step {
         Step::Filter { predicate, .. } => Box::new(Filterer::new(predicate.clone())),
+        Step::TableFilter { predicate, .. } => Box::new(TableFilterer::new(predicate.clone())),
         Step::Project { exprs, schema, .. } => Box::new(Projector::new(exprs.clone(), schema.clone())),
     }
 }

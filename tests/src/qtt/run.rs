@@ -259,7 +259,7 @@ fn compare_record(topic: &str, i: usize, exp: &Json, act: &Record, sink: Option<
 /// Normalizes a schema string: no backticks, upper case, ksqlDB's short type names.
 fn normalize_schema(s: &str) -> String {
     let s = s.replace('`', "").to_uppercase();
-    let s = s.replace("INTEGER", "INT").replace("VARCHAR", "STRING");
+    let s = s.replace("INTEGER", "INT").replace("VARCHAR", "STRING").replace("PRIMARY KEY", "KEY");
     s.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",").replace(", ", ",")
 }
 
