@@ -637,7 +637,7 @@ impl<'a> ExprPlanner<'a> {
             return err(
                 e,
                 format!(
-                    "Aggregate function {name} is not supported in this query yet (aggregations are not implemented)"
+                    "Aggregate function {name} is not supported here: aggregates belong in the projection or HAVING of a GROUP BY query"
                 ),
             );
         }
@@ -743,7 +743,7 @@ fn op_name(op: Operator) -> &'static str {
     }
 }
 
-fn is_aggregate(name: &str) -> bool {
+pub(crate) fn is_aggregate(name: &str) -> bool {
     matches!(
         name,
         "COUNT"

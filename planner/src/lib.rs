@@ -1,6 +1,7 @@
 //! Eddy's planner: resolves names and types against the catalog and turns statements into
 //! runtime dataflows with ksqlDB's key, naming and typing rules.
 
+mod aggregation;
 mod error;
 mod expr;
 mod query;

@@ -10,6 +10,7 @@ use eddy_parser::{fold_ident, Properties, Select, SelectItem};
 use eddy_runtime::{Dataflow, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
+use crate::aggregation::plan_aggregation;
 use crate::error::{PlanError, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
 use crate::scope::{Scope, ScopeColumn};
@@ -63,6 +64,8 @@ struct SelectPlan {
     /// The PARTITION BY expressions, as written, per key.
     partition_exprs: Vec<String>,
     partition_by_null: bool,
+    /// GROUP BY: the result is a table keyed by the grouping expressions.
+    aggregated: bool,
     items: Vec<Projected>,
     rowtime: Typed,
     hidden: Vec<Typed>,
@@ -76,8 +79,11 @@ fn unsupported(select: &Select) -> Result<()> {
     if select.window.is_some() {
         return Err(PlanError::new("Windowed aggregations are not supported yet."));
     }
-    if !select.group_by.is_empty() || select.having.is_some() {
-        return Err(PlanError::new("Aggregations (GROUP BY / HAVING) are not supported yet."));
+    if select.having.is_some() && select.group_by.is_empty() {
+        return Err(PlanError::new("HAVING requires a GROUP BY clause."));
+    }
+    if !select.group_by.is_empty() && !select.partition_by.is_empty() {
+        return Err(PlanError::new("A query cannot have both GROUP BY and PARTITION BY."));
     }
     Ok(())
 }
@@ -142,7 +148,47 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let value_names: Vec<String> = source.columns.iter().filter(|c| !c.is_key()).map(|c| c.name.clone()).collect();
     let partition_by_null = select.partition_by.len() == 1 && is_null_literal(&select.partition_by[0]);
     let mut synthetic = 0usize;
-    let (scope, keys, partition_exprs) = if select.partition_by.is_empty() {
+    let aggregated = !select.group_by.is_empty();
+    let mut projection: Vec<SelectItem> = select.projection.clone();
+    let (scope, keys, partition_exprs) = if aggregated {
+        if source.kind == SourceKind::Table {
+            return Err(PlanError::new("Aggregations over tables are not supported yet."));
+        }
+        let mut exprs: Vec<&sql::Expr> = select
+            .projection
+            .iter()
+            .filter_map(|i| match i {
+                SelectItem::Expr { expr, .. } => Some(expr.as_ref()),
+                SelectItem::Wildcard { .. } => None,
+            })
+            .collect();
+        if let Some(h) = &select.having {
+            exprs.push(h);
+        }
+        let (agg, rewritten) = plan_aggregation(&select.group_by, &exprs, &scope0, &qualifier)?;
+        steps.extend(agg.steps);
+        let mut rewritten = rewritten.into_iter();
+        for item in projection.iter_mut() {
+            if let SelectItem::Expr { expr, alias } = item {
+                let original = expr.clone();
+                let new = rewritten.next().unwrap_or_else(|| (*original).clone());
+                // Keep the name the unrewritten expression would have had.
+                if alias.is_none() {
+                    *alias = derived_name(&original);
+                }
+                *expr = Box::new(new);
+            }
+        }
+        if let Some(h) = &select.having {
+            let h_rewritten = rewritten.next().unwrap_or_else(|| h.clone());
+            let t = ExprPlanner::new(&agg.scope).plan(&h_rewritten)?;
+            let t = cast_to(t, &SqlType::Boolean)?;
+            steps.push(Step::TableFilter { predicate: t.expr, text: h.to_string() });
+        }
+        let group_texts = select.group_by.iter().map(|g| g.to_string()).collect();
+        let _ = &agg.rewriter;
+        (agg.scope, agg.keys, group_texts)
+    } else if select.partition_by.is_empty() {
         (scope0.clone(), key_names.clone(), Vec::new())
     } else {
         // New keys: the PARTITION BY expressions. Values: the old values without the columns that
@@ -207,7 +253,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let planner = ExprPlanner::new(&scope);
     let partition_asts: Vec<String> = select.partition_by.iter().map(normalized).collect();
     let mut items = Vec::new();
-    for item in &select.projection {
+    for item in &projection {
         match item {
             SelectItem::Wildcard { qualifier: q } => {
                 if let Some(q) = q {
@@ -238,6 +284,10 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     _ => (**expr).clone(),
                 };
                 let typed = planner.plan(&ast).map_err(|e| match e.message.strip_prefix("Column '") {
+                    Some(_) if aggregated && e.message.ends_with("cannot be resolved.") => PlanError {
+                        message: format!("Non-aggregate SELECT expression(s) not part of GROUP BY: {expr}"),
+                        ..e
+                    },
                     Some(rest) if e.message.ends_with("cannot be resolved.") => {
                         PlanError { message: format!("SELECT column '{rest}"), ..e }
                     }
@@ -247,7 +297,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     Some(a) => a.clone(),
                     None => match pos {
                         Some(i) if !partition_by_null => keys[i].clone(),
-                        _ => derived_name(expr).unwrap_or_else(|| {
+                        _ => derived_name(&ast).filter(|n| !n.starts_with('$')).unwrap_or_else(|| {
                             let used: HashSet<String> =
                                 items.iter().map(|i: &Projected| i.name.clone()).chain(keys.iter().cloned()).collect();
                             synthetic_name(&mut synthetic, &used)
@@ -274,7 +324,18 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     }
     let rowtime = col(&scope, "ROWTIME")?;
     let hidden = vec![col(&scope, HEADERS_COLUMN)?, col(&scope, VALUE_NULL_COLUMN)?];
-    Ok(SelectPlan { source, steps, keys, partition_exprs, partition_by_null, items, rowtime, hidden, scope })
+    Ok(SelectPlan {
+        source,
+        steps,
+        keys,
+        partition_exprs,
+        partition_by_null,
+        aggregated,
+        items,
+        rowtime,
+        hidden,
+        scope,
+    })
 }
 
 /// The name ksqlDB gives an unaliased select item: the column, or the struct field for `a->b`.
@@ -364,6 +425,8 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
             if plan.partition_exprs.is_empty() { plan.keys.clone() } else { plan.partition_exprs.clone() };
         let (what, list) = if plan.partition_exprs.is_empty() {
             (if missing.len() == 1 { "key column" } else { "key columns" }, missing.join(" and "))
+        } else if plan.aggregated {
+            (if missing.len() == 1 { "grouping expression" } else { "grouping expressions" }, missing.join(" and "))
         } else {
             (
                 if missing.len() == 1 { "partitioning expression" } else { "partitioning expressions" },
@@ -381,7 +444,8 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
 /// Plans CREATE STREAM AS SELECT and INSERT INTO ... SELECT.
 pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>) -> Result<PersistentPlan> {
     let plan = plan_select(select, catalog)?;
-    match (sink.kind, plan.source.kind) {
+    let result_kind = if plan.aggregated { SourceKind::Table } else { plan.source.kind };
+    match (sink.kind, result_kind) {
         (SourceKind::Stream, SourceKind::Table) => {
             return Err(PlanError::new(
                 "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",

@@ -51,6 +51,8 @@ pub enum Step {
     /// A table's filter: rows where the predicate is not true become tombstones (their value is null),
     /// as a KTable filter forwards them.
     TableFilter { predicate: Arc<dyn PhysicalExpr>, text: String },
+    /// GROUP BY: input ROWTIME, keys, aggregate arguments, hidden; output ROWTIME, keys, results, hidden.
+    Aggregate { keys: usize, calls: Vec<crate::operator::AggregateCall>, schema: SchemaRef, texts: Vec<String> },
     /// Computes a new set of columns.
     Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },
 }
@@ -101,6 +103,7 @@ impl Dataflow {
             match step {
                 Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
                 Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
+                Step::Aggregate { texts, .. } => lines.push(format!("{indent}Aggregate [{}]", texts.join(", "))),
                 Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
             }
             depth += 1;

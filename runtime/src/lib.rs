@@ -1,6 +1,7 @@
 //! Eddy's runtime: record formats, Arrow batches, expression evaluation, operators, and the
 //! drivers that run dataflows against Kafka or against in-memory topics.
 
+pub mod aggregate;
 mod broker;
 mod columnar;
 mod dataflow;

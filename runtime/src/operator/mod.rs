@@ -1,11 +1,13 @@
 //! Operators: I/O-free transformations of record batches, built from dataflow steps.
 
+mod aggregator;
 mod filterer;
 mod projector;
 mod table_filterer;
 
 use arrow::record_batch::RecordBatch;
 
+pub use aggregator::{AggregateCall, Aggregator};
 pub use filterer::Filterer;
 pub use projector::Projector;
 pub use table_filterer::TableFilterer;
@@ -28,6 +30,7 @@ pub fn operator_for(step: &Step) -> Box<dyn Operator> {
     match step {
         Step::Filter { predicate, .. } => Box::new(Filterer::new(predicate.clone())),
         Step::TableFilter { predicate, .. } => Box::new(TableFilterer::new(predicate.clone())),
+        Step::Aggregate { keys, calls, schema, .. } => Box::new(Aggregator::new(*keys, calls.clone(), schema.clone())),
         Step::Project { exprs, schema, .. } => Box::new(Projector::new(exprs.clone(), schema.clone())),
     }
 }

@@ -1,0 +1,233 @@
+//! GROUP BY planning: aggregate calls are pulled out of the projection and HAVING, the input is
+//! projected to the group keys and the aggregates' arguments, and an Aggregate step computes them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
+use eddy_catalog::{arrow_field, SqlType};
+use eddy_parser::{fold_ident, object_name};
+use eddy_runtime::aggregate::resolve_aggregate;
+use eddy_runtime::operator::AggregateCall;
+use eddy_runtime::{Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
+use sqlparser::ast::{self as sql, Spanned};
+
+use crate::error::{PlanError, Result};
+use crate::expr::{is_aggregate, ExprPlanner, Typed};
+use crate::scope::{Scope, ScopeColumn};
+
+/// An aggregate call found in the query.
+struct Call {
+    name: String,
+    args: Vec<sql::Expr>,
+    star: bool,
+    text: String,
+}
+
+/// Rewrites expressions over the aggregated rows: group expressions become key columns, aggregate
+/// calls become their result columns.
+pub(crate) struct Rewriter {
+    group_texts: Vec<String>,
+    key_names: Vec<String>,
+    calls: Vec<Call>,
+}
+
+fn normalized(e: &sql::Expr) -> String {
+    e.to_string().to_uppercase().replace(' ', "")
+}
+
+fn ident(name: &str) -> sql::Expr {
+    sql::Expr::Identifier(sql::Ident::with_quote('`', name.to_string()))
+}
+
+/// The column holding aggregate `i`'s result.
+pub(crate) fn agg_column(i: usize) -> String {
+    format!("$agg{i}")
+}
+
+impl Rewriter {
+    pub(crate) fn rewrite(&mut self, e: &sql::Expr) -> Result<sql::Expr> {
+        use sql::Expr as E;
+        if let Some(i) = self.group_texts.iter().position(|g| *g == normalized(e)) {
+            return Ok(ident(&self.key_names[i]));
+        }
+        let boxed = |s: &mut Self, x: &sql::Expr| -> Result<Box<sql::Expr>> { Ok(Box::new(s.rewrite(x)?)) };
+        Ok(match e {
+            E::Function(f) if is_aggregate(&object_name(&f.name).to_uppercase()) => {
+                let name = object_name(&f.name).to_uppercase();
+                let mut args = Vec::new();
+                let mut star = false;
+                if let sql::FunctionArguments::List(list) = &f.args {
+                    for a in &list.args {
+                        match a {
+                            sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) => args.push(x.clone()),
+                            sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard) => star = true,
+                            other => {
+                                return Err(PlanError::at(
+                                    format!("Unsupported argument in {name}: {other}"),
+                                    e.span().start,
+                                ))
+                            }
+                        }
+                    }
+                }
+                let text = normalized(e);
+                let i = match self.calls.iter().position(|c| c.text == text) {
+                    Some(i) => i,
+                    None => {
+                        self.calls.push(Call { name, args, star, text });
+                        self.calls.len() - 1
+                    }
+                };
+                ident(&agg_column(i))
+            }
+            E::Function(f) => {
+                let mut f = f.clone();
+                if let sql::FunctionArguments::List(list) = &mut f.args {
+                    for a in list.args.iter_mut() {
+                        if let sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) = a {
+                            *x = self.rewrite(x)?;
+                        }
+                    }
+                }
+                E::Function(f)
+            }
+            E::BinaryOp { left, op, right } => {
+                E::BinaryOp { left: boxed(self, left)?, op: op.clone(), right: boxed(self, right)? }
+            }
+            E::UnaryOp { op, expr } => E::UnaryOp { op: *op, expr: boxed(self, expr)? },
+            E::Nested(x) => E::Nested(boxed(self, x)?),
+            E::IsNull(x) => E::IsNull(boxed(self, x)?),
+            E::IsNotNull(x) => E::IsNotNull(boxed(self, x)?),
+            E::Cast { kind, expr, data_type, array, format } => E::Cast {
+                kind: kind.clone(),
+                expr: boxed(self, expr)?,
+                data_type: data_type.clone(),
+                array: *array,
+                format: format.clone(),
+            },
+            E::Between { expr, negated, low, high } => E::Between {
+                expr: boxed(self, expr)?,
+                negated: *negated,
+                low: boxed(self, low)?,
+                high: boxed(self, high)?,
+            },
+            E::InList { expr, list, negated } => E::InList {
+                expr: boxed(self, expr)?,
+                list: list.iter().map(|x| self.rewrite(x)).collect::<Result<_>>()?,
+                negated: *negated,
+            },
+            E::Case { case_token, end_token, operand, conditions, else_result } => E::Case {
+                case_token: case_token.clone(),
+                end_token: end_token.clone(),
+                operand: operand.as_ref().map(|o| boxed(self, o)).transpose()?,
+                conditions: conditions
+                    .iter()
+                    .map(|c| {
+                        Ok(sql::CaseWhen { condition: self.rewrite(&c.condition)?, result: self.rewrite(&c.result)? })
+                    })
+                    .collect::<Result<_>>()?,
+                else_result: else_result.as_ref().map(|x| boxed(self, x)).transpose()?,
+            },
+            other => other.clone(),
+        })
+    }
+}
+
+/// What the aggregation adds to a plan.
+pub(crate) struct Aggregation {
+    pub rewriter: Rewriter,
+    pub steps: Vec<Step>,
+    pub scope: Scope,
+    pub keys: Vec<String>,
+}
+
+/// Plans GROUP BY over `scope0` (the source after WHERE). `exprs` are the projection and HAVING
+/// expressions, rewritten by the returned rewriter once the aggregate calls are known.
+pub(crate) fn plan_aggregation(
+    group_by: &[sql::Expr],
+    exprs: &[&sql::Expr],
+    scope0: &Scope,
+    qualifier: &str,
+) -> Result<(Aggregation, Vec<sql::Expr>)> {
+    let planner0 = ExprPlanner::new(scope0);
+    let mut key_names = Vec::new();
+    let mut key_typed = Vec::new();
+    let mut synthetic = 0usize;
+    let used: HashSet<String> = scope0.columns.iter().map(|c| c.name.clone()).collect();
+    for g in group_by {
+        let t = planner0.plan(g).map_err(|e| match e.message.strip_prefix("Column '") {
+            Some(rest) => PlanError { message: format!("GROUP BY column '{rest}"), ..e },
+            None => e,
+        })?;
+        if matches!(t.ty, SqlType::Map(..)) {
+            return Err(PlanError::at(format!("Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{g}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.", t.ty), g.span().start));
+        }
+        let name = match g {
+            sql::Expr::Identifier(i) => fold_ident(i),
+            sql::Expr::CompoundIdentifier(parts) => parts.last().map(fold_ident).unwrap_or_default(),
+            _ => loop {
+                let n = format!("KSQL_COL_{synthetic}");
+                synthetic += 1;
+                if !used.contains(&n) {
+                    break n;
+                }
+            },
+        };
+        key_names.push(name);
+        key_typed.push(t);
+    }
+    let mut rewriter = Rewriter {
+        group_texts: group_by.iter().map(normalized).collect(),
+        key_names: key_names.clone(),
+        calls: Vec::new(),
+    };
+    let rewritten = exprs.iter().map(|e| rewriter.rewrite(e)).collect::<Result<Vec<_>>>()?;
+
+    // Pre-aggregation projection: ROWTIME, keys, arguments, hidden columns.
+    let col = |name: &str| planner0.plan(&ident(name));
+    let mut pre: Vec<(String, Typed)> = vec![("ROWTIME".into(), col("ROWTIME")?)];
+    for (n, t) in key_names.iter().zip(&key_typed) {
+        pre.push((n.clone(), t.clone()));
+    }
+    let mut calls = Vec::new();
+    let mut results = Vec::new();
+    let mut texts = Vec::new();
+    for (i, call) in rewriter.calls.iter().enumerate() {
+        let args = call.args.iter().map(|a| planner0.plan(a)).collect::<Result<Vec<_>>>()?;
+        let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
+        let (function, ret) = match resolve_aggregate(&call.name, &types, call.star) {
+            Some(Ok(x)) => x,
+            Some(Err(m)) => return Err(PlanError::new(m)),
+            None => return Err(PlanError::new(format!("Can't find any functions with the name '{}'", call.name))),
+        };
+        for (j, a) in args.into_iter().enumerate() {
+            pre.push((format!("$arg{i}_{j}"), a));
+        }
+        calls.push(AggregateCall { function, args: call.args.len() });
+        results.push((agg_column(i), ret));
+        texts.push(call.text.clone());
+    }
+    pre.push((HEADERS_COLUMN.into(), col(HEADERS_COLUMN)?));
+    pre.push((VALUE_NULL_COLUMN.into(), col(VALUE_NULL_COLUMN)?));
+    let pre_step = Step::Project {
+        exprs: pre.iter().map(|(_, t)| t.expr.clone()).collect(),
+        schema: Arc::new(Schema::new(pre.iter().map(|(n, t)| arrow_field(n, &t.ty)).collect::<Vec<_>>())),
+        texts: pre.iter().map(|(n, t)| format!("{} AS {n}", t.expr)).collect(),
+    };
+    // The aggregated rows and the scope the projection sees.
+    let mut out: Vec<(Option<String>, String, SqlType)> =
+        vec![(Some(qualifier.to_string()), "ROWTIME".into(), SqlType::Bigint)];
+    for (n, t) in key_names.iter().zip(&key_typed) {
+        out.push((Some(qualifier.to_string()), n.clone(), t.ty.clone()));
+    }
+    for (n, t) in &results {
+        out.push((None, n.clone(), t.clone()));
+    }
+    out.push((None, HEADERS_COLUMN.into(), eddy_runtime::headers_type()));
+    out.push((None, VALUE_NULL_COLUMN.into(), SqlType::Boolean));
+    let schema = Arc::new(Schema::new(out.iter().map(|(_, n, t)| arrow_field(n, t)).collect::<Vec<_>>()));
+    let agg_step = Step::Aggregate { keys: key_names.len(), calls, schema, texts };
+    let scope = Scope::new(out.into_iter().map(|(q, n, t)| ScopeColumn { qualifier: q, name: n, ty: t }).collect());
+    Ok((Aggregation { rewriter, steps: vec![pre_step, agg_step], scope, keys: key_names }, rewritten))
+}

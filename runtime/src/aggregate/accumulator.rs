@@ -1,0 +1,224 @@
+//! Accumulators: COUNT, SUM, MIN, MAX, AVG, COLLECT_LIST, COLLECT_SET, COUNT_DISTINCT,
+//! EARLIEST_BY_OFFSET and LATEST_BY_OFFSET.
+
+use std::cmp::Ordering;
+
+use eddy_catalog::SqlType;
+
+use crate::value::Value;
+
+/// Names of the aggregate functions Eddy implements.
+pub const AGGREGATE_NAMES: &[&str] = &[
+    "AVG",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "COUNT",
+    "COUNT_DISTINCT",
+    "EARLIEST_BY_OFFSET",
+    "LATEST_BY_OFFSET",
+    "MAX",
+    "MIN",
+    "SUM",
+];
+
+/// An aggregate function bound to its argument type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggregateFunction {
+    /// COUNT(*) counts rows; COUNT(x) counts non-NULL values.
+    Count {
+        star: bool,
+    },
+    Sum(SqlType),
+    Min(SqlType),
+    Max(SqlType),
+    Avg,
+    CollectList,
+    CollectSet,
+    CountDistinct,
+    EarliestByOffset,
+    LatestByOffset,
+}
+
+/// Resolves an aggregate call: the function and its result type.
+pub fn resolve_aggregate(
+    name: &str,
+    args: &[SqlType],
+    star: bool,
+) -> Option<Result<(AggregateFunction, SqlType), String>> {
+    let bad = || {
+        Err(format!(
+            "Function '{name}' does not accept parameters ({})",
+            args.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        ))
+    };
+    let comparable = |t: &SqlType| {
+        t.is_numeric()
+            || matches!(
+                t,
+                SqlType::String
+                    | SqlType::Date
+                    | SqlType::Time
+                    | SqlType::Timestamp
+                    | SqlType::Bytes
+                    | SqlType::Boolean
+            )
+    };
+    Some(match (name, args) {
+        ("COUNT", _) if star => Ok((AggregateFunction::Count { star: true }, SqlType::Bigint)),
+        ("COUNT", [_]) => Ok((AggregateFunction::Count { star: false }, SqlType::Bigint)),
+        ("SUM", [t]) if t.is_numeric() => Ok((AggregateFunction::Sum(t.clone()), t.clone())),
+        ("MIN", [t]) if comparable(t) => Ok((AggregateFunction::Min(t.clone()), t.clone())),
+        ("MAX", [t]) if comparable(t) => Ok((AggregateFunction::Max(t.clone()), t.clone())),
+        ("AVG", [t]) if t.is_numeric() => Ok((AggregateFunction::Avg, SqlType::Double)),
+        ("COLLECT_LIST", [t]) => Ok((AggregateFunction::CollectList, SqlType::Array(Box::new(t.clone())))),
+        ("COLLECT_SET", [t]) => Ok((AggregateFunction::CollectSet, SqlType::Array(Box::new(t.clone())))),
+        ("COUNT_DISTINCT", [_]) => Ok((AggregateFunction::CountDistinct, SqlType::Bigint)),
+        ("EARLIEST_BY_OFFSET", [t]) => Ok((AggregateFunction::EarliestByOffset, t.clone())),
+        ("LATEST_BY_OFFSET", [t]) => Ok((AggregateFunction::LatestByOffset, t.clone())),
+        (n, _) if AGGREGATE_NAMES.contains(&n) => bad(),
+        _ => return None,
+    })
+}
+
+/// The running state of one aggregate for one group.
+#[derive(Debug, Clone)]
+pub enum Accumulator {
+    Count(i64),
+    Sum(Value),
+    Extreme(Value),
+    Avg { sum: f64, count: i64 },
+    List(Vec<Value>),
+    Set(Vec<Value>),
+    Earliest(Option<Value>),
+    Latest(Value),
+}
+
+fn add(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Null, x) | (x, Value::Null) => x.clone(),
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
+        (Value::Bigint(x), Value::Bigint(y)) => Value::Bigint(x.wrapping_add(*y)),
+        (Value::Double(x), Value::Double(y)) => Value::Double(x + y),
+        (Value::Decimal(x), Value::Decimal(y)) => Value::Decimal(x + y),
+        (x, _) => x.clone(),
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Bigint(x), Value::Bigint(y)) | (Value::Timestamp(x), Value::Timestamp(y)) => Some(x.cmp(y)),
+        (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
+        (Value::Decimal(x), Value::Decimal(y)) => Some(x.cmp(y)),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),
+        (Value::Boolean(x), Value::Boolean(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) | (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(x) => Some(*x as f64),
+        Value::Bigint(x) => Some(*x as f64),
+        Value::Double(x) => Some(*x),
+        _ => None,
+    }
+}
+
+impl AggregateFunction {
+    /// The accumulator of a new group.
+    pub fn init(&self) -> Accumulator {
+        match self {
+            Self::Count { .. } => Accumulator::Count(0),
+            Self::CountDistinct => Accumulator::Set(Vec::new()),
+            Self::Sum(t) => Accumulator::Sum(match t {
+                SqlType::Int => Value::Int(0),
+                SqlType::Bigint => Value::Bigint(0),
+                SqlType::Double => Value::Double(0.0),
+                SqlType::Decimal { .. } => Value::Decimal(0),
+                _ => Value::Null,
+            }),
+            Self::Min(_) | Self::Max(_) => Accumulator::Extreme(Value::Null),
+            Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
+            Self::CollectList => Accumulator::List(Vec::new()),
+            Self::CollectSet => Accumulator::Set(Vec::new()),
+            Self::EarliestByOffset => Accumulator::Earliest(None),
+            Self::LatestByOffset => Accumulator::Latest(Value::Null),
+        }
+    }
+
+    /// Folds one row's arguments into the accumulator.
+    pub fn update(&self, acc: &mut Accumulator, args: &[Value]) {
+        let arg = args.first().cloned().unwrap_or(Value::Null);
+        match (self, acc) {
+            (Self::Count { star: true }, Accumulator::Count(n)) => *n += 1,
+            (Self::Count { star: false }, Accumulator::Count(n)) => {
+                if !arg.is_null() {
+                    *n += 1
+                }
+            }
+            (Self::Sum(_), Accumulator::Sum(s)) => *s = add(s, &arg),
+            (Self::Min(_), Accumulator::Extreme(m)) => {
+                if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Less)) {
+                    *m = arg
+                }
+            }
+            (Self::Max(_), Accumulator::Extreme(m)) => {
+                if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Greater)) {
+                    *m = arg
+                }
+            }
+            (Self::Avg, Accumulator::Avg { sum, count }) => {
+                if let Some(x) = as_f64(&arg).or_else(|| match &arg {
+                    Value::Decimal(d) => Some(*d as f64),
+                    _ => None,
+                }) {
+                    *sum += x;
+                    *count += 1;
+                }
+            }
+            (Self::CollectList, Accumulator::List(items)) => items.push(arg),
+            (Self::CollectSet, Accumulator::Set(items)) => {
+                if !items.contains(&arg) {
+                    items.push(arg)
+                }
+            }
+            (Self::CountDistinct, Accumulator::Set(items)) => {
+                if !arg.is_null() && !items.contains(&arg) {
+                    items.push(arg)
+                }
+            }
+            (Self::EarliestByOffset, Accumulator::Earliest(first)) => {
+                if first.is_none() && !arg.is_null() {
+                    *first = Some(arg)
+                }
+            }
+            (Self::LatestByOffset, Accumulator::Latest(last)) => {
+                if !arg.is_null() {
+                    *last = arg
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The current result.
+    pub fn result(&self, acc: &Accumulator) -> Value {
+        match acc {
+            Accumulator::Count(n) => Value::Bigint(*n),
+            Accumulator::Set(items) if *self == Self::CountDistinct => Value::Bigint(items.len() as i64),
+            Accumulator::Sum(v) | Accumulator::Extreme(v) | Accumulator::Latest(v) => v.clone(),
+            Accumulator::Avg { sum, count } => {
+                if *count == 0 {
+                    Value::Double(0.0)
+                } else {
+                    Value::Double(sum / *count as f64)
+                }
+            }
+            Accumulator::List(items) | Accumulator::Set(items) => Value::Array(items.clone()),
+            Accumulator::Earliest(v) => v.clone().unwrap_or(Value::Null),
+        }
+    }
+}
