@@ -56,7 +56,9 @@ impl Rewriter {
             E::Function(f) if is_aggregate(&object_name(&f.name).to_uppercase()) => {
                 let name = object_name(&f.name).to_uppercase();
                 let mut args = Vec::new();
-                let mut star = false;
+                // COUNT() counts rows, like COUNT(*).
+                let mut star =
+                    name == "COUNT" && matches!(&f.args, sql::FunctionArguments::List(l) if l.args.is_empty());
                 if let sql::FunctionArguments::List(list) = &f.args {
                     for a in &list.args {
                         match a {

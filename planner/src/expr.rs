@@ -621,6 +621,9 @@ impl<'a> ExprPlanner<'a> {
 
     fn function(&self, e: &sql::Expr, f: &sql::Function) -> Result<Typed> {
         let name = eddy_parser::object_name(&f.name).to_uppercase();
+        if !is_aggregate(&name) && !eddy_runtime::function::function_names().contains(&name.as_str()) {
+            return err(e, format!("Can't find any functions with the name '{name}'"));
+        }
         let args = match &f.args {
             sql::FunctionArguments::None => Vec::new(),
             sql::FunctionArguments::List(list) => list

@@ -138,7 +138,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         }
         let t = cast_to(t, &SqlType::Boolean)?;
         if source.kind == SourceKind::Table {
-            steps.push(Step::TableFilter { predicate: t.expr, text: w.to_string() });
+            steps.push(Step::TableFilter { predicate: t.expr, text: w.to_string(), keys: None });
         } else {
             steps.push(Step::Filter { predicate: t.expr, text: w.to_string() });
         }
@@ -183,7 +183,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
             let h_rewritten = rewritten.next().unwrap_or_else(|| h.clone());
             let t = ExprPlanner::new(&agg.scope).plan(&h_rewritten)?;
             let t = cast_to(t, &SqlType::Boolean)?;
-            steps.push(Step::TableFilter { predicate: t.expr, text: h.to_string() });
+            steps.push(Step::TableFilter { predicate: t.expr, text: h.to_string(), keys: Some(agg.keys.len()) });
         }
         let group_texts = select.group_by.iter().map(|g| g.to_string()).collect();
         let _ = &agg.rewriter;

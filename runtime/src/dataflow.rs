@@ -50,7 +50,9 @@ pub enum Step {
     Filter { predicate: Arc<dyn PhysicalExpr>, text: String },
     /// A table's filter: rows where the predicate is not true become tombstones (their value is null),
     /// as a KTable filter forwards them.
-    TableFilter { predicate: Arc<dyn PhysicalExpr>, text: String },
+    /// With `keys`, the filter remembers which keys it let through and sends a tombstone only for
+    /// those (a filter over an aggregate's changelog); without, every non-matching row is one.
+    TableFilter { predicate: Arc<dyn PhysicalExpr>, text: String, keys: Option<usize> },
     /// GROUP BY: input ROWTIME, keys, aggregate arguments, hidden; output ROWTIME, keys, results, hidden.
     Aggregate { keys: usize, calls: Vec<crate::operator::AggregateCall>, schema: SchemaRef, texts: Vec<String> },
     /// Computes a new set of columns.

@@ -29,7 +29,7 @@ pub trait Operator: Send {
 pub fn operator_for(step: &Step) -> Box<dyn Operator> {
     match step {
         Step::Filter { predicate, .. } => Box::new(Filterer::new(predicate.clone())),
-        Step::TableFilter { predicate, .. } => Box::new(TableFilterer::new(predicate.clone())),
+        Step::TableFilter { predicate, keys, .. } => Box::new(TableFilterer::new(predicate.clone(), *keys)),
         Step::Aggregate { keys, calls, schema, .. } => Box::new(Aggregator::new(*keys, calls.clone(), schema.clone())),
         Step::Project { exprs, schema, .. } => Box::new(Projector::new(exprs.clone(), schema.clone())),
     }

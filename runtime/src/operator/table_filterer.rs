@@ -1,25 +1,31 @@
 //! A table's WHERE: rows that do not match become tombstones instead of disappearing.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
-use arrow::compute::{is_not_null, not, or_kleene};
+use arrow::compute::{filter_record_batch, is_not_null, not, or_kleene};
 use arrow::record_batch::RecordBatch;
 use datafusion_physical_expr::PhysicalExpr;
 
 use super::Operator;
+use crate::columnar::array_value;
 use crate::error::{Result, RuntimeError};
 use crate::eval::evaluate_rowwise;
+use crate::value::Value;
 
 /// The table filter; expects the hidden value-null column last.
 pub struct TableFilterer {
     predicate: Arc<dyn PhysicalExpr>,
+    /// Key columns (after ROWTIME) when the filter tracks which keys downstream holds.
+    keys: Option<usize>,
+    present: HashSet<String>,
     errors: Vec<String>,
 }
 
 impl TableFilterer {
-    pub fn new(predicate: Arc<dyn PhysicalExpr>) -> Self {
-        Self { predicate, errors: Vec::new() }
+    pub fn new(predicate: Arc<dyn PhysicalExpr>, keys: Option<usize>) -> Self {
+        Self { predicate, keys, present: HashSet::new(), errors: Vec::new() }
     }
 }
 
@@ -40,8 +46,26 @@ impl Operator for TableFilterer {
             .ok_or_else(|| RuntimeError::Internal("the last column is not the value-null flag".into()))?;
         let tombstone = or_kleene(value_null, &not(&matched)?)?;
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns[last] = Arc::new(tombstone);
-        Ok(Some(RecordBatch::try_new(batch.schema(), columns)?))
+        columns[last] = Arc::new(tombstone.clone());
+        let batch = RecordBatch::try_new(batch.schema(), columns)?;
+        let Some(keys) = self.keys else { return Ok(Some(batch)) };
+        // Keep tombstones only for keys that were let through before.
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let key: Vec<Value> = (1..=keys).map(|c| array_value(batch.column(c).as_ref(), row)).collect();
+            let key = format!("{key:?}");
+            if tombstone.value(row) {
+                keep.push(self.present.remove(&key));
+            } else {
+                self.present.insert(key);
+                keep.push(true);
+            }
+        }
+        let keep = BooleanArray::from(keep);
+        if keep.true_count() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(filter_record_batch(&batch, &keep)?))
     }
 
     fn take_errors(&mut self) -> Vec<String> {
