@@ -1,9 +1,11 @@
 //! ksqlDB's built-in scalar functions, registered as DataFusion UDFs with ksqlDB semantics.
 
+mod collections;
 mod conditional;
 mod math;
 mod row_udf;
 mod string;
+mod text;
 mod trig;
 
 use std::sync::Arc;
@@ -25,7 +27,9 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
     let found = string::resolve(name, args)
         .or_else(|| math::resolve(name, args))
         .or_else(|| trig::resolve(name, args))
-        .or_else(|| conditional::resolve(name, args))?;
+        .or_else(|| conditional::resolve(name, args))
+        .or_else(|| text::resolve(name, args))
+        .or_else(|| collections::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
         return_type: ret,
@@ -34,8 +38,15 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
 
 /// Names of the functions Eddy implements, for SHOW FUNCTIONS.
 pub fn function_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> =
-        string::NAMES.iter().chain(math::NAMES).chain(trig::NAMES).chain(conditional::NAMES).copied().collect();
+    let mut names: Vec<&'static str> = string::NAMES
+        .iter()
+        .chain(math::NAMES)
+        .chain(trig::NAMES)
+        .chain(conditional::NAMES)
+        .chain(text::NAMES)
+        .chain(collections::NAMES)
+        .copied()
+        .collect();
     names.sort();
     names
 }

@@ -1,0 +1,164 @@
+//! Array and map functions: ARRAY_LENGTH, ARRAY_CONTAINS, ARRAY_DISTINCT, ARRAY_MAX, ARRAY_MIN,
+//! ARRAY_SORT, ARRAY_CONCAT, ARRAY_JOIN, SLICE, MAP_KEYS, MAP_VALUES.
+
+use std::cmp::Ordering;
+
+use eddy_catalog::SqlType;
+
+use super::{signature_error, RowFn};
+use crate::value::{decimal_to_string, Value};
+
+pub const NAMES: &[&str] = &[
+    "ARRAY_CONCAT",
+    "ARRAY_CONTAINS",
+    "ARRAY_DISTINCT",
+    "ARRAY_JOIN",
+    "ARRAY_LENGTH",
+    "ARRAY_MAX",
+    "ARRAY_MIN",
+    "ARRAY_SORT",
+    "MAP_KEYS",
+    "MAP_VALUES",
+    "SLICE",
+];
+
+type Found = Option<Result<(RowFn, SqlType), String>>;
+
+pub fn resolve(name: &str, args: &[SqlType]) -> Found {
+    let ok = |f: RowFn, t: SqlType| Some(Ok((f, t)));
+    let bad = || Some(Err(signature_error(name, args)));
+    match (name, args) {
+        ("ARRAY_LENGTH", [SqlType::Array(_)]) => ok(length, SqlType::Int),
+        ("ARRAY_CONTAINS", [SqlType::Array(_), _]) => ok(contains, SqlType::Boolean),
+        ("ARRAY_DISTINCT", [t @ SqlType::Array(_)]) => ok(distinct, t.clone()),
+        ("ARRAY_MAX", [SqlType::Array(e)]) => ok(max, (**e).clone()),
+        ("ARRAY_MIN", [SqlType::Array(e)]) => ok(min, (**e).clone()),
+        ("ARRAY_SORT", [t @ SqlType::Array(_)] | [t @ SqlType::Array(_), SqlType::String]) => ok(sort, t.clone()),
+        ("ARRAY_CONCAT", [a @ SqlType::Array(_), b]) if a == b => ok(concat, a.clone()),
+        ("ARRAY_JOIN", [SqlType::Array(_)] | [SqlType::Array(_), SqlType::String]) => ok(join, SqlType::String),
+        ("SLICE", [t @ SqlType::Array(_), SqlType::Int, SqlType::Int]) => ok(slice, t.clone()),
+        ("MAP_KEYS", [SqlType::Map(k, _)]) => ok(keys, SqlType::Array(k.clone())),
+        ("MAP_VALUES", [SqlType::Map(_, v)]) => ok(values, SqlType::Array(v.clone())),
+        (n, _) if NAMES.contains(&n) => bad(),
+        _ => None,
+    }
+}
+
+fn items(v: &Value) -> Option<&Vec<Value>> {
+    match v {
+        Value::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
+fn order(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Greater,
+        (_, Value::Null) => Ordering::Less,
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Bigint(x), Value::Bigint(y)) => x.cmp(y),
+        (Value::Double(x), Value::Double(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (Value::Decimal(x), Value::Decimal(y)) => x.cmp(y),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    }
+}
+
+fn length(a: &[Value]) -> Result<Value, String> {
+    Ok(items(&a[0]).map(|i| Value::Int(i.len() as i32)).unwrap_or(Value::Null))
+}
+
+fn contains(a: &[Value]) -> Result<Value, String> {
+    Ok(items(&a[0]).map(|i| Value::Boolean(i.contains(&a[1]))).unwrap_or(Value::Boolean(false)))
+}
+
+fn distinct(a: &[Value]) -> Result<Value, String> {
+    let Some(list) = items(&a[0]) else { return Ok(Value::Null) };
+    let mut out: Vec<Value> = Vec::new();
+    for v in list {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn extreme(a: &[Value], want: Ordering) -> Result<Value, String> {
+    let Some(list) = items(&a[0]) else { return Ok(Value::Null) };
+    let mut best: Option<&Value> = None;
+    for v in list.iter().filter(|v| !v.is_null()) {
+        if best.is_none_or(|b| order(v, b) == want) {
+            best = Some(v);
+        }
+    }
+    Ok(best.cloned().unwrap_or(Value::Null))
+}
+
+fn max(a: &[Value]) -> Result<Value, String> {
+    extreme(a, Ordering::Greater)
+}
+
+fn min(a: &[Value]) -> Result<Value, String> {
+    extreme(a, Ordering::Less)
+}
+
+/// ARRAY_SORT(array[, 'ASC'|'DESC']): NULLs last either way.
+fn sort(a: &[Value]) -> Result<Value, String> {
+    let Some(list) = items(&a[0]) else { return Ok(Value::Null) };
+    let desc = matches!(a.get(1), Some(Value::String(d)) if d.eq_ignore_ascii_case("DESC"));
+    let mut out = list.clone();
+    out.sort_by(|x, y| match (x.is_null(), y.is_null(), desc) {
+        (false, false, true) => order(y, x),
+        _ => order(x, y),
+    });
+    Ok(Value::Array(out))
+}
+
+fn concat(a: &[Value]) -> Result<Value, String> {
+    Ok(match (items(&a[0]), items(&a[1])) {
+        (None, None) => Value::Null,
+        (x, y) => Value::Array(x.into_iter().chain(y).flatten().cloned().collect()),
+    })
+}
+
+fn join(a: &[Value]) -> Result<Value, String> {
+    let Some(list) = items(&a[0]) else { return Ok(Value::Null) };
+    let sep = match a.get(1) {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => "",
+        None => ",",
+    };
+    let parts: Vec<String> = list
+        .iter()
+        .map(|v| match v {
+            Value::Null => "null".to_string(),
+            Value::Decimal(d) => decimal_to_string(*d, 2),
+            other => other.to_string(),
+        })
+        .collect();
+    Ok(Value::String(parts.join(sep)))
+}
+
+/// SLICE(array, from, to): 1-based, inclusive.
+fn slice(a: &[Value]) -> Result<Value, String> {
+    let (Some(list), Value::Int(from), Value::Int(to)) = (items(&a[0]), &a[1], &a[2]) else { return Ok(Value::Null) };
+    let from = (*from).max(1) as usize - 1;
+    let to = (*to as usize).min(list.len());
+    Ok(Value::Array(if from < to { list[from..to].to_vec() } else { Vec::new() }))
+}
+
+fn keys(a: &[Value]) -> Result<Value, String> {
+    Ok(match &a[0] {
+        Value::Map(entries) => Value::Array(entries.iter().map(|(k, _)| k.clone()).collect()),
+        _ => Value::Null,
+    })
+}
+
+fn values(a: &[Value]) -> Result<Value, String> {
+    Ok(match &a[0] {
+        Value::Map(entries) => Value::Array(entries.iter().map(|(_, v)| v.clone()).collect()),
+        _ => Value::Null,
+    })
+}
