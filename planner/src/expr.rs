@@ -644,6 +644,12 @@ impl<'a> ExprPlanner<'a> {
                 ),
             );
         }
+        self.call_function(e, &name, args)
+    }
+
+    /// Resolves and calls a scalar function on planned arguments, widening integers where needed.
+    fn call_function(&self, e: &sql::Expr, name: &str, args: Vec<Typed>) -> Result<Typed> {
+        let name = name.to_string();
         // Untyped NULL arguments take the type of the first typed argument.
         let args = match args.iter().find(|a| !a.null_literal).map(|a| a.ty.clone()) {
             Some(ty) => args

@@ -176,7 +176,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                 if alias.is_none() {
                     *alias = derived_name(&original);
                 }
-                *expr = Box::new(new);
+                **expr = new;
             }
         }
         if let Some(h) = &select.having {

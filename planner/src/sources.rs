@@ -142,6 +142,11 @@ pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Colu
     Ok(())
 }
 
+/// ksqlDB's `Line: L, Col: C: ` prefix for a column (positions count in the submitted text).
+fn location(position: Option<usize>) -> String {
+    position.map(|p| format!("Line: 1, Col: {p}: ")).unwrap_or_default()
+}
+
 /// Builds the catalog entry of `CREATE STREAM|TABLE name (columns) WITH (...)`.
 pub fn build_source(
     create: &CreateSource,
@@ -170,13 +175,15 @@ pub fn build_source(
         match (&c.constraint, create.kind) {
             (ColumnConstraint::PrimaryKey, SourceKind::Stream) => {
                 return Err(PlanError::new(format!(
-                    "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                    "{}Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                    location(c.position),
                     c.name
                 )))
             }
             (ColumnConstraint::Key, SourceKind::Table) => {
                 return Err(PlanError::new(format!(
-                    "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                    "{}Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                    location(c.position),
                     c.name
                 )))
             }

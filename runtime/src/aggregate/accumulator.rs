@@ -154,52 +154,37 @@ impl AggregateFunction {
         let arg = args.first().cloned().unwrap_or(Value::Null);
         match (self, acc) {
             (Self::Count { star: true }, Accumulator::Count(n)) => *n += 1,
-            (Self::Count { star: false }, Accumulator::Count(n)) => {
-                if !arg.is_null() {
-                    *n += 1
-                }
-            }
+            (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n += 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = add(s, &arg),
-            (Self::Min(_), Accumulator::Extreme(m)) => {
-                if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Less)) {
-                    *m = arg
-                }
+            (Self::Min(_), Accumulator::Extreme(m))
+                if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Less)) =>
+            {
+                *m = arg
             }
-            (Self::Max(_), Accumulator::Extreme(m)) => {
-                if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Greater)) {
-                    *m = arg
-                }
+            (Self::Max(_), Accumulator::Extreme(m))
+                if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Greater)) =>
+            {
+                *m = arg
             }
             (Self::Avg, Accumulator::Avg { sum, count }) => {
-                if let Some(x) = as_f64(&arg).or_else(|| match &arg {
+                let x = match &arg {
                     Value::Decimal(d) => Some(*d as f64),
-                    _ => None,
-                }) {
+                    other => as_f64(other),
+                };
+                if let Some(x) = x {
                     *sum += x;
                     *count += 1;
                 }
             }
             (Self::CollectList, Accumulator::List(items)) => items.push(arg),
-            (Self::CollectSet, Accumulator::Set(items)) => {
-                if !items.contains(&arg) {
-                    items.push(arg)
-                }
+            (Self::CollectSet, Accumulator::Set(items)) if !items.contains(&arg) => items.push(arg),
+            (Self::CountDistinct, Accumulator::Set(items)) if !arg.is_null() && !items.contains(&arg) => {
+                items.push(arg)
             }
-            (Self::CountDistinct, Accumulator::Set(items)) => {
-                if !arg.is_null() && !items.contains(&arg) {
-                    items.push(arg)
-                }
+            (Self::EarliestByOffset, Accumulator::Earliest(first)) if first.is_none() && !arg.is_null() => {
+                *first = Some(arg)
             }
-            (Self::EarliestByOffset, Accumulator::Earliest(first)) => {
-                if first.is_none() && !arg.is_null() {
-                    *first = Some(arg)
-                }
-            }
-            (Self::LatestByOffset, Accumulator::Latest(last)) => {
-                if !arg.is_null() {
-                    *last = arg
-                }
-            }
+            (Self::LatestByOffset, Accumulator::Latest(last)) if !arg.is_null() => *last = arg,
             _ => {}
         }
     }
