@@ -105,20 +105,11 @@ impl RecordDecoder {
         row.push(Value::Int(r.partition));
         row.push(Value::Bigint(r.offset));
         row.extend(keys);
+        let headers = headers_value(&r.headers);
         for (_, _, kind) in &self.spec.value_columns {
             row.push(match kind {
                 ColumnKind::Value => values.next().unwrap_or(Value::Null),
-                ColumnKind::Headers => Value::Array(
-                    r.headers
-                        .iter()
-                        .map(|(k, v)| {
-                            Value::Struct(vec![
-                                ("KEY".into(), Value::String(k.clone())),
-                                ("VALUE".into(), v.clone().map(Value::Bytes).unwrap_or(Value::Null)),
-                            ])
-                        })
-                        .collect(),
-                ),
+                ColumnKind::Headers => headers.clone(),
                 ColumnKind::Header(key) => r
                     .headers
                     .iter()
@@ -130,17 +121,7 @@ impl RecordDecoder {
                 ColumnKind::Key => Value::Null,
             });
         }
-        row.push(Value::Array(
-            r.headers
-                .iter()
-                .map(|(k, v)| {
-                    Value::Struct(vec![
-                        ("KEY".into(), Value::String(k.clone())),
-                        ("VALUE".into(), v.clone().map(Value::Bytes).unwrap_or(Value::Null)),
-                    ])
-                })
-                .collect(),
-        ));
+        row.push(headers);
         row.push(Value::Boolean(r.value.is_none()));
         if let Some((idx, ty, format)) = &self.timestamp_column {
             let ts = match (&row[3 + idx], ty) {
@@ -159,4 +140,19 @@ impl RecordDecoder {
         }
         Ok(Some(row))
     }
+}
+
+/// Headers as the `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>` value of a HEADERS column.
+fn headers_value(headers: &[(String, Option<Vec<u8>>)]) -> Value {
+    Value::Array(
+        headers
+            .iter()
+            .map(|(k, v)| {
+                Value::Struct(vec![
+                    ("KEY".into(), Value::String(k.clone())),
+                    ("VALUE".into(), v.clone().map(Value::Bytes).unwrap_or(Value::Null)),
+                ])
+            })
+            .collect(),
+    )
 }

@@ -51,3 +51,16 @@ pub fn conform(array: ArrayRef, dt: &DataType) -> Result<ArrayRef> {
     }
     Ok(cast(&array, dt)?)
 }
+
+/// Evaluates a predicate to a boolean mask (failed rows are NULL).
+pub fn evaluate_mask(
+    predicate: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+    errors: &mut Vec<String>,
+) -> Result<arrow::array::BooleanArray> {
+    let mask = evaluate_rowwise(predicate, batch, errors)?;
+    mask.as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .cloned()
+        .ok_or_else(|| crate::error::RuntimeError::Internal("filter predicate is not boolean".into()))
+}

@@ -23,6 +23,22 @@ struct Topic {
     round_robin: i32,
 }
 
+impl Topic {
+    /// Appends a record to a partition at its next offset.
+    fn push(&mut self, partition: i32, r: OutputRecord) {
+        let offset = self.next_offset[partition as usize];
+        self.next_offset[partition as usize] += 1;
+        self.records.push(Record {
+            partition,
+            offset,
+            timestamp: r.timestamp,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+        });
+    }
+}
+
 enum Output {
     Topic(String),
     Rows(mpsc::Sender<Result<arrow::record_batch::RecordBatch>>),
@@ -85,16 +101,7 @@ impl MemoryBroker {
         let t = state.topics.get_mut(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
         let p = partition.clamp(0, t.partitions - 1);
         for r in records {
-            let offset = t.next_offset[p as usize];
-            t.next_offset[p as usize] += 1;
-            t.records.push(Record {
-                partition: p,
-                offset,
-                timestamp: r.timestamp,
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-            });
+            t.push(p, r);
         }
         Ok(())
     }
@@ -165,16 +172,7 @@ fn append(state: &mut State, topic: &str, records: Vec<OutputRecord>) -> Result<
                 t.round_robin
             }
         };
-        let offset = t.next_offset[partition as usize];
-        t.next_offset[partition as usize] += 1;
-        t.records.push(Record {
-            partition,
-            offset,
-            timestamp: r.timestamp,
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-        });
+        t.push(partition, r);
     }
     Ok(())
 }

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray};
 use arrow::compute::filter_record_batch;
 use arrow::record_batch::RecordBatch;
 use datafusion_physical_expr::PhysicalExpr;
 
 use super::Operator;
-use crate::error::{Result, RuntimeError};
-use crate::eval::evaluate_rowwise;
+use crate::error::Result;
+use crate::eval::evaluate_mask;
 
 /// The WHERE operator.
 pub struct Filterer {
@@ -25,15 +24,11 @@ impl Filterer {
 
 impl Operator for Filterer {
     fn process(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
-        let mask = evaluate_rowwise(&self.predicate, &batch, &mut self.errors)?;
-        let mask = mask
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .ok_or_else(|| RuntimeError::Internal("filter predicate is not boolean".into()))?;
+        let mask = evaluate_mask(&self.predicate, &batch, &mut self.errors)?;
         if mask.true_count() == 0 {
             return Ok(None);
         }
-        Ok(Some(filter_record_batch(&batch, mask)?))
+        Ok(Some(filter_record_batch(&batch, &mask)?))
     }
 
     fn take_errors(&mut self) -> Vec<String> {

@@ -11,7 +11,7 @@ use datafusion_physical_expr::PhysicalExpr;
 use super::Operator;
 use crate::columnar::array_value;
 use crate::error::{Result, RuntimeError};
-use crate::eval::evaluate_rowwise;
+use crate::eval::evaluate_mask;
 use crate::value::Value;
 
 /// The table filter; expects the hidden value-null column last.
@@ -31,13 +31,9 @@ impl TableFilterer {
 
 impl Operator for TableFilterer {
     fn process(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
-        let mask = evaluate_rowwise(&self.predicate, &batch, &mut self.errors)?;
-        let mask = mask
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .ok_or_else(|| RuntimeError::Internal("filter predicate is not boolean".into()))?;
+        let mask = evaluate_mask(&self.predicate, &batch, &mut self.errors)?;
         // NULL counts as not matching.
-        let matched = arrow::compute::and(mask, &is_not_null(mask)?)?;
+        let matched = arrow::compute::and(&mask, &is_not_null(&mask)?)?;
         let last = batch.num_columns() - 1;
         let value_null = batch
             .column(last)

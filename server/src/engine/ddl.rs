@@ -71,10 +71,7 @@ impl Engine {
     ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
-            return Ok(Output::done_with(
-                format!("CREATE {}", c.kind),
-                format!("{} {} already exists", c.kind, c.name),
-            ));
+            return Ok(already_exists(c.kind, &c.name));
         }
         let topic = c.properties.get("KAFKA_TOPIC").unwrap_or_default();
         let wanted = Self::partitions_property(&c.properties)?;
@@ -132,10 +129,7 @@ impl Engine {
     ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
         if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
-            return Ok(Output::done_with(
-                format!("CREATE {}", c.kind),
-                format!("{} {} already exists", c.kind, c.name),
-            ));
+            return Ok(already_exists(c.kind, &c.name));
         }
         if c.or_replace && state.catalog.has_source(&c.name) {
             return Err(EngineError::new(
@@ -358,4 +352,9 @@ impl Engine {
             format!("Terminated {}", if ids.is_empty() { "no queries".to_string() } else { ids.join(", ") }),
         ))
     }
+}
+
+/// The answer to `CREATE ... IF NOT EXISTS` when the source exists.
+fn already_exists(kind: SourceKind, name: &str) -> Output {
+    Output::done_with(format!("CREATE {kind}"), format!("{kind} {name} already exists"))
 }
