@@ -96,13 +96,19 @@ impl Dataflow {
                 sink.value_columns.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
             )),
         }
-        if let Some(by) = &sink.partition_by {
-            lines.push(format!("  PartitionBy [{by}]"));
-        }
-        let mut depth = if sink.partition_by.is_some() { 2 } else { 1 };
-        for step in self.steps.iter().rev() {
+        // With PARTITION BY, the first projection is the one that re-keys the input.
+        let rekey = sink
+            .partition_by
+            .as_ref()
+            .and_then(|by| self.steps.iter().position(|s| matches!(s, Step::Project { .. })).map(|i| (i, by)));
+        let mut depth = 1;
+        for (i, step) in self.steps.iter().enumerate().rev() {
             let indent = "  ".repeat(depth);
             match step {
+                Step::Project { .. } if rekey.is_some_and(|(at, _)| at == i) => {
+                    let by = rekey.map(|(_, by)| by.as_str()).unwrap_or_default();
+                    lines.push(format!("{indent}PartitionBy [{by}]"));
+                }
                 Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
                 Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
                 Step::Aggregate { texts, .. } => lines.push(format!("{indent}Aggregate [{}]", texts.join(", "))),
