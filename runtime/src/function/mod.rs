@@ -2,6 +2,7 @@
 
 mod collections;
 mod conditional;
+mod json;
 mod math;
 mod row_udf;
 mod string;
@@ -24,6 +25,9 @@ pub struct ResolvedFunction {
 /// Resolves a function call by (upper-case) name and argument types.
 /// `None`: no function of that name; `Some(Err)`: the name exists but not for these types.
 pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedFunction, String>> {
+    if let Some(found) = json::resolve(name, args) {
+        return Some(found);
+    }
     let found = string::resolve(name, args)
         .or_else(|| math::resolve(name, args))
         .or_else(|| trig::resolve(name, args))
@@ -45,6 +49,7 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(conditional::NAMES)
         .chain(text::NAMES)
         .chain(collections::NAMES)
+        .chain(json::NAMES)
         .copied()
         .collect();
     names.sort();
