@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use eddy_catalog::{Catalog, Source};
+use eddy_catalog::{Catalog, Source, SqlType};
 use eddy_parser::{parse_statements, Statement};
 use eddy_runtime::format::Role;
 use eddy_runtime::{OutputRecord, Record};
 use serde_json::Value as Json;
 
 use super::case::TestCase;
-use super::compare::matches;
+use super::compare::matches_typed;
 use super::records::{columns, decode, encode};
 use crate::TestDriver;
 
@@ -231,7 +231,20 @@ fn compare_record(topic: &str, i: usize, exp: &Json, act: &Record, sink: Option<
     if exp.get("window").is_some() {
         return fail(format!("topic {topic} record {i}: windowed keys are not supported yet"));
     }
-    if !matches(exp_key, &key) || !matches(exp_value, &value) {
+    // The sink's schema as a struct (wrapped) or its single column (unwrapped), to compare by type.
+    let schema_of = |role: Role| -> Option<SqlType> {
+        let cols = columns(sink?, role);
+        match cols.as_slice() {
+            [(_, t)] if !matches!((role, exp_value), (Role::Value, Json::Object(_))) && role == Role::Value => {
+                Some(t.clone())
+            }
+            [(_, t)] if role == Role::Key && !exp_key.is_object() => Some(t.clone()),
+            _ => Some(SqlType::Struct(cols)),
+        }
+    };
+    if !matches_typed(exp_key, &key, schema_of(Role::Key).as_ref())
+        || !matches_typed(exp_value, &value, schema_of(Role::Value).as_ref())
+    {
         return fail(format!(
             "topic {topic} record {i}: expected key={exp_key} value={exp_value}, got key={key} value={value}"
         ));
