@@ -26,7 +26,7 @@ struct Call {
 
 /// Rewrites expressions over the aggregated rows: group expressions become key columns, aggregate
 /// calls become their result columns.
-pub(crate) struct Rewriter {
+struct Rewriter {
     group_texts: Vec<String>,
     key_names: Vec<String>,
     calls: Vec<Call>,
@@ -46,7 +46,7 @@ pub(crate) fn agg_column(i: usize) -> String {
 }
 
 impl Rewriter {
-    pub(crate) fn rewrite(&mut self, e: &sql::Expr) -> Result<sql::Expr> {
+    fn rewrite(&mut self, e: &sql::Expr) -> Result<sql::Expr> {
         use sql::Expr as E;
         if let Some(i) = self.group_texts.iter().position(|g| *g == normalized(e)) {
             return Ok(ident(&self.key_names[i]));
@@ -138,14 +138,13 @@ impl Rewriter {
 
 /// What the aggregation adds to a plan.
 pub(crate) struct Aggregation {
-    pub rewriter: Rewriter,
     pub steps: Vec<Step>,
     pub scope: Scope,
     pub keys: Vec<String>,
 }
 
 /// Plans GROUP BY over `scope0` (the source after WHERE). `exprs` are the projection and HAVING
-/// expressions, rewritten by the returned rewriter once the aggregate calls are known.
+/// expressions; they come back rewritten over the aggregated rows.
 pub(crate) fn plan_aggregation(
     group_by: &[sql::Expr],
     exprs: &[&sql::Expr],
@@ -231,5 +230,5 @@ pub(crate) fn plan_aggregation(
     let schema = Arc::new(Schema::new(out.iter().map(|(_, n, t)| arrow_field(n, t)).collect::<Vec<_>>()));
     let agg_step = Step::Aggregate { keys: key_names.len(), calls, schema, texts };
     let scope = Scope::new(out.into_iter().map(|(q, n, t)| ScopeColumn { qualifier: q, name: n, ty: t }).collect());
-    Ok((Aggregation { rewriter, steps: vec![pre_step, agg_step], scope, keys: key_names }, rewritten))
+    Ok((Aggregation { steps: vec![pre_step, agg_step], scope, keys: key_names }, rewritten))
 }

@@ -824,8 +824,7 @@ pub fn evaluate_constant(e: &sql::Expr, ty: Option<&SqlType>) -> Result<Value> {
         .evaluate(&batch)
         .and_then(|v| v.into_array(1))
         .map_err(|x| PlanError::at(format!("Failed to evaluate {e}: {x}"), e.span().start))?;
-    if let (Some(ty), DataType::Null) = (ty, array.data_type()) {
-        let _ = ty;
+    if array.data_type() == &DataType::Null {
         return Ok(Value::Null);
     }
     Ok(array_value(array.as_ref(), 0))

@@ -186,7 +186,6 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
             steps.push(Step::TableFilter { predicate: t.expr, text: h.to_string(), keys: Some(agg.keys.len()) });
         }
         let group_texts = select.group_by.iter().map(|g| g.to_string()).collect();
-        let _ = &agg.rewriter;
         (agg.scope, agg.keys, group_texts)
     } else if select.partition_by.is_empty() {
         (scope0.clone(), key_names.clone(), Vec::new())

@@ -22,13 +22,14 @@ impl KafkaCodec {
                 other => {
                     let base = other.to_string();
                     let base = base.split(['<', '(']).next().unwrap_or_default().to_string();
-                    let _ = name;
-                    Err(RuntimeError::Unsupported(format!("The 'KAFKA' format does not support type '{base}'")))
+                    Err(RuntimeError::Unsupported(format!(
+                        "The 'KAFKA' format does not support type '{base}' (column `{name}`)"
+                    )))
                 }
             },
             _ => {
-                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}")).collect();
-                let _ = role;
+                let suffix = if role == Role::Key { " KEY" } else { "" };
+                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}{suffix}")).collect();
                 Err(RuntimeError::Unsupported(format!(
                     "The 'KAFKA' format only supports a single field. Got: [{}]",
                     cols.join(", ")
