@@ -80,18 +80,23 @@ impl Source {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// What a column is besides a value, in DDL words: `KEY`, `PRIMARY KEY`, `HEADERS`, `HEADER('k')`.
+    pub fn constraint(&self, c: &Column) -> Option<String> {
+        match (&c.kind, self.kind) {
+            (ColumnKind::Key, SourceKind::Stream) => Some("KEY".into()),
+            (ColumnKind::Key, SourceKind::Table) => Some("PRIMARY KEY".into()),
+            (ColumnKind::Headers, _) => Some("HEADERS".into()),
+            (ColumnKind::Header(k), _) => Some(format!("HEADER('{k}')")),
+            (ColumnKind::Value, _) => None,
+        }
+    }
+
     /// The schema as ksqlDB prints it: "`ID` BIGINT KEY, `NAME` STRING".
     pub fn schema_string(&self) -> String {
         self.columns
             .iter()
             .map(|c| {
-                let suffix = match (&c.kind, self.kind) {
-                    (ColumnKind::Key, SourceKind::Stream) => " KEY".to_string(),
-                    (ColumnKind::Key, SourceKind::Table) => " PRIMARY KEY".to_string(),
-                    (ColumnKind::Headers, _) => " HEADERS".to_string(),
-                    (ColumnKind::Header(k), _) => format!(" HEADER('{k}')"),
-                    (ColumnKind::Value, _) => String::new(),
-                };
+                let suffix = self.constraint(c).map(|w| format!(" {w}")).unwrap_or_default();
                 format!("`{}` {}{}", c.name, c.ty, suffix)
             })
             .collect::<Vec<_>>()

@@ -43,6 +43,17 @@ pub struct SinkRequest<'a> {
     pub statement: &'a str,
 }
 
+impl<'a> SinkRequest<'a> {
+    /// The sink of `CREATE STREAM|TABLE ... AS SELECT`.
+    pub fn create(
+        c: &'a eddy_parser::CreateAsSelect,
+        session: &'a BTreeMap<String, String>,
+        statement: &'a str,
+    ) -> Self {
+        Self { kind: c.kind, name: &c.name, properties: &c.properties, existing: None, session, statement }
+    }
+}
+
 /// A persistent query plus the sink source it creates or writes.
 pub struct PersistentPlan {
     pub query: PlannedQuery,

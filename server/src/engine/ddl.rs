@@ -137,18 +137,7 @@ impl Engine {
                 "CREATE OR REPLACE of a persistent query is not supported yet",
             ));
         }
-        let plan = plan_persistent(
-            &c.query,
-            &state.catalog,
-            SinkRequest {
-                kind: c.kind,
-                name: &c.name,
-                properties: &c.properties,
-                existing: None,
-                session: &session.properties,
-                statement: text,
-            },
-        )?;
+        let plan = plan_persistent(&c.query, &state.catalog, SinkRequest::create(c, &session.properties, text))?;
         let kind =
             if c.kind == SourceKind::Stream { QueryKind::CreateStreamAsSelect } else { QueryKind::CreateTableAsSelect };
         let id = self.start_persistent(&mut state, session, plan, kind, text, replay, true).await?;

@@ -37,34 +37,16 @@ impl Engine {
         let columns: Vec<ResultColumn> =
             planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
         let width = columns.len();
-        let mut batches =
+        let batches =
             self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
-        let (tx, rx) = mpsc::channel(256);
         let guard = self.pushes.register(text);
-        tokio::spawn(async move {
+        let rx = forward(batches, move |batch| {
             // Lives as long as the query: dropping it unregisters the query.
-            let _guard = guard;
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => break,
-                    batch = batches.recv() => match batch {
-                        None => break,
-                        Some(Err(e)) => {
-                            let _ = tx.send(Err(EngineError::from(e))).await;
-                            break;
-                        }
-                        Some(Ok(batch)) => {
-                            for i in 0..batch.num_rows() {
-                                // Column 0 is ROWTIME and the last two are hidden: used by sinks only.
-                                let row: Vec<Value> = batch.columns()[1..=width].iter().map(|c| array_value(c.as_ref(), i)).collect();
-                                if tx.send(Ok(row)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            let _ = &guard;
+            // Column 0 is ROWTIME and the last two are hidden: used by sinks only.
+            (0..batch.num_rows())
+                .map(|i| batch.columns()[1..=width].iter().map(|c| array_value(c.as_ref(), i)).collect())
+                .collect()
         });
         Ok(Output::Stream(RowChannel { columns, rows: rx, limit: select.limit }))
     }
@@ -79,31 +61,15 @@ impl Engine {
         if self.broker.partitions(topic).await?.is_none() {
             return Err(EngineError::new(sqlstate::UNDEFINED_OBJECT, format!("Could not find topic '{topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.")));
         }
-        let mut records = self.broker.print(topic, from_beginning).await?;
-        let (tx, rx) = mpsc::channel(256);
+        let records = self.broker.print(topic, from_beginning).await?;
         let every = interval.unwrap_or(1).max(1);
-        tokio::spawn(async move {
-            let mut seen = 0u64;
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => break,
-                    r = records.recv() => match r {
-                        None => break,
-                        Some(Err(e)) => {
-                            let _ = tx.send(Err(EngineError::from(e))).await;
-                            break;
-                        }
-                        Some(Ok(record)) => {
-                            seen += 1;
-                            if !(seen - 1).is_multiple_of(every) {
-                                continue;
-                            }
-                            if tx.send(Ok(vec![Value::String(print_line(&record))])).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
+        let mut seen = 0u64;
+        let rx = forward(records, move |record| {
+            seen += 1;
+            if (seen - 1).is_multiple_of(every) {
+                vec![vec![Value::String(print_line(&record))]]
+            } else {
+                Vec::new()
             }
         });
         Ok(Output::Stream(RowChannel { columns: vec![ResultColumn::text("PRINT")], rows: rx, limit }))
@@ -113,21 +79,12 @@ impl Engine {
         let state = self.state.lock().await;
         let lines = match inner {
             Statement::Select(select) => plan_push(select, &state.catalog)?.dataflow.explain(),
-            Statement::CreateAsSelect(c) => plan_persistent(
-                &c.query,
-                &state.catalog,
-                SinkRequest {
-                    kind: c.kind,
-                    name: &c.name,
-                    properties: &c.properties,
-                    existing: None,
-                    session: &session.properties,
-                    statement: "",
-                },
-            )?
-            .query
-            .dataflow
-            .explain(),
+            Statement::CreateAsSelect(c) => {
+                plan_persistent(&c.query, &state.catalog, SinkRequest::create(c, &session.properties, ""))?
+                    .query
+                    .dataflow
+                    .explain()
+            }
             other => {
                 return Err(EngineError::new(
                     sqlstate::FEATURE_NOT_SUPPORTED,
@@ -172,6 +129,36 @@ impl Engine {
             _ => None,
         })
     }
+}
+
+/// Turns a runtime stream into rows for the session, until either side goes away.
+fn forward<T: Send + 'static>(
+    mut input: mpsc::Receiver<eddy_runtime::Result<T>>,
+    mut rows_of: impl FnMut(T) -> Vec<Vec<Value>> + Send + 'static,
+) -> mpsc::Receiver<Result<Vec<Value>, EngineError>> {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tx.closed() => break,
+                item = input.recv() => match item {
+                    None => break,
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(EngineError::from(e))).await;
+                        break;
+                    }
+                    Some(Ok(item)) => {
+                        for row in rows_of(item) {
+                            if tx.send(Ok(row)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// One PRINT line, as ksqlDB formats it.

@@ -1,6 +1,6 @@
 //! SHOW and DESCRIBE: listings of streams, tables, topics, queries and properties.
 
-use eddy_catalog::{ColumnKind, SourceKind};
+use eddy_catalog::SourceKind;
 use eddy_parser::ShowKind;
 use eddy_runtime::function::function_names;
 
@@ -130,13 +130,7 @@ impl Engine {
             .columns
             .iter()
             .map(|c| {
-                let suffix = match (&c.kind, source.kind) {
-                    (ColumnKind::Key, SourceKind::Stream) => " (key)".to_string(),
-                    (ColumnKind::Key, SourceKind::Table) => " (primary key)".to_string(),
-                    (ColumnKind::Headers, _) => " (headers)".to_string(),
-                    (ColumnKind::Header(k), _) => format!(" (header('{k}'))"),
-                    (ColumnKind::Value, _) => String::new(),
-                };
+                let suffix = source.constraint(c).map(|w| format!(" ({})", w.to_lowercase())).unwrap_or_default();
                 vec![c.name.clone(), format!("{}{suffix}", c.ty)]
             })
             .collect();
