@@ -1,9 +1,13 @@
 //! The sqlparser dialect for ksqlDB expressions: generic SQL, with `->` (struct field access)
 //! binding tighter than any operator, as in ksqlDB (`s->f = 1` is `(s->f) = 1`).
 
+use sqlparser::ast::{CastKind, DataType, Expr, Ident, ObjectName};
 use sqlparser::dialect::{Dialect, GenericDialect, Precedence};
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
+
+use crate::type_parser::parse_sql_type;
 
 /// ksqlDB's expression dialect.
 #[derive(Debug, Default)]
@@ -52,8 +56,27 @@ impl Dialect for KsqlDialect {
         GenericDialect {}.is_delimited_identifier_start(ch)
     }
 
+    /// ksqlDB identifiers may start with digits (`AS 1R`).
+    fn supports_numeric_prefix(&self) -> bool {
+        true
+    }
+
     fn supports_filter_during_aggregation(&self) -> bool {
         GenericDialect {}.supports_filter_during_aggregation()
+    }
+
+    /// `CAST(expr AS type)` takes ksqlDB's types (`MAP<K, V>`, `STRUCT<..>`, `VARCHAR(STRING)`), which
+    /// sqlparser's type grammar does not know. The type travels as a custom type named by its ksqlDB text.
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        let is_cast = matches!(&parser.peek_token_ref().token,
+            Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("CAST"))
+            && parser.peek_nth_token_ref(1).token == Token::LParen;
+        if !is_cast {
+            return None;
+        }
+        parser.next_token();
+        parser.next_token();
+        Some(cast_rest(parser))
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
@@ -62,4 +85,19 @@ impl Dialect for KsqlDialect {
             _ => None,
         }
     }
+}
+
+/// The rest of `CAST(`: `expr AS type )`.
+fn cast_rest(parser: &mut Parser) -> Result<Expr, ParserError> {
+    let expr = parser.parse_expr()?;
+    parser.expect_keyword(Keyword::AS)?;
+    let ty = parse_sql_type(parser)?;
+    parser.expect_token(&Token::RParen)?;
+    Ok(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type: DataType::Custom(ObjectName::from(vec![Ident::new(ty.to_string())]), vec![]),
+        array: false,
+        format: None,
+    })
 }

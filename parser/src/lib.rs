@@ -6,6 +6,7 @@ mod error;
 mod ident;
 mod parser;
 mod select;
+mod type_parser;
 mod types;
 
 pub use ast::*;

@@ -11,6 +11,7 @@ use crate::ast::*;
 use crate::dialect::KsqlDialect;
 use crate::error::{ParseError, Result};
 use crate::ident::fold_ident;
+use crate::type_parser::parse_sql_type;
 use crate::types::SqlType;
 
 /// One statement with the exact text it was parsed from.
@@ -62,7 +63,8 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
         let offset = positions.of(first.span.start).unwrap_or(1);
         let mut parser =
             StatementParser { p: Parser::new(&dialect).with_tokens_with_locations(stmt_tokens), positions: &positions };
-        let statement = parser.statement()?;
+        let terminated = token.token == Token::SemiColon;
+        let statement = parser.statement().map_err(|e| ksql_syntax_error(e, sql, &text, terminated))?;
         out.push(ParsedStatement { statement, text, offset });
     }
     Ok(out)
@@ -89,6 +91,22 @@ pub fn parse_type(text: &str) -> Result<SqlType> {
         return parser.error(format!("Unexpected text after type: {text}"));
     }
     Ok(ty)
+}
+
+/// Words a syntax error as ksqlDB does: `line L:C: Syntax Error`, the detail, then the statement.
+fn ksql_syntax_error(e: ParseError, sql: &str, text: &str, terminated: bool) -> ParseError {
+    let Some(detail) = e.message.strip_prefix("Syntax error: ") else { return e };
+    let (line, column) = match e.position {
+        Some(pos) => {
+            let before: String = sql.chars().take(pos.saturating_sub(1)).collect();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+            (line, column)
+        }
+        None => (1, 1),
+    };
+    let semicolon = if terminated { ";" } else { "" };
+    ParseError::at(format!("line {line}:{column}: Syntax Error\n{detail}\nStatement: {text}{semicolon}"), e.position)
 }
 
 fn eof() -> TokenWithSpan {
@@ -374,83 +392,25 @@ impl StatementParser<'_> {
                 ColumnConstraint::None
             };
             columns.push(ColumnDef { name, ty, constraint, position });
+            if self.p.consume_token(&Token::RParen) {
+                return Ok(columns);
+            }
             if !self.p.consume_token(&Token::Comma) {
-                break;
+                return self.error("Syntax error: Expecting {',', ')'}");
             }
         }
-        self.expect_token(Token::RParen)?;
-        Ok(columns)
     }
 
     /// A ksqlDB type; `>>` closing two nested types is split in two.
     pub(crate) fn data_type(&mut self) -> Result<SqlType> {
-        let token = self.p.next_token();
-        let Token::Word(word) = &token.token else {
-            self.p.prev_token();
-            let found = token.token.to_string();
-            return self.error(format!("Syntax error: expected a type, found '{found}'"));
-        };
-        let upper = word.value.to_ascii_uppercase();
-        if let Some(ty) = SqlType::from_simple_name(&upper) {
-            return Ok(ty);
-        }
-        match upper.as_str() {
-            "DECIMAL" | "NUMERIC" => {
-                self.expect_token(Token::LParen)?;
-                let precision = self.uint()?;
-                let scale = if self.p.consume_token(&Token::Comma) { self.uint()? } else { 0 };
-                self.expect_token(Token::RParen)?;
-                if !(1..=38).contains(&precision) || scale > precision {
-                    return self.error(format!(
-                        "DECIMAL precision must be in [1, 38] and scale in [0, precision]: got ({precision}, {scale})"
-                    ));
-                }
-                Ok(SqlType::Decimal { precision: precision as u8, scale: scale as u8 })
+        parse_sql_type(&mut self.p).map_err(|e| {
+            let position = self.positions.of(e.location);
+            if e.syntax {
+                ParseError::at(format!("Syntax error: {}", e.message), position)
+            } else {
+                ParseError::at(e.message, position)
             }
-            "ARRAY" => {
-                self.expect_token(Token::Lt)?;
-                let item = self.data_type()?;
-                self.close_angle()?;
-                Ok(SqlType::Array(Box::new(item)))
-            }
-            "MAP" => {
-                self.expect_token(Token::Lt)?;
-                let key = self.data_type()?;
-                self.expect_token(Token::Comma)?;
-                let value = self.data_type()?;
-                self.close_angle()?;
-                Ok(SqlType::Map(Box::new(key), Box::new(value)))
-            }
-            "STRUCT" => {
-                self.expect_token(Token::Lt)?;
-                let mut fields = Vec::new();
-                if !self.peek_close_angle() {
-                    loop {
-                        let name = self.name()?;
-                        let ty = self.data_type()?;
-                        fields.push((name, ty));
-                        if !self.p.consume_token(&Token::Comma) {
-                            break;
-                        }
-                    }
-                }
-                self.close_angle()?;
-                Ok(SqlType::Struct(fields))
-            }
-            _ => {
-                self.p.prev_token();
-                self.error(format!("Unknown type: {}", word.value))
-            }
-        }
-    }
-
-    fn peek_close_angle(&self) -> bool {
-        self.p.peek_token_ref().token == Token::Gt
-    }
-
-    /// Consumes one `>` (the tokenizer's `>>` was split in two up front).
-    fn close_angle(&mut self) -> Result<()> {
-        self.expect_token(Token::Gt)
+        })
     }
 
     /// `WITH (name = value, ...)`, or nothing.

@@ -397,6 +397,9 @@ impl<'a> ExprPlanner<'a> {
         let l = self.coerce_literal(l_ast, l.clone(), &r.ty.clone()).unwrap_or(l);
         let r = self.coerce_literal(r_ast, r.clone(), &l.ty.clone()).unwrap_or(r);
         let ty = match (l.null_literal, r.null_literal) {
+            (true, true) => {
+                return err(e, format!("Comparison with NULL not supported: NULL {} NULL", op_symbol(op)));
+            }
             (true, false) => r.ty.clone(),
             (false, true) => l.ty.clone(),
             _ => common_type(&l.ty, &r.ty).ok_or_else(|| {
@@ -735,6 +738,21 @@ fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {
             Ok(fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null))
         }
         _ => Ok(Value::Null),
+    }
+}
+
+/// ksqlDB's spelling of a comparison operator.
+fn op_symbol(op: Operator) -> &'static str {
+    match op {
+        Operator::Eq => "=",
+        Operator::NotEq => "<>",
+        Operator::Lt => "<",
+        Operator::LtEq => "<=",
+        Operator::Gt => ">",
+        Operator::GtEq => ">=",
+        Operator::IsDistinctFrom => "IS DISTINCT FROM",
+        Operator::IsNotDistinctFrom => "IS NOT DISTINCT FROM",
+        _ => "?",
     }
 }
 

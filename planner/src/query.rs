@@ -268,7 +268,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
             SelectItem::Wildcard { qualifier: q } => {
                 if let Some(q) = q {
                     if *q != qualifier {
-                        return Err(PlanError::new(format!("'{q}' is not a valid source alias; use '{qualifier}'")));
+                        return Err(PlanError::new(format!("'{q}' is not a valid stream/table name or alias.")));
                     }
                 }
                 let names: Vec<String> = scope
@@ -301,8 +301,17 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     Some(rest) if e.message.ends_with("cannot be resolved.") => {
                         PlanError { message: format!("SELECT column '{rest}"), ..e }
                     }
+                    // Casts are checked when the projection is compiled, which ksqlDB reports so.
+                    None if e.message.starts_with("Cast of ") => {
+                        PlanError { message: format!("Invalid Select: {}", e.message), ..e }
+                    }
                     _ => e,
                 })?;
+                if typed.null_literal && matches!(&ast, sql::Expr::Value(v) if v.value == sql::Value::Null) {
+                    return Err(PlanError::new(
+                        "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).",
+                    ));
+                }
                 let name = match alias {
                     Some(a) => a.clone(),
                     None => match pos {
@@ -513,8 +522,13 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
                     return Err(PlanError::new("Key format specified for stream without key columns."));
                 }
                 key_format = FormatSpec::new(Format::None);
-            } else if key_format.format == Format::None {
-                key_format = FormatSpec::new(Format::Kafka);
+            } else if key_format.format == Format::None
+                && sink.properties.get("KEY_FORMAT").is_none()
+                && sink.properties.get("FORMAT").is_none()
+            {
+                // An inherited NONE key format cannot carry the new key: use the default key format.
+                let default = sink.session.get("ksql.persistence.default.format.key").map(String::as_str);
+                key_format = FormatSpec::new(Format::parse(default.unwrap_or("KAFKA"))?);
             }
             let cols: Vec<Column> = columns
                 .iter()

@@ -137,8 +137,22 @@ pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Colu
             value.format
         )));
     }
-    codec_for(key, keys, Role::Key).map_err(|e| PlanError::new(e.to_string()))?;
-    codec_for(value, values, Role::Value).map_err(|e| PlanError::new(e.to_string()))?;
+    let unsupported = |role: &str, spec: &FormatSpec, columns: &[(String, SqlType)], suffix: &str, reason: String| {
+        let cols: Vec<String> = columns.iter().map(|(n, t)| format!("`{n}` {t}{suffix}")).collect();
+        let features = match spec.wrap_single_value {
+            Some(true) => "WRAP_SINGLES",
+            Some(false) => "UNWRAP_SINGLES",
+            None => "",
+        };
+        PlanError::new(format!(
+            "{role} format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[{features}]}}\nreason: {reason}",
+            spec.format,
+            cols.join(", ")
+        ))
+    };
+    codec_for(key, keys.clone(), Role::Key).map_err(|e| unsupported("Key", key, &keys, " KEY", e.to_string()))?;
+    codec_for(value, values.clone(), Role::Value)
+        .map_err(|e| unsupported("Value", value, &values, "", e.to_string()))?;
     Ok(())
 }
 

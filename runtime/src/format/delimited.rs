@@ -17,7 +17,7 @@ pub struct DelimitedCodec {
 impl DelimitedCodec {
     /// DELIMITED carries primitives and decimals only.
     pub fn new(columns: Vec<(String, SqlType)>, delimiter: char, key: bool) -> Result<Self> {
-        for (_, ty) in &columns {
+        for (name, ty) in &columns {
             let base = match ty {
                 SqlType::Array(_) => Some("ARRAY"),
                 SqlType::Map(..) => Some("MAP"),
@@ -26,7 +26,7 @@ impl DelimitedCodec {
             };
             if let Some(base) = base {
                 return Err(RuntimeError::Unsupported(format!(
-                    "The 'DELIMITED' format does not support type '{base}'"
+                    "The 'DELIMITED' format does not support type '{base}', column: `{name}`"
                 )));
             }
         }

@@ -15,16 +15,14 @@ impl KafkaCodec {
     pub fn new(columns: Vec<(String, SqlType)>, role: Role) -> Result<Self> {
         match columns.as_slice() {
             [] => Ok(Self { ty: None }),
-            [(name, ty)] => match ty {
+            [(_, ty)] => match ty {
                 SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::String | SqlType::Bytes => {
                     Ok(Self { ty: Some(ty.clone()) })
                 }
                 other => {
                     let base = other.to_string();
                     let base = base.split(['<', '(']).next().unwrap_or_default().to_string();
-                    Err(RuntimeError::Unsupported(format!(
-                        "The 'KAFKA' format does not support type '{base}' (column `{name}`)"
-                    )))
+                    Err(RuntimeError::Unsupported(format!("The 'KAFKA' format does not support type '{base}'")))
                 }
             },
             _ => {
