@@ -4,6 +4,7 @@
 mod aggregation;
 mod error;
 mod expr;
+mod join;
 mod query;
 mod scope;
 mod sources;

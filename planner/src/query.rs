@@ -7,14 +7,15 @@ use std::sync::Arc;
 use arrow::datatypes::Schema;
 use eddy_catalog::{arrow_field, Catalog, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType};
 use eddy_parser::{fold_ident, Properties, Select, SelectItem};
-use eddy_runtime::{Dataflow, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
+use eddy_runtime::{Dataflow, Input, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
 use crate::aggregation::plan_aggregation;
 use crate::error::{PlanError, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
+use crate::join::{plan_from, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
-use crate::sources::{check_codecs, formats, source_spec, timestamp_spec};
+use crate::sources::{check_codecs, formats, timestamp_spec};
 
 /// A column of a query's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +69,13 @@ struct Projected {
 
 /// The source, the steps so far, the columns the projection sees, and the projection itself.
 struct SelectPlan {
+    /// The single source, or a join's leftmost source.
     source: Source,
+    input: Input,
+    /// Stream or table rows, before any aggregation.
+    kind: SourceKind,
+    join: Option<JoinKey>,
+    sources: Vec<String>,
     steps: Vec<Step>,
     /// Key columns after PARTITION BY (the source's keys without it), by name.
     keys: Vec<String>,
@@ -84,9 +91,6 @@ struct SelectPlan {
 }
 
 fn unsupported(select: &Select) -> Result<()> {
-    if !select.from.joins.is_empty() {
-        return Err(PlanError::new("Joins are not supported yet."));
-    }
     if select.window.is_some() {
         return Err(PlanError::new("Windowed aggregations are not supported yet."));
     }
@@ -121,13 +125,7 @@ fn synthetic_name(counter: &mut usize, used: &HashSet<String>) -> String {
 /// Plans source, WHERE, PARTITION BY (applied to the input, as ksqlDB does) and the projection.
 fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     unsupported(select)?;
-    let src_ref = &select.from.source;
-    let source = catalog
-        .source(&src_ref.name)
-        .map_err(|_| PlanError::at_position(format!("{} does not exist.", src_ref.name), src_ref.position))?
-        .clone();
-    let qualifier = src_ref.alias.clone().unwrap_or_else(|| source.name.clone());
-    let (_, scope0) = source_spec(&source, &qualifier);
+    let FromPlan { input, source, kind, scope: scope0, qualifier, join, sources } = plan_from(&select.from, catalog)?;
     let planner0 = ExprPlanner::new(&scope0);
     let mut steps = Vec::new();
     if let Some(w) = &select.selection {
@@ -148,21 +146,22 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
             ));
         }
         let t = cast_to(t, &SqlType::Boolean)?;
-        if source.kind == SourceKind::Table {
+        if kind == SourceKind::Table {
             steps.push(Step::TableFilter { predicate: t.expr, text: w.to_string(), keys: None });
         } else {
             steps.push(Step::Filter { predicate: t.expr, text: w.to_string() });
         }
     }
     let col = |scope: &Scope, name: &str| -> Result<Typed> { ExprPlanner::new(scope).plan(&ident(name)) };
-    let key_names: Vec<String> = source.key_columns().map(|c| c.name.clone()).collect();
+    let key_names: Vec<String> =
+        if join.is_some() { Vec::new() } else { source.key_columns().map(|c| c.name.clone()).collect() };
     let value_names: Vec<String> = source.columns.iter().filter(|c| !c.is_key()).map(|c| c.name.clone()).collect();
     let partition_by_null = select.partition_by.len() == 1 && is_null_literal(&select.partition_by[0]);
     let mut synthetic = 0usize;
     let aggregated = !select.group_by.is_empty();
     let mut projection: Vec<SelectItem> = select.projection.clone();
     let (scope, keys, partition_exprs) = if aggregated {
-        if source.kind == SourceKind::Table {
+        if kind == SourceKind::Table {
             return Err(PlanError::new("Aggregations over tables are not supported yet."));
         }
         let mut exprs: Vec<&sql::Expr> = select
@@ -265,6 +264,22 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let mut items = Vec::new();
     for item in &projection {
         match item {
+            SelectItem::Wildcard { qualifier: q } if join.is_some() => {
+                // A join's star names every source column QUALIFIER_NAME, left to right.
+                if let Some(q) = q {
+                    if !scope.columns.iter().any(|c| c.qualifier.as_deref() == Some(q.as_str())) {
+                        return Err(PlanError::new(format!("'{q}' is not a valid stream/table name or alias.")));
+                    }
+                }
+                for c in &scope.columns {
+                    let Some(cq) = &c.qualifier else { continue };
+                    if q.as_ref().is_some_and(|q| q != cq) || PSEUDO.contains(&c.name.as_str()) {
+                        continue;
+                    }
+                    let e = qualified(cq, &c.name);
+                    items.push(Projected { name: format!("{cq}_{}", c.name), typed: planner.plan(&e)?, ast: Some(e) });
+                }
+            }
             SelectItem::Wildcard { qualifier: q } => {
                 if let Some(q) = q {
                     if *q != qualifier {
@@ -316,7 +331,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     Some(a) => a.clone(),
                     None => match pos {
                         Some(i) if !partition_by_null => keys[i].clone(),
-                        _ => derived_name(&ast).filter(|n| !n.starts_with('$')).unwrap_or_else(|| {
+                        _ => join_name(&ast, join.is_some()).filter(|n| !n.starts_with('$')).unwrap_or_else(|| {
                             let used: HashSet<String> =
                                 items.iter().map(|i: &Projected| i.name.clone()).chain(keys.iter().cloned()).collect();
                             synthetic_name(&mut synthetic, &used)
@@ -345,6 +360,10 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let hidden = vec![col(&scope, HEADERS_COLUMN)?, col(&scope, VALUE_NULL_COLUMN)?];
     Ok(SelectPlan {
         source,
+        input,
+        kind,
+        join,
+        sources,
         steps,
         keys,
         partition_exprs,
@@ -355,6 +374,26 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         hidden,
         scope,
     })
+}
+
+/// Pseudo-columns every source has.
+const PSEUDO: [&str; 3] = ["ROWTIME", "ROWPARTITION", "ROWOFFSET"];
+
+fn qualified(q: &str, name: &str) -> sql::Expr {
+    sql::Expr::CompoundIdentifier(vec![
+        sql::Ident::with_quote('`', q.to_string()),
+        sql::Ident::with_quote('`', name.to_string()),
+    ])
+}
+
+/// In a join, a qualified column `L.A` is named `L_A`; otherwise as `derived_name`.
+fn join_name(e: &sql::Expr, in_join: bool) -> Option<String> {
+    match e {
+        sql::Expr::CompoundIdentifier(parts) if in_join && parts.len() == 2 => {
+            Some(format!("{}_{}", fold_ident(&parts[0]), fold_ident(&parts[1])))
+        }
+        _ => derived_name(e),
+    }
 }
 
 /// The name ksqlDB gives an unaliased select item: the column, or the struct field for `a->b`.
@@ -388,10 +427,9 @@ fn project_step(rowtime: Typed, cols: &[(String, Typed)], hidden: &[Typed]) -> S
 /// Plans a push query (`SELECT ... EMIT CHANGES`): all selected columns go to the client.
 pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
     let plan = plan_select(select, catalog)?;
-    let SelectPlan { source, mut steps, items, rowtime, hidden, .. } = plan;
+    let SelectPlan { source, input, sources, mut steps, items, rowtime, hidden, .. } = plan;
     let cols: Vec<(String, Typed)> = items.iter().map(|i| (i.name.clone(), i.typed.clone())).collect();
     steps.push(project_step(rowtime, &cols, &hidden));
-    let (spec, _) = source_spec(&source, &source.name);
     let columns: Vec<OutputColumn> =
         items.iter().map(|i| OutputColumn { name: i.name.clone(), ty: i.typed.ty.clone(), key: false }).collect();
     let sink = SinkSpec {
@@ -405,7 +443,7 @@ pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
         partitions: source.partitions,
         partition_by: None,
     };
-    Ok(PlannedQuery { dataflow: Dataflow { source: spec, steps, sink }, columns, sources: vec![source.name.clone()] })
+    Ok(PlannedQuery { dataflow: Dataflow { input, steps, sink }, columns, sources })
 }
 
 /// Finds, for each key column, the one projection item that is a bare reference to it.
@@ -460,10 +498,62 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
+/// A join's key column in the projection: the first item naming the key or a join column.
+/// Its value is the join key itself (a LEFT join's right column may be NULL where the key is not).
+fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<usize> {
+    let index_of = |e: &sql::Expr| -> Option<usize> {
+        let (q, n) = match e {
+            sql::Expr::Identifier(i) => (None, fold_ident(i)),
+            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                (Some(fold_ident(&parts[0])), fold_ident(&parts[1]))
+            }
+            _ => return None,
+        };
+        plan.scope.resolve(q.as_deref(), &n).ok().flatten()
+    };
+    let resolved: Vec<Option<usize>> = plan.items.iter().map(|i| i.ast.as_ref().and_then(index_of)).collect();
+    let is_key = |i: usize| i == join.index || join.candidates.contains(&i);
+    let Some(first) = resolved.iter().position(|r| r.is_some_and(is_key)) else {
+        let message = if join.synthetic {
+            let name = &plan.scope.columns[join.index].name;
+            format!(
+                "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join expression {name} in its projection (eg, SELECT {name}...).\n{name} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased."
+            )
+        } else {
+            let list = match join.texts.as_slice() {
+                [one] => format!("join expression {one}"),
+                [init @ .., last] => format!("join expressions {} or {last}", init.join(", ")),
+                [] => "join expression".to_string(),
+            };
+            format!(
+                "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the {list} in its projection (eg, SELECT {}...).",
+                join.texts.first().cloned().unwrap_or_default()
+            )
+        };
+        return Err(PlanError::new(message));
+    };
+    let same: Vec<&str> = resolved
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r == resolved[first])
+        .map(|(i, _)| plan.items[i].name.as_str())
+        .collect();
+    if same.len() > 1 {
+        let mut names = same.clone();
+        names.sort_unstable();
+        return Err(PlanError::new(format!(
+            "The projection contains a key column (`{}`) more than once, aliased as: {}.",
+            plan.items[first].name,
+            names.join(" and ")
+        )));
+    }
+    Ok(first)
+}
+
 /// Plans CREATE STREAM AS SELECT and INSERT INTO ... SELECT.
 pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>) -> Result<PersistentPlan> {
     let plan = plan_select(select, catalog)?;
-    let result_kind = if plan.aggregated { SourceKind::Table } else { plan.source.kind };
+    let result_kind = if plan.aggregated { SourceKind::Table } else { plan.kind };
     match (sink.kind, result_kind) {
         (SourceKind::Stream, SourceKind::Table) => {
             return Err(PlanError::new(
@@ -480,7 +570,15 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         }
         _ => {}
     }
-    let mut key_idx = key_items(&plan, sink.name)?;
+    let mut plan = plan;
+    let mut key_idx = match &plan.join {
+        Some(join) if !plan.aggregated && select.partition_by.is_empty() => {
+            let i = join_key_item(&plan, join, sink.name)?;
+            plan.items[i].typed = ExprPlanner::new(&plan.scope).plan(&ident(&plan.scope.columns[join.index].name))?;
+            vec![i]
+        }
+        _ => key_items(&plan, sink.name)?,
+    };
     // ksqlDB's new planner orders key columns as the projection does; the default keeps key order.
     if sink.session.get("ksql.new.query.planner.enabled").is_some_and(|v| v == "true") {
         key_idx.sort_unstable();
@@ -587,7 +685,6 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
     all.extend(value_cols.iter().cloned());
     let mut steps = plan.steps.clone();
     steps.push(project_step(ts_expr, &all, &plan.hidden));
-    let (spec, _) = source_spec(source, &source.name);
     let partition_by = if select.partition_by.is_empty() {
         None
     } else {
@@ -606,9 +703,9 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
     };
     Ok(PersistentPlan {
         query: PlannedQuery {
-            dataflow: Dataflow { source: spec, steps, sink: sink_spec },
+            dataflow: Dataflow { input: plan.input.clone(), steps, sink: sink_spec },
             columns,
-            sources: vec![source.name.clone()],
+            sources: plan.sources.clone(),
         },
         sink: sink_source,
     })

@@ -44,7 +44,11 @@ impl Scope {
         match matches.as_slice() {
             [] => Ok(None),
             [i] => Ok(Some(*i)),
-            _ => Err(format!("Column '{name}' is ambiguous.")),
+            // A join's own ROWTIME (unqualified) wins over its sources' qualified ones.
+            many => match many.iter().filter(|i| self.columns[**i].qualifier.is_none()).collect::<Vec<_>>()[..] {
+                [i] if qualifier.is_none() => Ok(Some(*i)),
+                _ => Err(format!("Column '{name}' is ambiguous.")),
+            },
         }
     }
 }

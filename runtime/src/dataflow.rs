@@ -21,9 +21,103 @@ pub fn headers_type() -> SqlType {
 /// A complete query dataflow.
 #[derive(Debug, Clone)]
 pub struct Dataflow {
-    pub source: SourceSpec,
+    pub input: Input,
     pub steps: Vec<Step>,
     pub sink: SinkSpec,
+}
+
+/// Where a dataflow's rows come from: one topic, or a join of two inputs.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Source(SourceSpec),
+    Join(Box<JoinSpec>),
+}
+
+impl Input {
+    /// The topics the input reads, left to right.
+    pub fn topics(&self) -> Vec<String> {
+        match self {
+            Input::Source(s) => vec![s.topic.clone()],
+            Input::Join(j) => {
+                let mut topics = j.left.input.topics();
+                topics.extend(j.right.input.topics());
+                topics
+            }
+        }
+    }
+
+    /// The left-most source (the one that drives naming and formats of a single-source query).
+    pub fn first_source(&self) -> &SourceSpec {
+        match self {
+            Input::Source(s) => s,
+            Input::Join(j) => j.left.input.first_source(),
+        }
+    }
+}
+
+/// The kinds of join ksqlDB has; RIGHT is LEFT with the sides swapped in how rows are preserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Outer,
+}
+
+impl JoinKind {
+    /// Whether rows of the left (`true`) or right side survive without a match.
+    pub fn preserves(self, left: bool) -> bool {
+        match self {
+            JoinKind::Inner => false,
+            JoinKind::Left => left,
+            JoinKind::Right => !left,
+            JoinKind::Outer => true,
+        }
+    }
+}
+
+impl fmt::Display for JoinKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JoinKind::Inner => "INNER",
+            JoinKind::Left => "LEFT",
+            JoinKind::Right => "RIGHT",
+            JoinKind::Outer => "FULL OUTER",
+        })
+    }
+}
+
+/// How the two sides are held: streams in join windows, a stream against a table's latest rows, or two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinShape {
+    /// `WITHIN (before, after)`; with a GRACE PERIOD, unmatched rows wait until their window closes
+    /// (Kafka Streams' spurious-result fix); without one, they are emitted at once and kept for 24 hours.
+    StreamStream { before_ms: i64, after_ms: i64, grace_ms: Option<i64> },
+    StreamTable,
+    TableTable,
+}
+
+/// One side of a join: its input, the steps applied to it, and the expression it is joined on.
+#[derive(Debug, Clone)]
+pub struct JoinBranch {
+    pub input: Input,
+    pub steps: Vec<Step>,
+    /// Evaluated over the branch's output rows; its value (cast to the join key type) is the join key.
+    pub key: Arc<dyn PhysicalExpr>,
+    pub key_text: String,
+}
+
+/// A join of two inputs. Output rows: ROWTIME, ROWPARTITION, ROWOFFSET, the join key, every column of the
+/// left branch's output but its two hidden columns, the same for the right, then the two hidden columns.
+#[derive(Debug, Clone)]
+pub struct JoinSpec {
+    pub kind: JoinKind,
+    pub shape: JoinShape,
+    pub left: JoinBranch,
+    pub right: JoinBranch,
+    pub schema: SchemaRef,
+    /// The SQL type of each output column, hidden ones included.
+    pub types: Vec<SqlType>,
 }
 
 /// How to read and decode the input topic.
@@ -116,19 +210,55 @@ impl Dataflow {
             }
             depth += 1;
         }
-        let src = &self.source;
-        let keys: Vec<String> = src.key_columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
-        lines.push(format!(
-            "{}Source {} {} topic={} key=[{}] key_format={} value_format={}",
-            "  ".repeat(depth),
-            src.kind,
-            src.name,
-            src.topic,
-            keys.join(", "),
-            src.key_format.format,
-            src.value_format.format
-        ));
+        explain_input(&self.input, depth, &mut lines);
         lines
+    }
+}
+
+fn explain_steps(steps: &[Step], mut depth: usize, lines: &mut Vec<String>) -> usize {
+    for step in steps.iter().rev() {
+        let indent = "  ".repeat(depth);
+        match step {
+            Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
+            Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
+            Step::Aggregate { texts, .. } => lines.push(format!("{indent}Aggregate [{}]", texts.join(", "))),
+            Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
+        }
+        depth += 1;
+    }
+    depth
+}
+
+fn explain_input(input: &Input, depth: usize, lines: &mut Vec<String>) {
+    let indent = "  ".repeat(depth);
+    match input {
+        Input::Source(src) => {
+            let keys: Vec<String> = src.key_columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
+            lines.push(format!(
+                "{indent}Source {} {} topic={} key=[{}] key_format={} value_format={}",
+                src.kind,
+                src.name,
+                src.topic,
+                keys.join(", "),
+                src.key_format.format,
+                src.value_format.format
+            ));
+        }
+        Input::Join(j) => {
+            let window = match j.shape {
+                JoinShape::StreamStream { before_ms, after_ms, grace_ms } => {
+                    let grace = grace_ms.map(|g| format!(" grace={g}ms")).unwrap_or_default();
+                    format!(" within=({before_ms}ms, {after_ms}ms){grace}")
+                }
+                JoinShape::StreamTable => " stream-table".to_string(),
+                JoinShape::TableTable => " table-table".to_string(),
+            };
+            lines.push(format!("{indent}{} JOIN{window} ON {} = {}", j.kind, j.left.key_text, j.right.key_text));
+            for branch in [&j.left, &j.right] {
+                let d = explain_steps(&branch.steps, depth + 1, lines);
+                explain_input(&branch.input, d, lines);
+            }
+        }
     }
 }
 

@@ -19,13 +19,17 @@ struct Topic {
     partitions: i32,
     /// Records in the order they were written (all partitions).
     records: Vec<Record>,
+    /// The broker-wide write sequence number of each record, so that a query reading several topics
+    /// (a join) sees their records in the order they were written.
+    seqs: Vec<u64>,
     next_offset: Vec<i64>,
     round_robin: i32,
 }
 
 impl Topic {
     /// Appends a record to a partition at its next offset.
-    fn push(&mut self, partition: i32, r: OutputRecord) {
+    fn push(&mut self, partition: i32, r: OutputRecord, seq: u64) {
+        self.seqs.push(seq);
         let offset = self.next_offset[partition as usize];
         self.next_offset[partition as usize] += 1;
         self.records.push(Record {
@@ -46,8 +50,8 @@ enum Output {
 
 struct Task {
     pipeline: Pipeline,
-    source: String,
-    cursor: usize,
+    /// Each topic read, with the index of its next unread record.
+    cursors: Vec<(String, usize)>,
     output: Output,
     stopped: Arc<AtomicBool>,
 }
@@ -56,6 +60,38 @@ struct Task {
 struct State {
     topics: BTreeMap<String, Topic>,
     tasks: Vec<Task>,
+    next_seq: u64,
+}
+
+impl State {
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// The topic and index of a task's next record: the earliest written among its topics.
+    fn next_for(&self, task: &Task) -> Option<(usize, Record)> {
+        let mut best: Option<(u64, usize, Record)> = None;
+        for (i, (topic, cursor)) in task.cursors.iter().enumerate() {
+            let Some(t) = self.topics.get(topic) else { continue };
+            if let Some(seq) = t.seqs.get(*cursor) {
+                if best.as_ref().is_none_or(|(s, _, _)| seq < s) {
+                    best = Some((*seq, i, t.records[*cursor].clone()));
+                }
+            }
+        }
+        best.map(|(_, i, r)| (i, r))
+    }
+
+    fn cursors(&self, topics: &[String], earliest: bool) -> Vec<(String, usize)> {
+        topics
+            .iter()
+            .map(|t| {
+                let end = self.topics.get(t).map(|t| t.records.len()).unwrap_or(0);
+                (t.clone(), if earliest { 0 } else { end })
+            })
+            .collect()
+    }
 }
 
 /// In-memory topics plus the queries that read them.
@@ -98,10 +134,14 @@ impl MemoryBroker {
     /// Appends records to one partition, as a test's input pipe does (TopologyTestDriver writes to partition 0).
     pub fn append_to_partition(&self, topic: &str, partition: i32, records: Vec<OutputRecord>) -> Result<()> {
         let mut state = self.lock();
-        let t = state.topics.get_mut(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
+        let t = state.topics.get(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
         let p = partition.clamp(0, t.partitions - 1);
         for r in records {
-            t.push(p, r);
+            state.next_seq += 1;
+            let seq = state.next_seq;
+            if let Some(t) = state.topics.get_mut(topic) {
+                t.push(p, r, seq);
+            }
         }
         Ok(())
     }
@@ -120,19 +160,16 @@ impl MemoryBroker {
             let mut tasks = std::mem::take(&mut state.tasks);
             let mut result = Ok(());
             for task in tasks.iter_mut() {
-                let pending: Vec<Record> = match state.topics.get(&task.source) {
-                    Some(t) if t.records.len() > task.cursor => t.records[task.cursor..].to_vec(),
-                    _ => continue,
-                };
-                task.cursor += pending.len();
-                progressed = true;
-                for record in pending {
+                while let Some((source, record)) = state.next_for(task) {
+                    task.cursors[source].1 += 1;
+                    progressed = true;
+                    let topic = task.cursors[source].0.clone();
                     let step = match &task.output {
                         Output::Topic(sink) => task
                             .pipeline
-                            .process(std::slice::from_ref(&record))
+                            .process(&topic, std::slice::from_ref(&record))
                             .and_then(|out| append(&mut state, sink, out)),
-                        Output::Rows(tx) => match task.pipeline.process_batch(std::slice::from_ref(&record)) {
+                        Output::Rows(tx) => match task.pipeline.process_batch(&topic, std::slice::from_ref(&record)) {
                             Ok(Some(batch)) => {
                                 if tx.try_send(Ok(batch)).is_err() {
                                     task.stopped.store(true, Ordering::SeqCst);
@@ -163,8 +200,12 @@ impl MemoryBroker {
 }
 
 fn append(state: &mut State, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
-    let t = state.topics.get_mut(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
+    if !state.topics.contains_key(topic) {
+        return Err(RuntimeError::TopicNotFound(topic.to_string()));
+    }
     for r in records {
+        let seq = state.seq();
+        let Some(t) = state.topics.get_mut(topic) else { continue };
         let partition = match &r.key {
             Some(k) => partition_for_key(k, t.partitions),
             None => {
@@ -172,7 +213,7 @@ fn append(state: &mut State, topic: &str, records: Vec<OutputRecord>) -> Result<
                 t.round_robin
             }
         };
-        t.push(partition, r);
+        t.push(partition, r, seq);
     }
     Ok(())
 }
@@ -189,6 +230,7 @@ impl Broker for MemoryBroker {
         state.topics.entry(name.to_string()).or_insert_with(|| Topic {
             partitions,
             records: Vec::new(),
+            seqs: Vec::new(),
             next_offset: vec![0; partitions as usize],
             round_robin: -1,
         });
@@ -223,12 +265,10 @@ impl Broker for MemoryBroker {
             dataflow.sink.topic.clone().ok_or_else(|| RuntimeError::Internal("query without sink topic".into()))?;
         let stopped = Arc::new(AtomicBool::new(false));
         let mut state = self.lock();
-        let cursor =
-            if earliest { 0 } else { state.topics.get(&dataflow.source.topic).map(|t| t.records.len()).unwrap_or(0) };
+        let cursors = state.cursors(&dataflow.input.topics(), earliest);
         state.tasks.push(Task {
             pipeline: Pipeline::new(&dataflow, metrics)?,
-            source: dataflow.source.topic.clone(),
-            cursor,
+            cursors,
             output: Output::Topic(sink),
             stopped: stopped.clone(),
         });
@@ -238,14 +278,14 @@ impl Broker for MemoryBroker {
     async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
         let (tx, rx) = mpsc::channel(1 << 16);
         let mut state = self.lock();
-        if !state.topics.contains_key(&dataflow.source.topic) {
-            return Err(RuntimeError::TopicNotFound(dataflow.source.topic.clone()));
+        let topics = dataflow.input.topics();
+        if let Some(missing) = topics.iter().find(|t| !state.topics.contains_key(*t)) {
+            return Err(RuntimeError::TopicNotFound(missing.clone()));
         }
-        let cursor = if earliest { 0 } else { state.topics[&dataflow.source.topic].records.len() };
+        let cursors = state.cursors(&topics, earliest);
         state.tasks.push(Task {
             pipeline: Pipeline::new(&dataflow, metrics)?,
-            source: dataflow.source.topic.clone(),
-            cursor,
+            cursors,
             output: Output::Rows(tx),
             stopped: Arc::new(AtomicBool::new(false)),
         });

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// Starts reading a topic for PRINT.
 pub async fn start(topic: &str, settings: &ClientSettings, from_beginning: bool) -> Result<RecordStream> {
-    let consumer = assigned_consumer(settings, topic, from_beginning).await?;
+    let consumer = assigned_consumer(settings, &[topic.to_string()], from_beginning).await?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         loop {
@@ -18,8 +18,8 @@ pub async fn start(topic: &str, settings: &ClientSettings, from_beginning: bool)
                 r = next_records(&consumer) => r,
             };
             match records {
-                Ok(records) => {
-                    for r in records {
+                Ok(runs) => {
+                    for r in runs.into_iter().flat_map(|(_, records)| records) {
                         if tx.send(Ok(r)).await.is_err() {
                             return;
                         }

@@ -41,33 +41,35 @@ pub(crate) fn to_record(msg: &BorrowedMessage<'_>) -> Record {
 /// A consumer assigned every partition of `topic` at its end (or beginning), without a group join.
 pub(crate) async fn assigned_consumer(
     settings: &ClientSettings,
-    topic: &str,
+    topics: &[String],
     earliest: bool,
 ) -> Result<StreamConsumer> {
     let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
     let consumer: StreamConsumer = settings.consumer(&group, earliest).create()?;
-    let topic_name = topic.to_string();
+    let topics = topics.to_vec();
     let consumer = tokio::task::spawn_blocking(move || -> Result<StreamConsumer> {
-        let metadata = consumer.fetch_metadata(Some(&topic_name), Duration::from_secs(10))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic_name && t.error().is_none())
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-            .unwrap_or_default();
-        if partitions.is_empty() {
-            return Err(RuntimeError::TopicNotFound(topic_name));
-        }
         let mut tpl = TopicPartitionList::new();
-        for p in partitions {
-            let offset = if earliest {
-                Offset::Beginning
-            } else {
-                // An explicit offset, so that records produced once we return are never skipped.
-                let (_, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
-                Offset::Offset(high)
-            };
-            tpl.add_partition_offset(&topic_name, p, offset)?;
+        for topic_name in topics {
+            let metadata = consumer.fetch_metadata(Some(&topic_name), Duration::from_secs(10))?;
+            let partitions: Vec<i32> = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic_name && t.error().is_none())
+                .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+                .unwrap_or_default();
+            if partitions.is_empty() {
+                return Err(RuntimeError::TopicNotFound(topic_name));
+            }
+            for p in partitions {
+                let offset = if earliest {
+                    Offset::Beginning
+                } else {
+                    // An explicit offset, so that records produced once we return are never skipped.
+                    let (_, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
+                    Offset::Offset(high)
+                };
+                tpl.add_partition_offset(&topic_name, p, offset)?;
+            }
         }
         consumer.assign(&tpl)?;
         Ok(consumer)
@@ -85,24 +87,41 @@ fn rand_suffix() -> u64 {
     nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Records of one topic, in the order they were read.
+pub(crate) type TopicRecords = (String, Vec<Record>);
+
+/// Appends a message to the last run of records if it is of the same topic, else starts a new run.
+fn push_record(runs: &mut Vec<TopicRecords>, msg: &BorrowedMessage<'_>) {
+    match runs.last_mut() {
+        Some((topic, records)) if topic == msg.topic() => records.push(to_record(msg)),
+        _ => runs.push((msg.topic().to_string(), vec![to_record(msg)])),
+    }
+}
+
 /// Waits for the next poll's worth of records: at least one, then whatever arrives within a few ms.
-pub(crate) async fn next_records(consumer: &StreamConsumer) -> Result<Vec<Record>> {
+/// Records come back as runs of one topic each, in the order they were read.
+pub(crate) async fn next_records(consumer: &StreamConsumer) -> Result<Vec<TopicRecords>> {
     let first = consumer.recv().await?;
-    let mut records = vec![to_record(&first)];
+    let mut runs = Vec::new();
+    push_record(&mut runs, &first);
     drop(first);
+    let mut count = 1;
     let deadline = Instant::now() + MAX_BATCH_WAIT;
-    while records.len() < MAX_BATCH_RECORDS {
+    while count < MAX_BATCH_RECORDS {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
         match tokio::time::timeout(left, consumer.recv()).await {
-            Ok(Ok(msg)) => records.push(to_record(&msg)),
+            Ok(Ok(msg)) => {
+                push_record(&mut runs, &msg);
+                count += 1;
+            }
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => break,
         }
     }
-    Ok(records)
+    Ok(runs)
 }
 
 /// Starts a push query and returns its output stream once it reads from its assigned offsets.
@@ -113,7 +132,8 @@ pub async fn start(
     metrics: Arc<QueryMetrics>,
 ) -> Result<RowStream> {
     let mut pipeline = Pipeline::new(&dataflow, metrics)?;
-    let consumer = assigned_consumer(settings, &dataflow.source.topic, earliest).await?;
+    let topics = dataflow.input.topics();
+    let consumer = assigned_consumer(settings, &topics, earliest).await?;
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -122,21 +142,35 @@ pub async fn start(
                 _ = tx.closed() => break,
                 r = next_records(&consumer) => r,
             };
-            let result = records.and_then(|records| pipeline.process_batch(&records));
-            match result {
-                Ok(Some(batch)) => {
-                    if tx.send(Ok(batch)).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(None) => {}
+            let runs = match records {
+                Ok(runs) => runs,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
                     break;
                 }
+            };
+            let mut closed = false;
+            for (topic, records) in runs {
+                match pipeline.process_batch(&topic, &records) {
+                    Ok(Some(batch)) => {
+                        if tx.send(Ok(batch)).await.is_err() {
+                            closed = true;
+                            break;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if closed {
+                break;
             }
         }
-        tracing::debug!(topic = %dataflow.source.topic, "push query stopped; consumer released");
+        tracing::debug!(topics = ?topics, "push query stopped; consumer released");
     });
     Ok(rx)
 }

@@ -58,7 +58,9 @@ pub fn start(
 ) -> Result<Box<dyn RunningQuery>> {
     let pipeline = Pipeline::new(&dataflow, metrics)?;
     let consumer: StreamConsumer = settings.consumer(&group_id(id), earliest).create()?;
-    consumer.subscribe(&[dataflow.source.topic.as_str()])?;
+    let topics = dataflow.input.topics();
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topic_refs)?;
     let sink_topic = dataflow
         .sink
         .topic
@@ -89,25 +91,22 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     tracing::info!(query = %id, sink = %sink_topic, "query started");
-    let source_topic = consumer
-        .subscription()
-        .ok()
-        .and_then(|s| s.elements().first().map(|e| e.topic().to_string()))
-        .unwrap_or_default();
     loop {
         let records = tokio::select! {
             _ = stop.changed() => break,
             r = next_records(&consumer) => r?,
         };
-        let mut next_offsets: HashMap<i32, i64> = HashMap::new();
-        for r in &records {
-            next_offsets.insert(r.partition, r.offset + 1);
+        let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
+        for (topic, records) in &records {
+            for r in records {
+                next_offsets.insert((topic.clone(), r.partition), r.offset + 1);
+            }
+            let output = pipeline.process(topic, records)?;
+            send_all(&producer, sink_topic, &output).await?;
         }
-        let output = pipeline.process(&records)?;
-        send_all(&producer, sink_topic, &output).await?;
         let mut tpl = TopicPartitionList::new();
-        for (p, o) in next_offsets {
-            tpl.add_partition_offset(&source_topic, p, Offset::Offset(o))?;
+        for ((topic, p), o) in next_offsets {
+            tpl.add_partition_offset(&topic, p, Offset::Offset(o))?;
         }
         if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
             tracing::warn!(query = %id, error = %e, "offset commit failed; will retry with the next batch");

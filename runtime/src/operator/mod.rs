@@ -2,6 +2,7 @@
 
 mod aggregator;
 mod filterer;
+mod joiner;
 mod projector;
 mod table_filterer;
 
@@ -9,6 +10,7 @@ use arrow::record_batch::RecordBatch;
 
 pub use aggregator::{AggregateCall, Aggregator};
 pub use filterer::Filterer;
+pub use joiner::Joiner;
 pub use projector::Projector;
 pub use table_filterer::TableFilterer;
 

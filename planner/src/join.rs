@@ -1,0 +1,363 @@
+//! Planning FROM clauses: one source, or left-deep joins of sources, with ksqlDB's join rules
+//! (join kinds per source kind, key-only table joins, synthetic ROWKEY keys, equal key types).
+
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
+use eddy_catalog::{arrow_field, Catalog, Source, SourceKind, SqlType};
+use eddy_parser::{fold_ident, FromClause, Join, SourceRef};
+use eddy_runtime::{Input, JoinBranch, JoinKind, JoinShape, JoinSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
+use sqlparser::ast::{self as sql, BinaryOperator};
+
+use crate::error::{PlanError, Result};
+use crate::expr::{cast_to, ExprPlanner};
+use crate::scope::{Scope, ScopeColumn};
+use crate::sources::source_spec;
+
+/// What a FROM clause reads and what its rows look like.
+pub(crate) struct FromPlan {
+    pub input: Input,
+    /// The single source, or the leftmost source of a join (formats and partitions are inherited from it).
+    pub source: Source,
+    /// The kind of the rows: a join of two tables is a table, any join with a stream a stream.
+    pub kind: SourceKind,
+    pub scope: Scope,
+    /// The single source's alias (or name).
+    pub qualifier: String,
+    pub join: Option<JoinKey>,
+    /// Every source read, left to right.
+    pub sources: Vec<String>,
+}
+
+/// The key of a join's rows, and the columns a projection may use to name it.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinKey {
+    /// Scope index of the key column (`ROWKEY` when synthetic).
+    pub index: usize,
+    /// Scope indexes of source columns equal to the key (the sides' join columns).
+    pub candidates: Vec<usize>,
+    pub synthetic: bool,
+    /// The join expressions as ksqlDB prints them, for messages.
+    pub texts: Vec<String>,
+}
+
+/// Plans the FROM clause.
+pub(crate) fn plan_from(from: &FromClause, catalog: &Catalog) -> Result<FromPlan> {
+    let first = lookup(catalog, &from.source)?;
+    let qualifier = from.source.alias.clone().unwrap_or_else(|| first.name.clone());
+    let (spec, scope) = source_spec(&first, &qualifier);
+    let mut plan = FromPlan {
+        input: Input::Source(spec),
+        kind: first.kind,
+        source: first.clone(),
+        scope,
+        qualifier,
+        join: None,
+        sources: vec![first.name.clone()],
+    };
+    for join in &from.joins {
+        plan = plan_join(plan, join, catalog)?;
+    }
+    Ok(plan)
+}
+
+fn lookup(catalog: &Catalog, r: &SourceRef) -> Result<Source> {
+    catalog
+        .source(&r.name)
+        .map(Clone::clone)
+        .map_err(|_| PlanError::at_position(format!("{} does not exist.", r.name), r.position))
+}
+
+/// `Q.N` as ksqlDB prints a join expression.
+fn ksql_text(e: &sql::Expr) -> String {
+    match e {
+        sql::Expr::CompoundIdentifier(parts) => parts.iter().map(fold_ident).collect::<Vec<_>>().join("."),
+        sql::Expr::Identifier(i) => fold_ident(i),
+        sql::Expr::Nested(inner) => ksql_text(inner),
+        other => other.to_string(),
+    }
+}
+
+fn has_column(e: &sql::Expr) -> bool {
+    let mut found = false;
+    let _ = sql::visit_expressions(e, |x: &sql::Expr| {
+        if matches!(x, sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_)) {
+            found = true;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// The scope without its two trailing hidden columns.
+fn visible(scope: &Scope) -> Vec<ScopeColumn> {
+    scope.columns.iter().filter(|c| c.name != HEADERS_COLUMN && c.name != VALUE_NULL_COLUMN).cloned().collect()
+}
+
+fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan> {
+    let right_source = lookup(catalog, &join.source)?;
+    let right_q = join.source.alias.clone().unwrap_or_else(|| right_source.name.clone());
+    if left.sources.contains(&right_source.name) {
+        return Err(PlanError::new(format!(
+            "Can not join '{}' to '{}': self joins are not yet supported.",
+            left.sources.last().cloned().unwrap_or_default(),
+            right_source.name
+        )));
+    }
+    let (right_spec, right_scope) = source_spec(&right_source, &right_q);
+    let kind = match join.kind {
+        eddy_parser::JoinKind::Inner => JoinKind::Inner,
+        eddy_parser::JoinKind::Left => JoinKind::Left,
+        eddy_parser::JoinKind::Right => JoinKind::Right,
+        eddy_parser::JoinKind::Full => JoinKind::Outer,
+    };
+    let kind_text = match kind {
+        JoinKind::Inner => "[INNER]",
+        JoinKind::Left => "LEFT [OUTER]",
+        JoinKind::Right => "RIGHT [OUTER]",
+        JoinKind::Outer => "[FULL] OUTER",
+    };
+    let left_name = left.sources.last().cloned().unwrap_or_default();
+    let shape = match (left.kind, right_source.kind) {
+        (SourceKind::Stream, SourceKind::Stream) => {
+            let Some(w) = &join.within else {
+                return Err(PlanError::new(format!(
+                    "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select. Got {left_name} {kind_text} JOIN {}.",
+                    right_source.name
+                )));
+            };
+            JoinShape::StreamStream {
+                before_ms: w.before_ms as i64,
+                after_ms: w.after_ms as i64,
+                grace_ms: w.grace_ms.map(|g| g as i64),
+            }
+        }
+        (SourceKind::Stream, SourceKind::Table) => {
+            if join.within.is_some() {
+                return Err(PlanError::new(format!(
+                    "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to submit your query again. Got {left_name} {kind_text} JOIN {}.",
+                    right_source.name
+                )));
+            }
+            if matches!(kind, JoinKind::Right | JoinKind::Outer) {
+                let text = if kind == JoinKind::Outer { "full-outer" } else { "right" };
+                return Err(PlanError::new(format!(
+                    "Invalid join type: {text} join not supported for stream-table join. Got {left_name} {kind_text} JOIN {}.",
+                    right_source.name
+                )));
+            }
+            JoinShape::StreamTable
+        }
+        (SourceKind::Table, SourceKind::Stream) => {
+            return Err(PlanError::new(format!(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {left_name} {kind_text} JOIN {}.",
+                right_source.name
+            )));
+        }
+        (SourceKind::Table, SourceKind::Table) => {
+            if join.within.is_some() {
+                return Err(PlanError::new(format!(
+                    "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to submit your query again. Got {left_name} {kind_text} JOIN {}.",
+                    right_source.name
+                )));
+            }
+            JoinShape::TableTable
+        }
+    };
+
+    // The ON clause: one equality, each side naming columns of exactly one source.
+    let (a, b) = match &join.on {
+        sql::Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b } => (a.as_ref(), b.as_ref()),
+        sql::Expr::Nested(inner) => match inner.as_ref() {
+            sql::Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b } => (a.as_ref(), b.as_ref()),
+            _ => return Err(invalid_condition(&join.on)),
+        },
+        _ => return Err(invalid_condition(&join.on)),
+    };
+    let on_text = format!("({} = {})", ksql_text(a), ksql_text(b));
+    for side in [a, b] {
+        if !has_column(side) {
+            let shown = match side {
+                sql::Expr::Value(v) if v.value == sql::Value::Null => "null".to_string(),
+                other => other.to_string(),
+            };
+            return Err(PlanError::new(format!(
+                "Invalid comparison expression '{shown}' in join '{on_text}'. Each side of the join comparision must contain references from exactly one source."
+            )));
+        }
+    }
+    let joined_columns: Vec<ScopeColumn> = visible(&left.scope).into_iter().chain(visible(&right_scope)).collect();
+    let both = Scope::new(joined_columns);
+    let left_planner = ExprPlanner::new(&left.scope);
+    let right_planner = ExprPlanner::new(&right_scope);
+    let resolve_error = |e: &sql::Expr| -> PlanError {
+        match ExprPlanner::new(&both).plan(e) {
+            Err(err) => match err.message.strip_prefix("Column '") {
+                Some(rest) if err.message.ends_with("cannot be resolved.") => {
+                    PlanError { message: format!("JOIN ON column '{rest}"), ..err }
+                }
+                _ => err,
+            },
+            Ok(_) => PlanError::new(format!(
+                "Invalid comparison expression '{}' in join '{on_text}'. Each side of the join comparision must contain references from exactly one source.",
+                e
+            )),
+        }
+    };
+    let (left_expr, right_expr) = match (left_planner.plan(a), right_planner.plan(b)) {
+        (Ok(l), Ok(r)) => ((a, l), (b, r)),
+        _ => match (left_planner.plan(b), right_planner.plan(a)) {
+            (Ok(l), Ok(r)) => ((b, l), (a, r)),
+            _ => {
+                let culprit = if left_planner.plan(a).is_err() && right_planner.plan(a).is_err() { a } else { b };
+                return Err(resolve_error(culprit));
+            }
+        },
+    };
+    let ((l_ast, l_typed), (r_ast, r_typed)) = (left_expr, right_expr);
+    if l_typed.ty != r_typed.ty {
+        return Err(PlanError::new(format!(
+            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+            ksql_text(l_ast),
+            l_typed.ty,
+            ksql_text(r_ast),
+            r_typed.ty
+        )));
+    }
+    let column_index = |scope: &Scope, e: &sql::Expr| -> Option<usize> {
+        let (q, n) = match e {
+            sql::Expr::Identifier(i) => (None, fold_ident(i)),
+            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                (Some(fold_ident(&parts[0])), fold_ident(&parts[1]))
+            }
+            _ => return None,
+        };
+        scope.resolve(q.as_deref(), &n).ok().flatten()
+    };
+    // Tables join on their primary key only.
+    let is_key_of = |scope: &Scope, e: &sql::Expr, source: &Source| -> bool {
+        let keys: Vec<_> = source.key_columns().collect();
+        keys.len() == 1
+            && column_index(scope, e).is_some_and(|i| scope.columns[i].name == keys[0].name && i == 3)
+    };
+    let condition_text = format!("{} = {}", ksql_text(l_ast), ksql_text(r_ast));
+    if right_source.kind == SourceKind::Table && !is_key_of(&right_scope, r_ast, &right_source) {
+        let what = if left.kind == SourceKind::Table {
+            "table-table joins require to join on the primary key of the right input table"
+        } else {
+            "stream-table joins require to join on the table's primary key"
+        };
+        return Err(PlanError::new(format!("Invalid join condition: {what}. Got {condition_text}.")));
+    }
+    if left.kind == SourceKind::Table && left.join.is_none() && !is_key_of(&left.scope, l_ast, &left.source) {
+        return Err(PlanError::new(format!(
+            "Invalid join condition: table-table joins require to join on the primary key of the left input table. Got {condition_text}."
+        )));
+    }
+
+    // Output layout: ROWTIME, ROWPARTITION, ROWOFFSET, the key, the left's columns, the right's, hidden.
+    let key_ty = l_typed.ty.clone();
+    let left_visible = visible(&left.scope);
+    let right_visible = visible(&right_scope);
+    let l_index = column_index(&left.scope, l_ast);
+    let r_index = column_index(&right_scope, r_ast);
+    let synthetic = kind == JoinKind::Outer || (l_index.is_none() && r_index.is_none());
+    let mut used: Vec<String> = left_visible.iter().chain(&right_visible).map(|c| c.name.clone()).collect();
+    used.sort();
+    let key_name = if synthetic {
+        let mut name = "ROWKEY".to_string();
+        let mut n = 0;
+        while used.binary_search(&name).is_ok() {
+            n += 1;
+            name = format!("ROWKEY_{n}");
+        }
+        name
+    } else {
+        "$join_key".to_string()
+    };
+    let mut columns = vec![
+        ScopeColumn { qualifier: None, name: "ROWTIME".into(), ty: SqlType::Bigint },
+        ScopeColumn { qualifier: None, name: "ROWPARTITION".into(), ty: SqlType::Int },
+        ScopeColumn { qualifier: None, name: "ROWOFFSET".into(), ty: SqlType::Bigint },
+        ScopeColumn { qualifier: None, name: key_name, ty: key_ty.clone() },
+    ];
+    let left_offset = columns.len();
+    columns.extend(left_visible.iter().cloned());
+    let right_offset = columns.len();
+    columns.extend(right_visible.iter().cloned());
+    columns.push(ScopeColumn { qualifier: None, name: HEADERS_COLUMN.into(), ty: eddy_runtime::headers_type() });
+    columns.push(ScopeColumn { qualifier: None, name: VALUE_NULL_COLUMN.into(), ty: SqlType::Boolean });
+    let scope = Scope::new(columns);
+    let mut candidates = Vec::new();
+    if !synthetic {
+        if let Some(i) = l_index {
+            candidates.push(left_offset + i);
+        }
+        if let Some(i) = r_index {
+            candidates.push(right_offset + i);
+        }
+        // An n-way join keeps the earlier joins' key columns as candidates too.
+        if let Some(prev) = &left.join {
+            let first_left = visible(&left.scope).len();
+            let _ = first_left;
+            if l_index.is_some_and(|i| prev.candidates.contains(&i) || prev.index == i) {
+                candidates.extend(prev.candidates.iter().map(|c| left_offset + c));
+            }
+        }
+    }
+    let mut texts = vec![ksql_text(l_ast), ksql_text(r_ast)];
+    if let Some(prev) = &left.join {
+        if l_index.is_some_and(|i| prev.candidates.contains(&i) || prev.index == i) {
+            texts = prev.texts.iter().cloned().chain(std::iter::once(ksql_text(r_ast))).collect();
+        }
+    }
+    let types: Vec<SqlType> = scope.columns.iter().map(|c| c.ty.clone()).collect();
+    let schema = Arc::new(Schema::new(scope.columns.iter().map(|c| arrow_field(&c.name, &c.ty)).collect::<Vec<_>>()));
+    let l_key = cast_to(l_typed, &key_ty)?;
+    let r_key = cast_to(r_typed, &key_ty)?;
+    let spec = JoinSpec {
+        kind,
+        shape,
+        left: JoinBranch { input: left.input, steps: Vec::new(), key: l_key.expr, key_text: ksql_text(l_ast) },
+        right: JoinBranch {
+            input: Input::Source(right_spec),
+            steps: Vec::new(),
+            key: r_key.expr,
+            key_text: ksql_text(r_ast),
+        },
+        schema,
+        types,
+    };
+    let mut sources = left.sources;
+    sources.push(right_source.name.clone());
+    let result_kind =
+        if left.kind == SourceKind::Table && right_source.kind == SourceKind::Table { SourceKind::Table } else { SourceKind::Stream };
+    Ok(FromPlan {
+        input: Input::Join(Box::new(spec)),
+        source: left.source,
+        kind: result_kind,
+        scope,
+        qualifier: String::new(),
+        join: Some(JoinKey { index: 3, candidates, synthetic, texts }),
+        sources,
+    })
+}
+
+fn invalid_condition(on: &sql::Expr) -> PlanError {
+    let text = match on {
+        sql::Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            format!("(({}) AND ({}))", strip(left), strip(right))
+        }
+        other => other.to_string(),
+    };
+    PlanError::new(format!(
+        "Invalid join condition: joins on multiple conditions are not yet supported. Got {text}."
+    ))
+}
+
+fn strip(e: &sql::Expr) -> String {
+    match e {
+        sql::Expr::BinaryOp { left, op, right } => format!("{} {op} {}", ksql_text(left), ksql_text(right)),
+        other => ksql_text(other),
+    }
+}
