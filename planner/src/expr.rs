@@ -106,6 +106,33 @@ impl<'a> ExprPlanner<'a> {
             },
             E::Value(v) => self.value(e, &v.value),
             E::Nested(inner) => self.plan(inner),
+            E::UnaryOp { op: UnaryOperator::Minus, expr: inner }
+                if matches!(inner.as_ref(), E::Value(v) if matches!(&v.value, sql::Value::Number(..))) =>
+            {
+                let E::Value(v) = inner.as_ref() else { return err(e, "Invalid numeric literal") };
+                let sql::Value::Number(text, _) = &v.value else { return err(e, "Invalid numeric literal") };
+                let negative = format!("-{text}");
+                if text.contains(['e', 'E']) {
+                    let value: f64 = negative.parse().map_err(|_| PlanError::at(format!("Invalid number: {negative}"), e.span().start))?;
+                    if value.is_infinite() {
+                        return err(e, format!("Number overflows DOUBLE: {negative}"));
+                    }
+                    return Ok(literal(ScalarValue::Float64(Some(value)), SqlType::Double));
+                }
+                if text.contains('.') {
+                    let t = number_literal(text)
+                        .ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?;
+                    let SqlType::Decimal { precision, scale } = t.ty else { return Ok(t) };
+                    let unscaled = eddy_runtime::parse_decimal(&negative, precision, scale)
+                        .ok_or_else(|| PlanError::at(format!("Invalid number: {negative}"), e.span().start))?;
+                    return Ok(literal(ScalarValue::Decimal128(Some(unscaled), precision, scale as i8), t.ty));
+                }
+                match (negative.parse::<i32>(), negative.parse::<i64>()) {
+                    (Ok(v), _) => Ok(literal(ScalarValue::Int32(Some(v)), SqlType::Int)),
+                    (_, Ok(v)) => Ok(literal(ScalarValue::Int64(Some(v)), SqlType::Bigint)),
+                    _ => err(e, format!("Invalid numeric literal: {negative}")),
+                }
+            }
             E::UnaryOp { op, expr } => {
                 let inner = self.plan(expr)?;
                 match op {
@@ -288,6 +315,9 @@ impl<'a> ExprPlanner<'a> {
     fn value(&self, e: &sql::Expr, v: &sql::Value) -> Result<Typed> {
         Ok(match v {
             sql::Value::Number(text, _) => {
+                if text.contains(['e', 'E']) && text.parse::<f64>().is_ok_and(f64::is_infinite) {
+                    return err(e, format!("Number overflows DOUBLE: {text}"));
+                }
                 number_literal(text).ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?
             }
             sql::Value::SingleQuotedString(s) => literal(ScalarValue::Utf8(Some(s.clone())), SqlType::String),
@@ -405,6 +435,9 @@ impl<'a> ExprPlanner<'a> {
             _ => common_type(&l.ty, &r.ty).ok_or_else(|| {
                 let show = |ast: Option<&sql::Expr>, t: &SqlType| match ast {
                     Some(sql::Expr::Identifier(i)) => format!("{} ({t})", fold_ident(i)),
+                    Some(sql::Expr::CompoundIdentifier(p)) if p.len() == 2 => {
+                        format!("{}_{} ({t})", fold_ident(&p[0]), fold_ident(&p[1]))
+                    }
                     Some(other) => format!("{other} ({t})"),
                     None => t.to_string(),
                 };
@@ -493,7 +526,16 @@ impl<'a> ExprPlanner<'a> {
             if r.null_literal { l.ty.clone() } else { r.ty.clone() },
         );
         let Some(wide) = wider_numeric(&lt, &rt) else {
-            return err(e, format!("Error processing expression: {e}. Unsupported arithmetic types. {lt} {rt}"));
+            let base = |t: &SqlType| t.to_string().split('(').next().unwrap_or_default().to_string();
+            return err(
+                e,
+                format!(
+                    "Error processing expression: {}. Unsupported arithmetic types. {} {}",
+                    ksql_format(e),
+                    base(&lt),
+                    base(&rt)
+                ),
+            );
         };
         let df_op = match symbol {
             '+' => Operator::Plus,
@@ -738,6 +780,15 @@ fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {
             Ok(fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null))
         }
         _ => Ok(Value::Null),
+    }
+}
+
+/// An expression as ksqlDB prints it: binary operations in parentheses.
+pub(crate) fn ksql_format(e: &sql::Expr) -> String {
+    match e {
+        sql::Expr::BinaryOp { left, op, right } => format!("({} {op} {})", ksql_format(left), ksql_format(right)),
+        sql::Expr::Nested(inner) => ksql_format(inner),
+        other => other.to_string(),
     }
 }
 

@@ -74,6 +74,7 @@ fn ksql_text(e: &sql::Expr) -> String {
         sql::Expr::CompoundIdentifier(parts) => parts.iter().map(fold_ident).collect::<Vec<_>>().join("."),
         sql::Expr::Identifier(i) => fold_ident(i),
         sql::Expr::Nested(inner) => ksql_text(inner),
+        sql::Expr::Value(v) if v.value == sql::Value::Null => "null".to_string(),
         other => other.to_string(),
     }
 }
@@ -191,6 +192,19 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     let left_planner = ExprPlanner::new(&left.scope);
     let right_planner = ExprPlanner::new(&right_scope);
     let resolve_error = |e: &sql::Expr| -> PlanError {
+        let mut unknown = None;
+        let _ = sql::visit_expressions(e, |x: &sql::Expr| {
+            if let sql::Expr::CompoundIdentifier(parts) = x {
+                let q = fold_ident(&parts[0]);
+                if !both.columns.iter().any(|c| c.qualifier.as_deref() == Some(q.as_str())) {
+                    unknown = Some(q);
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        if let Some(q) = unknown {
+            return PlanError::new(format!("'{q}' is not a valid stream/table name or alias."));
+        }
         match ExprPlanner::new(&both).plan(e) {
             Err(err) => match err.message.strip_prefix("Column '") {
                 Some(rest) if err.message.ends_with("cannot be resolved.") => {

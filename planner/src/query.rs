@@ -141,7 +141,11 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         })?;
         if t.ty != SqlType::Boolean && !t.null_literal {
             return Err(PlanError::at(
-                format!("Type error in WHERE expression: Should evaluate to boolean but is {w} ({}) instead.", t.ty),
+                format!(
+                    "Type error in WHERE expression: Should evaluate to boolean but is {} ({}) instead.",
+                    crate::expr::ksql_format(w),
+                    t.ty
+                ),
                 w.span().start,
             ));
         }
@@ -204,6 +208,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         // became keys, then the old keys.
         let mut new_keys: Vec<(String, Typed)> = Vec::new();
         let mut moved: HashSet<String> = HashSet::new();
+        let mut moved_index: HashSet<usize> = HashSet::new();
         let mut texts = Vec::new();
         if !partition_by_null {
             let used: HashSet<String> = source.columns.iter().map(|c| c.name.clone()).collect();
@@ -216,6 +221,12 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     None => e,
                 })?;
                 let name = match pb {
+                    sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_) if join.is_some() => {
+                        if let Some(i) = column_index(&scope0, pb) {
+                            moved_index.insert(i);
+                        }
+                        join_name(pb, true).unwrap_or_default()
+                    }
                     sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_) => {
                         let n = derived_name(pb).unwrap_or_default();
                         moved.insert(n.clone());
@@ -229,20 +240,32 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                 if matches!(t.ty, SqlType::Map(..)) {
                     return Err(PlanError::new(format!("Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.", t.ty)));
                 }
-                texts.push(pb.to_string());
+                texts.push(if join.is_some() { pb.to_string() } else { qualify(pb, &source.name) });
                 new_keys.push((name, t));
             }
         }
         let mut cols: Vec<(Option<String>, String, Typed)> = Vec::new();
-        for pseudo in ["ROWTIME", "ROWPARTITION", "ROWOFFSET"] {
-            cols.push((Some(qualifier.clone()), pseudo.to_string(), col(&scope0, pseudo)?));
+        let own = if join.is_some() { None } else { Some(qualifier.clone()) };
+        for pseudo in PSEUDO {
+            cols.push((own.clone(), pseudo.to_string(), col(&scope0, pseudo)?));
         }
         for (n, t) in &new_keys {
-            cols.push((Some(qualifier.clone()), n.clone(), t.clone()));
+            cols.push((own.clone(), n.clone(), t.clone()));
         }
-        for n in value_names.iter().chain(key_names.iter()) {
-            if !moved.contains(n) {
-                cols.push((Some(qualifier.clone()), n.clone(), col(&scope0, n)?));
+        if join.is_some() {
+            // Every source column keeps its qualifier; the moved ones are keys now.
+            for (i, c) in scope0.columns.iter().enumerate() {
+                let Some(q) = &c.qualifier else { continue };
+                if !moved_index.contains(&i) {
+                    let t = ExprPlanner::new(&scope0).plan(&qualified(q, &c.name))?;
+                    cols.push((Some(q.clone()), c.name.clone(), t));
+                }
+            }
+        } else {
+            for n in value_names.iter().chain(key_names.iter()) {
+                if !moved.contains(n) {
+                    cols.push((Some(qualifier.clone()), n.clone(), col(&scope0, n)?));
+                }
             }
         }
         for hidden in [HEADERS_COLUMN, VALUE_NULL_COLUMN] {
@@ -376,6 +399,36 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     })
 }
 
+/// The scope index a plain column reference resolves to.
+fn column_index(scope: &Scope, e: &sql::Expr) -> Option<usize> {
+    let (q, n) = match e {
+        sql::Expr::Identifier(i) => (None, fold_ident(i)),
+        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => (Some(fold_ident(&parts[0])), fold_ident(&parts[1])),
+        _ => return None,
+    };
+    scope.resolve(q.as_deref(), &n).ok().flatten()
+}
+
+/// An expression as ksqlDB prints it in messages: column references qualified by the source name.
+fn qualify(e: &sql::Expr, source: &str) -> String {
+    let mut e = e.clone();
+    let _ = sql::visit_expressions_mut(&mut e, |x: &mut sql::Expr| {
+        match x {
+            sql::Expr::Identifier(i) => {
+                *x = sql::Expr::CompoundIdentifier(vec![sql::Ident::new(source), sql::Ident::new(fold_ident(i))]);
+            }
+            sql::Expr::CompoundIdentifier(parts) => {
+                for p in parts.iter_mut() {
+                    *p = sql::Ident::new(fold_ident(p));
+                }
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    e.to_string()
+}
+
 /// Pseudo-columns every source has.
 const PSEUDO: [&str; 3] = ["ROWTIME", "ROWPARTITION", "ROWOFFSET"];
 
@@ -501,16 +554,7 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
 /// A join's key column in the projection: the first item naming the key or a join column.
 /// Its value is the join key itself (a LEFT join's right column may be NULL where the key is not).
 fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<usize> {
-    let index_of = |e: &sql::Expr| -> Option<usize> {
-        let (q, n) = match e {
-            sql::Expr::Identifier(i) => (None, fold_ident(i)),
-            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                (Some(fold_ident(&parts[0])), fold_ident(&parts[1]))
-            }
-            _ => return None,
-        };
-        plan.scope.resolve(q.as_deref(), &n).ok().flatten()
-    };
+    let index_of = |e: &sql::Expr| column_index(&plan.scope, e);
     let resolved: Vec<Option<usize>> = plan.items.iter().map(|i| i.ast.as_ref().and_then(index_of)).collect();
     let is_key = |i: usize| i == join.index || join.candidates.contains(&i);
     let Some(first) = resolved.iter().position(|r| r.is_some_and(is_key)) else {
