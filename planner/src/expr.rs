@@ -106,14 +106,15 @@ impl<'a> ExprPlanner<'a> {
             },
             E::Value(v) => self.value(e, &v.value),
             E::Nested(inner) => self.plan(inner),
-            E::UnaryOp { op: UnaryOperator::Minus, expr: inner }
-                if matches!(inner.as_ref(), E::Value(v) if matches!(&v.value, sql::Value::Number(..))) =>
+            E::UnaryOp { op: UnaryOperator::Minus, expr: inner } if matches!(inner.as_ref(), E::Value(v) if matches!(&v.value, sql::Value::Number(..))) =>
             {
                 let E::Value(v) = inner.as_ref() else { return err(e, "Invalid numeric literal") };
                 let sql::Value::Number(text, _) = &v.value else { return err(e, "Invalid numeric literal") };
                 let negative = format!("-{text}");
                 if text.contains(['e', 'E']) {
-                    let value: f64 = negative.parse().map_err(|_| PlanError::at(format!("Invalid number: {negative}"), e.span().start))?;
+                    let value: f64 = negative
+                        .parse()
+                        .map_err(|_| PlanError::at(format!("Invalid number: {negative}"), e.span().start))?;
                     if value.is_infinite() {
                         return err(e, format!("Number overflows DOUBLE: {negative}"));
                     }

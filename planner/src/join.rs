@@ -64,7 +64,7 @@ pub(crate) fn plan_from(from: &FromClause, catalog: &Catalog) -> Result<FromPlan
 fn lookup(catalog: &Catalog, r: &SourceRef) -> Result<Source> {
     catalog
         .source(&r.name)
-        .map(Clone::clone)
+        .cloned()
         .map_err(|_| PlanError::at_position(format!("{} does not exist.", r.name), r.position))
 }
 
@@ -251,8 +251,7 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     // Tables join on their primary key only.
     let is_key_of = |scope: &Scope, e: &sql::Expr, source: &Source| -> bool {
         let keys: Vec<_> = source.key_columns().collect();
-        keys.len() == 1
-            && column_index(scope, e).is_some_and(|i| scope.columns[i].name == keys[0].name && i == 3)
+        keys.len() == 1 && column_index(scope, e).is_some_and(|i| scope.columns[i].name == keys[0].name && i == 3)
     };
     let condition_text = format!("{} = {}", ksql_text(l_ast), ksql_text(r_ast));
     if right_source.kind == SourceKind::Table && !is_key_of(&right_scope, r_ast, &right_source) {
@@ -312,8 +311,6 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         }
         // An n-way join keeps the earlier joins' key columns as candidates too.
         if let Some(prev) = &left.join {
-            let first_left = visible(&left.scope).len();
-            let _ = first_left;
             if l_index.is_some_and(|i| prev.candidates.contains(&i) || prev.index == i) {
                 candidates.extend(prev.candidates.iter().map(|c| left_offset + c));
             }
@@ -344,8 +341,11 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     };
     let mut sources = left.sources;
     sources.push(right_source.name.clone());
-    let result_kind =
-        if left.kind == SourceKind::Table && right_source.kind == SourceKind::Table { SourceKind::Table } else { SourceKind::Stream };
+    let result_kind = if left.kind == SourceKind::Table && right_source.kind == SourceKind::Table {
+        SourceKind::Table
+    } else {
+        SourceKind::Stream
+    };
     Ok(FromPlan {
         input: Input::Join(Box::new(spec)),
         source: left.source,
@@ -364,9 +364,7 @@ fn invalid_condition(on: &sql::Expr) -> PlanError {
         }
         other => other.to_string(),
     };
-    PlanError::new(format!(
-        "Invalid join condition: joins on multiple conditions are not yet supported. Got {text}."
-    ))
+    PlanError::new(format!("Invalid join condition: joins on multiple conditions are not yet supported. Got {text}."))
 }
 
 fn strip(e: &sql::Expr) -> String {

@@ -403,7 +403,9 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
 fn column_index(scope: &Scope, e: &sql::Expr) -> Option<usize> {
     let (q, n) = match e {
         sql::Expr::Identifier(i) => (None, fold_ident(i)),
-        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => (Some(fold_ident(&parts[0])), fold_ident(&parts[1])),
+        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            (Some(fold_ident(&parts[0])), fold_ident(&parts[1]))
+        }
         _ => return None,
     };
     scope.resolve(q.as_deref(), &n).ok().flatten()

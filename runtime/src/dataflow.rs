@@ -92,7 +92,11 @@ impl fmt::Display for JoinKind {
 pub enum JoinShape {
     /// `WITHIN (before, after)`; with a GRACE PERIOD, unmatched rows wait until their window closes
     /// (Kafka Streams' spurious-result fix); without one, they are emitted at once and kept for 24 hours.
-    StreamStream { before_ms: i64, after_ms: i64, grace_ms: Option<i64> },
+    StreamStream {
+        before_ms: i64,
+        after_ms: i64,
+        grace_ms: Option<i64>,
+    },
     StreamTable,
     TableTable,
 }

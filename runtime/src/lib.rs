@@ -23,8 +23,8 @@ mod value;
 pub use broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 pub use columnar::{array_value, values_to_array};
 pub use dataflow::{
-    headers_type, Dataflow, Input, JoinBranch, JoinKind, JoinShape, JoinSpec, SinkSpec, SourceSpec, Step, HEADERS_COLUMN,
-    VALUE_NULL_COLUMN,
+    headers_type, Dataflow, Input, JoinBranch, JoinKind, JoinShape, JoinSpec, SinkSpec, SourceSpec, Step,
+    HEADERS_COLUMN, VALUE_NULL_COLUMN,
 };
 pub use error::{Result, RuntimeError};
 pub use memory::MemoryBroker;

@@ -15,7 +15,7 @@ use crate::record::{OutputRecord, Record};
 
 /// The instantiated input tree: decoders at the leaves, joins above them.
 enum Node {
-    Source { topic: String, decoder: RecordDecoder },
+    Source { topic: String, decoder: Box<RecordDecoder> },
     Join { joiner: Box<Joiner>, left: Box<Branch>, right: Box<Branch> },
 }
 
@@ -35,7 +35,7 @@ pub struct Pipeline {
 
 fn node_for(input: &Input) -> Result<Node> {
     Ok(match input {
-        Input::Source(spec) => Node::Source { topic: spec.topic.clone(), decoder: RecordDecoder::new(spec)? },
+        Input::Source(spec) => Node::Source { topic: spec.topic.clone(), decoder: Box::new(RecordDecoder::new(spec)?) },
         Input::Join(j) => {
             let width = |b: &JoinBranch| -> usize { branch_width(b) };
             let joiner = Joiner::new(
@@ -136,7 +136,10 @@ impl Pipeline {
             None => None,
         };
         Ok(Self {
-            root: Branch { node: node_for(&dataflow.input)?, operators: dataflow.steps.iter().map(operator_for).collect() },
+            root: Branch {
+                node: node_for(&dataflow.input)?,
+                operators: dataflow.steps.iter().map(operator_for).collect(),
+            },
             topics: dataflow.input.topics(),
             encoder,
             metrics,
