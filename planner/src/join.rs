@@ -270,6 +270,15 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
 
     // Output layout: ROWTIME, ROWPARTITION, ROWOFFSET, the key, the left's columns, the right's, hidden.
     let key_ty = l_typed.ty.clone();
+    if crate::sources::contains_map(&key_ty) {
+        let name = match l_ast {
+            sql::Expr::CompoundIdentifier(p) if p.len() == 2 => format!("{}_{}", fold_ident(&p[0]), fold_ident(&p[1])),
+            other => ksql_text(other),
+        };
+        return Err(PlanError::new(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {key_ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+        )));
+    }
     let left_visible = visible(&left.scope);
     let right_visible = visible(&right_scope);
     let l_index = column_index(&left.scope, l_ast);

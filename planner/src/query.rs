@@ -225,7 +225,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                         if let Some(i) = column_index(&scope0, pb) {
                             moved_index.insert(i);
                         }
-                        join_name(pb, true).unwrap_or_default()
+                        join_name(pb, join.as_ref().map(|_| &scope0)).unwrap_or_default()
                     }
                     sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_) => {
                         let n = derived_name(pb).unwrap_or_default();
@@ -354,11 +354,16 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     Some(a) => a.clone(),
                     None => match pos {
                         Some(i) if !partition_by_null => keys[i].clone(),
-                        _ => join_name(&ast, join.is_some()).filter(|n| !n.starts_with('$')).unwrap_or_else(|| {
-                            let used: HashSet<String> =
-                                items.iter().map(|i: &Projected| i.name.clone()).chain(keys.iter().cloned()).collect();
-                            synthetic_name(&mut synthetic, &used)
-                        }),
+                        _ => join_name(&ast, join.as_ref().map(|_| &scope0))
+                            .filter(|n| !n.starts_with('$'))
+                            .unwrap_or_else(|| {
+                                let used: HashSet<String> = items
+                                    .iter()
+                                    .map(|i: &Projected| i.name.clone())
+                                    .chain(keys.iter().cloned())
+                                    .collect();
+                                synthetic_name(&mut synthetic, &used)
+                            }),
                     },
                 };
                 items.push(Projected { name, typed, ast: Some(ast) });
@@ -441,11 +446,20 @@ fn qualified(q: &str, name: &str) -> sql::Expr {
     ])
 }
 
-/// In a join, a qualified column `L.A` is named `L_A`; otherwise as `derived_name`.
-fn join_name(e: &sql::Expr, in_join: bool) -> Option<String> {
-    match e {
-        sql::Expr::CompoundIdentifier(parts) if in_join && parts.len() == 2 => {
-            Some(format!("{}_{}", fold_ident(&parts[0]), fold_ident(&parts[1])))
+/// In a join, a qualified column `L.A` is named `L_A` when more than one source has a column `A`;
+/// otherwise as `derived_name`.
+fn join_name(e: &sql::Expr, join_scope: Option<&Scope>) -> Option<String> {
+    match (e, join_scope) {
+        (sql::Expr::CompoundIdentifier(parts), Some(scope)) if parts.len() == 2 => {
+            let name = fold_ident(&parts[1]);
+
+            let sources: HashSet<&str> =
+                scope.columns.iter().filter(|c| c.name == name).filter_map(|c| c.qualifier.as_deref()).collect();
+            if sources.len() > 1 {
+                Some(format!("{}_{name}", fold_ident(&parts[0])))
+            } else {
+                Some(name)
+            }
         }
         _ => derived_name(e),
     }

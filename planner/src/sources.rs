@@ -107,7 +107,7 @@ fn delimiter(property: &str, text: &str) -> Result<char> {
     }
 }
 
-fn contains_map(ty: &SqlType) -> bool {
+pub(crate) fn contains_map(ty: &SqlType) -> bool {
     match ty {
         SqlType::Map(..) => true,
         SqlType::Array(t) => contains_map(t),
