@@ -238,16 +238,7 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             r_typed.ty
         )));
     }
-    let column_index = |scope: &Scope, e: &sql::Expr| -> Option<usize> {
-        let (q, n) = match e {
-            sql::Expr::Identifier(i) => (None, fold_ident(i)),
-            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                (Some(fold_ident(&parts[0])), fold_ident(&parts[1]))
-            }
-            _ => return None,
-        };
-        scope.resolve(q.as_deref(), &n).ok().flatten()
-    };
+    let column_index = |scope: &Scope, e: &sql::Expr| scope.index_of(e);
     // Tables join on their primary key only.
     let is_key_of = |scope: &Scope, e: &sql::Expr, source: &Source| -> bool {
         let keys: Vec<_> = source.key_columns().collect();

@@ -406,14 +406,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
 
 /// The scope index a plain column reference resolves to.
 fn column_index(scope: &Scope, e: &sql::Expr) -> Option<usize> {
-    let (q, n) = match e {
-        sql::Expr::Identifier(i) => (None, fold_ident(i)),
-        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-            (Some(fold_ident(&parts[0])), fold_ident(&parts[1]))
-        }
-        _ => return None,
-    };
-    scope.resolve(q.as_deref(), &n).ok().flatten()
+    scope.index_of(e)
 }
 
 /// An expression as ksqlDB prints it in messages: column references qualified by the source name.

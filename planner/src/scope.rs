@@ -32,6 +32,18 @@ impl Scope {
         Self::new(Vec::new())
     }
 
+    /// The index of the column a plain reference (`name` or `qualifier.name`) resolves to.
+    pub fn index_of(&self, e: &sqlparser::ast::Expr) -> Option<usize> {
+        use eddy_parser::fold_ident;
+        use sqlparser::ast::Expr;
+        let (q, n) = match e {
+            Expr::Identifier(i) => (None, fold_ident(i)),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => (Some(fold_ident(&parts[0])), fold_ident(&parts[1])),
+            _ => return None,
+        };
+        self.resolve(q.as_deref(), &n).ok().flatten()
+    }
+
     /// Finds a column by name, optionally qualified. Returns its index; ambiguity is an error message.
     pub fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<Option<usize>, String> {
         let matches: Vec<usize> = self
