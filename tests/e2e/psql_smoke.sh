@@ -10,7 +10,7 @@ fi
 
 cargo build -q --bin eddy-server
 log=$(mktemp)
-./target/debug/eddy-server --pg-listen 127.0.0.1:0 --log warn >"$log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/debug/eddy-server" --pg-listen 127.0.0.1:0 --log warn >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 
