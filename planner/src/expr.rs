@@ -106,35 +106,12 @@ impl<'a> ExprPlanner<'a> {
             },
             E::Value(v) => self.value(e, &v.value),
             E::Nested(inner) => self.plan(inner),
-            E::UnaryOp { op: UnaryOperator::Minus, expr: inner } if matches!(inner.as_ref(), E::Value(v) if matches!(&v.value, sql::Value::Number(..))) =>
-            {
-                let E::Value(v) = inner.as_ref() else { return err(e, "Invalid numeric literal") };
-                let sql::Value::Number(text, _) = &v.value else { return err(e, "Invalid numeric literal") };
-                let negative = format!("-{text}");
-                if text.contains(['e', 'E']) {
-                    let value: f64 = negative
-                        .parse()
-                        .map_err(|_| PlanError::at(format!("Invalid number: {negative}"), e.span().start))?;
-                    if value.is_infinite() {
-                        return err(e, format!("Number overflows DOUBLE: {negative}"));
-                    }
-                    return Ok(literal(ScalarValue::Float64(Some(value)), SqlType::Double));
-                }
-                if text.contains('.') {
-                    let t = number_literal(text)
-                        .ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?;
-                    let SqlType::Decimal { precision, scale } = t.ty else { return Ok(t) };
-                    let unscaled = eddy_runtime::parse_decimal(&negative, precision, scale)
-                        .ok_or_else(|| PlanError::at(format!("Invalid number: {negative}"), e.span().start))?;
-                    return Ok(literal(ScalarValue::Decimal128(Some(unscaled), precision, scale as i8), t.ty));
-                }
-                match (negative.parse::<i32>(), negative.parse::<i64>()) {
-                    (Ok(v), _) => Ok(literal(ScalarValue::Int32(Some(v)), SqlType::Int)),
-                    (_, Ok(v)) => Ok(literal(ScalarValue::Int64(Some(v)), SqlType::Bigint)),
-                    _ => err(e, format!("Invalid numeric literal: {negative}")),
-                }
-            }
             E::UnaryOp { op, expr } => {
+                if *op == UnaryOperator::Minus {
+                    if let Some(t) = negative_number(e, expr) {
+                        return t;
+                    }
+                }
                 let inner = self.plan(expr)?;
                 match op {
                     UnaryOperator::Not => {
@@ -846,6 +823,29 @@ pub(crate) fn is_aggregate(name: &str) -> bool {
 }
 
 /// A numeric literal as ksqlDB types it: INT, BIGINT, DECIMAL (with a point) or DOUBLE (with an exponent).
+/// `-<number>` as one literal, so that overflow is judged on the negative value as ksqlDB does.
+/// None for decimals (negated exactly by the general path) and for anything but a number.
+fn negative_number(e: &sql::Expr, operand: &sql::Expr) -> Option<Result<Typed>> {
+    let sql::Expr::Value(v) = operand else { return None };
+    let sql::Value::Number(text, _) = &v.value else { return None };
+    let negative = format!("-{text}");
+    if text.contains(['e', 'E']) {
+        return Some(match negative.parse::<f64>() {
+            Ok(x) if x.is_infinite() => err(e, format!("Number overflows DOUBLE: {negative}")),
+            Ok(x) => Ok(literal(ScalarValue::Float64(Some(x)), SqlType::Double)),
+            Err(_) => err(e, format!("Invalid number: {negative}")),
+        });
+    }
+    if text.contains('.') {
+        return None;
+    }
+    Some(match (negative.parse::<i32>(), negative.parse::<i64>()) {
+        (Ok(v), _) => Ok(literal(ScalarValue::Int32(Some(v)), SqlType::Int)),
+        (_, Ok(v)) => Ok(literal(ScalarValue::Int64(Some(v)), SqlType::Bigint)),
+        _ => err(e, format!("Invalid numeric literal: {negative}")),
+    })
+}
+
 fn number_literal(text: &str) -> Option<Typed> {
     if text.contains(['e', 'E']) {
         return Some(literal(ScalarValue::Float64(Some(text.parse().ok()?)), SqlType::Double));

@@ -238,11 +238,10 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             r_typed.ty
         )));
     }
-    let column_index = |scope: &Scope, e: &sql::Expr| scope.index_of(e);
     // Tables join on their primary key only.
     let is_key_of = |scope: &Scope, e: &sql::Expr, source: &Source| -> bool {
         let keys: Vec<_> = source.key_columns().collect();
-        keys.len() == 1 && column_index(scope, e).is_some_and(|i| scope.columns[i].name == keys[0].name && i == 3)
+        keys.len() == 1 && scope.index_of(e).is_some_and(|i| scope.columns[i].name == keys[0].name && i == 3)
     };
     let condition_text = format!("{} = {}", ksql_text(l_ast), ksql_text(r_ast));
     if right_source.kind == SourceKind::Table && !is_key_of(&right_scope, r_ast, &right_source) {
@@ -272,8 +271,8 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     }
     let left_visible = visible(&left.scope);
     let right_visible = visible(&right_scope);
-    let l_index = column_index(&left.scope, l_ast);
-    let r_index = column_index(&right_scope, r_ast);
+    let l_index = left.scope.index_of(l_ast);
+    let r_index = right_scope.index_of(r_ast);
     let synthetic = kind == JoinKind::Outer || (l_index.is_none() && r_index.is_none());
     let mut used: Vec<String> = left_visible.iter().chain(&right_visible).map(|c| c.name.clone()).collect();
     used.sort();

@@ -15,7 +15,7 @@ use crate::error::{PlanError, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
 use crate::join::{plan_from, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
-use crate::sources::{check_codecs, formats, timestamp_spec};
+use crate::sources::{check_codecs, formats, timestamp_spec, RESERVED};
 
 /// A column of a query's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +222,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                 })?;
                 let name = match pb {
                     sql::Expr::Identifier(_) | sql::Expr::CompoundIdentifier(_) if join.is_some() => {
-                        if let Some(i) = column_index(&scope0, pb) {
+                        if let Some(i) = scope0.index_of(pb) {
                             moved_index.insert(i);
                         }
                         join_name(pb, join.as_ref().map(|_| &scope0)).unwrap_or_default()
@@ -312,9 +312,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                 let names: Vec<String> = scope
                     .columns
                     .iter()
-                    .filter(|c| {
-                        c.qualifier.is_some() && !["ROWTIME", "ROWPARTITION", "ROWOFFSET"].contains(&c.name.as_str())
-                    })
+                    .filter(|c| c.qualifier.is_some() && !PSEUDO.contains(&c.name.as_str()))
                     .map(|c| c.name.clone())
                     .collect();
                 // Keys first, then values, in schema order.
@@ -375,7 +373,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         if !names.insert(i.name.clone()) {
             return Err(PlanError::new(format!("Duplicate value columns found in schema: `{}`", i.name)));
         }
-        if ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"].contains(&i.name.as_str())
+        if RESERVED.contains(&i.name.as_str())
             && !matches!(&i.ast, Some(e) if derived_name(e).as_deref() == Some(i.name.as_str()))
         {
             return Err(PlanError::new(format!(
@@ -402,11 +400,6 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         hidden,
         scope,
     })
-}
-
-/// The scope index a plain column reference resolves to.
-fn column_index(scope: &Scope, e: &sql::Expr) -> Option<usize> {
-    scope.index_of(e)
 }
 
 /// An expression as ksqlDB prints it in messages: column references qualified by the source name.
@@ -563,8 +556,8 @@ fn key_items(plan: &SelectPlan, sink_name: &str) -> Result<Vec<usize>> {
 /// A join's key column in the projection: the first item naming the key or a join column.
 /// Its value is the join key itself (a LEFT join's right column may be NULL where the key is not).
 fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<usize> {
-    let index_of = |e: &sql::Expr| column_index(&plan.scope, e);
-    let resolved: Vec<Option<usize>> = plan.items.iter().map(|i| i.ast.as_ref().and_then(index_of)).collect();
+    let resolved: Vec<Option<usize>> =
+        plan.items.iter().map(|i| i.ast.as_ref().and_then(|e| plan.scope.index_of(e))).collect();
     let is_key = |i: usize| i == join.index || join.candidates.contains(&i);
     let Some(first) = resolved.iter().position(|r| r.is_some_and(is_key)) else {
         let message = if join.synthetic {
@@ -605,7 +598,7 @@ fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<u
 
 /// Plans CREATE STREAM AS SELECT and INSERT INTO ... SELECT.
 pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>) -> Result<PersistentPlan> {
-    let plan = plan_select(select, catalog)?;
+    let mut plan = plan_select(select, catalog)?;
     let result_kind = if plan.aggregated { SourceKind::Table } else { plan.kind };
     match (sink.kind, result_kind) {
         (SourceKind::Stream, SourceKind::Table) => {
@@ -623,7 +616,6 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         }
         _ => {}
     }
-    let mut plan = plan;
     let mut key_idx = match &plan.join {
         Some(join) if !plan.aggregated && select.partition_by.is_empty() => {
             let i = join_key_item(&plan, join, sink.name)?;
@@ -637,8 +629,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         key_idx.sort_unstable();
     }
     for item in &plan.items {
-        let reserved = ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
-        if reserved.contains(&item.name.as_str()) {
+        if RESERVED.contains(&item.name.as_str()) {
             return Err(PlanError::new(format!(
                 "Reserved column name in select: `{}`. Please remove or alias the column.",
                 item.name

@@ -14,7 +14,8 @@ use eddy_runtime::{headers_type, SourceSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use crate::error::{PlanError, Result};
 use crate::scope::{Scope, ScopeColumn};
 
-const RESERVED: &[&str] = &["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
+/// Column names a source or a projection may not define.
+pub(crate) const RESERVED: &[&str] = &["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
 
 /// Key and value formats from `WITH` properties and session defaults.
 pub(crate) fn formats(

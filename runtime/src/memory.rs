@@ -137,8 +137,7 @@ impl MemoryBroker {
         let t = state.topics.get(topic).ok_or_else(|| RuntimeError::TopicNotFound(topic.to_string()))?;
         let p = partition.clamp(0, t.partitions - 1);
         for r in records {
-            state.next_seq += 1;
-            let seq = state.next_seq;
+            let seq = state.seq();
             if let Some(t) = state.topics.get_mut(topic) {
                 t.push(p, r, seq);
             }
