@@ -241,7 +241,7 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     // Tables join on their primary key only.
     let is_key_of = |scope: &Scope, e: &sql::Expr, source: &Source| -> bool {
         let keys: Vec<_> = source.key_columns().collect();
-        keys.len() == 1 && scope.index_of(e).is_some_and(|i| scope.columns[i].name == keys[0].name && i == 3)
+        keys.len() == 1 && scope.index_of(e).is_some_and(|i| scope.columns[i].name == keys[0].name)
     };
     let condition_text = format!("{} = {}", ksql_text(l_ast), ksql_text(r_ast));
     if right_source.kind == SourceKind::Table && !is_key_of(&right_scope, r_ast, &right_source) {
