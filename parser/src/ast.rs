@@ -15,7 +15,13 @@ pub enum Statement {
     /// `CREATE [OR REPLACE] STREAM|TABLE name [WITH (...)] AS SELECT ...`.
     CreateAsSelect(CreateAsSelect),
     /// `INSERT INTO name [WITH (...)] SELECT ...`.
-    InsertSelect { target: String, properties: Properties, query: Box<Select> },
+    InsertSelect {
+        target: String,
+        /// Where the target name starts in the submitted text.
+        target_at: sqlparser::tokenizer::Location,
+        properties: Properties,
+        query: Box<Select>,
+    },
     /// `INSERT INTO name [(cols)] VALUES (...)`.
     InsertValues { target: String, columns: Option<Vec<String>>, values: Vec<Expr> },
     /// A push (`EMIT CHANGES`) or pull query.
@@ -100,8 +106,8 @@ pub struct ColumnDef {
     pub name: String,
     pub ty: SqlType,
     pub constraint: ColumnConstraint,
-    /// 1-based character position of the column in the statement.
-    pub position: Option<usize>,
+    /// Where the column starts in the submitted text (line and column from 1).
+    pub at: sqlparser::tokenizer::Location,
 }
 
 /// What a column is besides a value column.

@@ -374,7 +374,7 @@ impl StatementParser<'_> {
         self.expect_token(Token::LParen)?;
         let mut columns = Vec::new();
         loop {
-            let position = self.position();
+            let at = self.p.peek_token_ref().span.start;
             let name = self.name()?;
             let ty = self.data_type()?;
             let constraint = if self.parse_words(&["PRIMARY", "KEY"]) {
@@ -391,7 +391,7 @@ impl StatementParser<'_> {
             } else {
                 ColumnConstraint::None
             };
-            columns.push(ColumnDef { name, ty, constraint, position });
+            columns.push(ColumnDef { name, ty, constraint, at });
             if self.p.consume_token(&Token::RParen) {
                 return Ok(columns);
             }
@@ -450,6 +450,7 @@ impl StatementParser<'_> {
     }
 
     fn insert(&mut self) -> Result<Statement> {
+        let target_at = self.p.peek_token_ref().span.start;
         let target = self.name()?;
         let columns = if self.p.peek_token_ref().token == Token::LParen {
             self.p.next_token();
@@ -476,7 +477,7 @@ impl StatementParser<'_> {
         }
         let properties = self.properties()?;
         let query = Box::new(self.select()?);
-        Ok(Statement::InsertSelect { target, properties, query })
+        Ok(Statement::InsertSelect { target, target_at, properties, query })
     }
 
     fn show(&mut self) -> Result<Statement> {

@@ -46,7 +46,7 @@ fn render(stmt: &Statement) -> String {
             render_select(&c.query)
         ),
         Statement::Select(s) => format!("Select\n  {}", render_select(s)),
-        Statement::InsertSelect { target, properties, query } => {
+        Statement::InsertSelect { target, properties, query, .. } => {
             format!("InsertSelect {target} props={:?}\n  {}", properties.0, render_select(query))
         }
         Statement::InsertValues { target, columns, values } => format!(

@@ -425,6 +425,13 @@ fn qualify(e: &sql::Expr, source: &str) -> String {
 /// Pseudo-columns every source has.
 const PSEUDO: [&str; 3] = ["ROWTIME", "ROWPARTITION", "ROWOFFSET"];
 
+/// The window bound columns of windowed sources and aggregations.
+const WINDOW_BOUNDS: [&str; 2] = ["WINDOWSTART", "WINDOWEND"];
+
+fn reserved_in_select(name: &str) -> PlanError {
+    PlanError::new(format!("Reserved column name in select: `{name}`. Please remove or alias the column."))
+}
+
 fn qualified(q: &str, name: &str) -> sql::Expr {
     sql::Expr::CompoundIdentifier(vec![
         sql::Ident::with_quote('`', q.to_string()),
@@ -497,6 +504,7 @@ pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
         value_columns: columns.iter().map(|c| (c.name.clone(), c.ty.clone())).collect(),
         partitions: source.partitions,
         partition_by: None,
+        source_key: false,
     };
     Ok(PlannedQuery { dataflow: Dataflow { input, steps, sink }, columns, sources })
 }
@@ -598,6 +606,16 @@ fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<u
 
 /// Plans CREATE STREAM AS SELECT and INSERT INTO ... SELECT.
 pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>) -> Result<PersistentPlan> {
+    // Window bounds are named before they are resolved: ksqlDB rejects them whatever the source.
+    for item in &select.projection {
+        if let SelectItem::Expr { expr, alias } = item {
+            let derived = derived_name(expr.as_ref());
+            let name = alias.clone().or_else(|| derived.clone());
+            if let Some(name) = name.filter(|n| WINDOW_BOUNDS.contains(&n.as_str()) && derived.as_ref() == Some(n)) {
+                return Err(reserved_in_select(&name));
+            }
+        }
+    }
     let mut plan = plan_select(select, catalog)?;
     let result_kind = if plan.aggregated { SourceKind::Table } else { plan.kind };
     match (sink.kind, result_kind) {
@@ -630,10 +648,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
     }
     for item in &plan.items {
         if RESERVED.contains(&item.name.as_str()) {
-            return Err(PlanError::new(format!(
-                "Reserved column name in select: `{}`. Please remove or alias the column.",
-                item.name
-            )));
+            return Err(reserved_in_select(&item.name));
         }
     }
     if sink.existing.is_none() && key_idx.len() == plan.items.len() {
@@ -743,6 +758,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         key_columns: key_cols.iter().map(|(n, t)| (n.clone(), t.ty.clone())).collect(),
         value_columns: value_cols.iter().map(|(n, t)| (n.clone(), t.ty.clone())).collect(),
         partitions: sink_source.partitions,
+        source_key: partition_by.is_none() && !plan.aggregated && plan.join.is_none(),
         partition_by,
     };
     Ok(PersistentPlan {

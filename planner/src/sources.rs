@@ -10,6 +10,7 @@ use eddy_catalog::{
 use eddy_parser::{ColumnConstraint, CreateSource, Properties};
 use eddy_runtime::format::{codec_for, Role};
 use eddy_runtime::{headers_type, SourceSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
+use sqlparser::tokenizer::Location;
 
 use crate::error::{PlanError, Result};
 use crate::scope::{Scope, ScopeColumn};
@@ -157,9 +158,12 @@ pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Colu
     Ok(())
 }
 
-/// ksqlDB's `Line: L, Col: C: ` prefix for a column (positions count in the submitted text).
-fn location(position: Option<usize>) -> String {
-    position.map(|p| format!("Line: 1, Col: {p}: ")).unwrap_or_default()
+/// ksqlDB's `Line: L, Col: C: ` prefix for a place in the submitted text.
+fn location(at: Location) -> String {
+    if at.line == 0 {
+        return String::new();
+    }
+    format!("Line: {}, Col: {}: ", at.line, at.column)
 }
 
 /// Builds the catalog entry of `CREATE STREAM|TABLE name (columns) WITH (...)`.
@@ -191,14 +195,14 @@ pub fn build_source(
             (ColumnConstraint::PrimaryKey, SourceKind::Stream) => {
                 return Err(PlanError::new(format!(
                     "{}Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
-                    location(c.position),
+                    location(c.at),
                     c.name
                 )))
             }
             (ColumnConstraint::Key, SourceKind::Table) => {
                 return Err(PlanError::new(format!(
                     "{}Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
-                    location(c.position),
+                    location(c.at),
                     c.name
                 )))
             }
@@ -224,6 +228,9 @@ pub fn build_source(
     }
     if create.columns.is_empty() {
         return Err(PlanError::new("The statement does not define any columns."));
+    }
+    if create.properties.get("WINDOW_TYPE").is_some() && keys.is_empty() {
+        return Err(PlanError::new("Windowed sources require a key column."));
     }
     let mut columns = keys;
     columns.extend(values);

@@ -171,6 +171,9 @@ pub struct SinkSpec {
     pub partitions: i32,
     /// The output is re-keyed (PARTITION BY).
     pub partition_by: Option<String>,
+    /// The key is the source's own key (no PARTITION BY, GROUP BY or join): key columns that are all
+    /// null came from a record without a key, which is written without one.
+    pub source_key: bool,
 }
 
 impl Dataflow {

@@ -1,7 +1,7 @@
 //! Decodes a poll's worth of Kafka records into one Arrow batch of the source schema.
 
 use arrow::record_batch::RecordBatch;
-use eddy_catalog::{ColumnKind, SqlType};
+use eddy_catalog::{ColumnKind, SourceKind, SqlType};
 
 use crate::columnar::values_to_array;
 use crate::dataflow::SourceSpec;
@@ -91,6 +91,10 @@ impl RecordDecoder {
 
     /// One row (pseudo-columns, keys, values, hidden columns), or None for a record to ignore.
     fn decode_one(&self, r: &Record) -> Result<Option<Vec<Value>>> {
+        if r.key.is_none() && self.spec.kind == SourceKind::Table {
+            // A table's rows are identified by their key: Kafka Streams skips records without one.
+            return Ok(None);
+        }
         let keys = self
             .key
             .decode(r.key.as_deref())

@@ -13,6 +13,8 @@ use crate::value::Value;
 pub struct RecordEncoder {
     keys: usize,
     values: usize,
+    /// All-null keys of several columns are written as a null key (see `SinkSpec::source_key`).
+    null_key: bool,
     key: Box<dyn Codec>,
     value: Box<dyn Codec>,
 }
@@ -23,6 +25,7 @@ impl RecordEncoder {
         Ok(Self {
             keys: sink.key_columns.len(),
             values: sink.value_columns.len(),
+            null_key: sink.source_key && sink.key_columns.len() > 1,
             key: codec_for(&sink.key_format, sink.key_columns.clone(), Role::Key)?,
             value: codec_for(&sink.value_format, sink.value_columns.clone(), Role::Value)?,
         })
@@ -52,7 +55,12 @@ impl RecordEncoder {
             let headers = headers_of(&row[1 + k + v]);
             let value_is_null = matches!(row[2 + k + v], Value::Boolean(true));
             let value = if value_is_null { Ok(None) } else { self.value.encode(values) };
-            match (self.key.encode(keys), value) {
+            let key = if self.null_key && keys.iter().all(|v| matches!(v, Value::Null)) {
+                Ok(None)
+            } else {
+                self.key.encode(keys)
+            };
+            match (key, value) {
                 (Ok(key), Ok(value)) => out.push(OutputRecord { timestamp, key, value, headers }),
                 (Err(e), _) | (_, Err(e)) => errors.push(format!("Error serializing row {i}: {e}")),
             }

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use eddy_catalog::{Command, QueryInfo, QueryKind, Source, SourceKind};
+use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind};
 use eddy_parser::{CreateAsSelect, CreateSource, Properties, Select};
 use eddy_planner::{build_source, plan_persistent, PersistentPlan, SinkRequest};
 use eddy_runtime::QueryMetrics;
+use sqlparser::tokenizer::Location;
 
 use super::error::{sqlstate, EngineError};
 use super::{Engine, Output, Running, Session, State};
@@ -147,7 +148,7 @@ impl Engine {
     pub(super) async fn insert_select(
         &self,
         session: &Session,
-        target: &str,
+        (target, target_at): (&str, Location),
         props: &Properties,
         query: &Select,
         text: &str,
@@ -157,7 +158,13 @@ impl Engine {
         let existing = state
             .catalog
             .source(target)
-            .map_err(|_| EngineError::new(sqlstate::UNDEFINED_TABLE, format!("{target} does not exist.")))?
+            .map_err(|_| {
+                let (line, col) = (target_at.line, target_at.column);
+                EngineError::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("Line: {line}, Col: {col}: Source `{target}` does not exist."),
+                )
+            })?
             .clone();
         if existing.is_source {
             return Err(EngineError::new(
@@ -169,6 +176,12 @@ impl Engine {
             return Err(EngineError::new(
                 sqlstate::INVALID_PARAMETER,
                 format!("INSERT INTO can only be used to insert into a stream. {target} is a table."),
+            ));
+        }
+        if existing.columns.iter().any(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))) {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot insert into {target} because it has header columns"),
             ));
         }
         let plan = plan_persistent(

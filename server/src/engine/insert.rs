@@ -18,21 +18,38 @@ impl Engine {
     ) -> Result<Output, EngineError> {
         let source = {
             let state = self.state.lock().await;
-            state
-                .catalog
-                .source(target)
-                .map_err(|_| {
-                    EngineError::new(
+            match state.catalog.source(target) {
+                Ok(source) => source.clone(),
+                Err(_) => {
+                    let hint = state
+                        .catalog
+                        .sources()
+                        .find(|s| s.name.eq_ignore_ascii_case(target))
+                        .map(|s| did_you_mean(target, &s.name))
+                        .unwrap_or_default();
+                    return Err(EngineError::new(
                         sqlstate::UNDEFINED_TABLE,
-                        format!("Cannot insert values into an unknown stream/table: {target}"),
-                    )
-                })?
-                .clone()
+                        format!("Cannot insert values into an unknown stream/table: `{target}`{hint}"),
+                    ));
+                }
+            }
         };
         if source.is_source {
             return Err(EngineError::new(
                 sqlstate::INVALID_PARAMETER,
                 format!("Cannot insert values into read-only {}: {target}", source.kind.to_string().to_lowercase()),
+            ));
+        }
+        let headers: Vec<&str> = source
+            .columns
+            .iter()
+            .filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_)))
+            .map(|c| c.name.as_str())
+            .collect();
+        if columns.is_none() && !headers.is_empty() {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot insert into HEADER columns: {}", headers.join(", ")),
             ));
         }
         let names: Vec<String> = match columns {
@@ -95,5 +112,15 @@ impl Engine {
         let timestamp = timestamp.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         self.broker.produce(&source.topic, vec![OutputRecord { timestamp, key, value, headers: Vec::new() }]).await?;
         Ok(Output::done("INSERT 0 1"))
+    }
+}
+
+/// ksqlDB's hint when a source exists under another case: an unquoted name was upper-cased, a quoted one
+/// was not.
+fn did_you_mean(target: &str, existing: &str) -> String {
+    if target == target.to_uppercase() {
+        format!("\nDid you mean \"{existing}\"? Hint: wrap the source name in double quotes to make it case-sensitive.")
+    } else {
+        format!("\nDid you mean {existing}? Hint: try removing double quotes from the source name.")
     }
 }

@@ -118,8 +118,8 @@ impl Engine {
         match &stmt.statement {
             Statement::CreateSource(c) => self.create_source(session, c, &stmt.text, replay).await,
             Statement::CreateAsSelect(c) => self.create_as_select(session, c, &stmt.text, replay).await,
-            Statement::InsertSelect { target, properties, query } => {
-                self.insert_select(session, target, properties, query, &stmt.text, replay).await
+            Statement::InsertSelect { target, target_at, properties, query } => {
+                self.insert_select(session, (target, *target_at), properties, query, &stmt.text, replay).await
             }
             Statement::InsertValues { target, columns, values } => {
                 self.insert_values(target, columns.as_deref(), values).await

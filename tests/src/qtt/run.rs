@@ -57,17 +57,16 @@ fn run(case: &TestCase) -> Result<(), Outcome> {
     }
     create_topics(case, &driver);
     let expected_error = expected_message(case);
-    for (i, stmt) in case.statements.iter().enumerate() {
-        for result in driver.execute(stmt) {
-            if let Err(e) = result {
-                return match &expected_error {
-                    Some(m) if e.message.contains(m.as_str()) => Ok(()),
-                    Some(m) => {
-                        fail(format!("expected error containing {m:?}, got {:?} (statement {})", e.message, i + 1))
-                    }
-                    None => fail(format!("statement {} failed: {}", i + 1, e.message)),
-                };
-            }
+    // As ksqlDB's test executor: the statements joined by line breaks form one script, so error
+    // positions count lines across the whole script.
+    let script = case.statements.join("\n");
+    for (i, result) in driver.execute(&script).into_iter().enumerate() {
+        if let Err(e) = result {
+            return match &expected_error {
+                Some(m) if e.message.contains(m.as_str()) => Ok(()),
+                Some(m) => fail(format!("expected error containing {m:?}, got {:?} (statement {})", e.message, i + 1)),
+                None => fail(format!("statement {} failed: {}", i + 1, e.message)),
+            };
         }
     }
     let catalog = driver.catalog();
