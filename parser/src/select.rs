@@ -1,10 +1,12 @@
 //! The SELECT grammar of ksqlDB: FROM with joins, WINDOW, WHERE, GROUP BY, PARTITION BY, HAVING, EMIT, LIMIT.
 
 use sqlparser::ast::{self as sql};
+use sqlparser::dialect::{Dialect, Precedence};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
 use crate::ast::*;
+use crate::dialect::KsqlDialect;
 use crate::error::Result;
 use crate::ident::fold_ident;
 use crate::parser::StatementParser;
@@ -71,7 +73,7 @@ impl StatementParser<'_> {
         let window = if self.parse_word("WINDOW") { Some(self.window()?) } else { None };
         let selection = if self.parse_word("WHERE") { Some(self.expr()?) } else { None };
         let group_by = if self.parse_words(&["GROUP", "BY"]) { self.exprs()? } else { Vec::new() };
-        let partition_by = if self.parse_words(&["PARTITION", "BY"]) { self.exprs()? } else { Vec::new() };
+        let partition_by = if self.parse_words(&["PARTITION", "BY"]) { self.partition_exprs()? } else { Vec::new() };
         let having = if self.parse_word("HAVING") { Some(self.expr()?) } else { None };
         let emit = if self.parse_word("EMIT") {
             if self.parse_word("CHANGES") {
@@ -101,6 +103,15 @@ impl StatementParser<'_> {
 
     fn exprs(&mut self) -> Result<Vec<sql::Expr>> {
         self.p.parse_comma_separated(Parser::parse_expr).map_err(|e| self.convert(e))
+    }
+
+    /// PARTITION BY takes value expressions: a predicate (`A AND B`, `A = B`) is a syntax error there.
+    fn partition_exprs(&mut self) -> Result<Vec<sql::Expr>> {
+        if self.p.peek_token_ref().token == Token::LParen && self.p.peek_nth_token_ref(1).token == Token::RParen {
+            return self.error("PARTITION BY requires at least one expression");
+        }
+        let above_predicates = KsqlDialect.prec_value(Precedence::Between) + 1;
+        self.p.parse_comma_separated(|p| p.parse_subexpr(above_predicates)).map_err(|e| self.convert(e))
     }
 
     fn source_ref(&mut self) -> Result<SourceRef> {

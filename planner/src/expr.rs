@@ -222,6 +222,15 @@ impl<'a> ExprPlanner<'a> {
                 self.map_constructor(e, f)
             }
             E::Function(f) => self.function(e, f),
+            // sqlparser reads SUBSTRING specially; ksqlDB's is an ordinary function.
+            E::Substring { expr, substring_from, substring_for, .. } => {
+                let args = std::iter::once(expr)
+                    .chain(substring_from)
+                    .chain(substring_for)
+                    .map(|a| self.plan(a))
+                    .collect::<Result<Vec<_>>>()?;
+                self.call_function(e, "SUBSTRING", args)
+            }
             E::Array(array) => {
                 let items = array.elem.iter().map(|x| self.plan(x)).collect::<Result<Vec<_>>>()?;
                 let ty = self.common(e, &items, "ARRAY")?;
@@ -294,7 +303,14 @@ impl<'a> ExprPlanner<'a> {
         Ok(match v {
             sql::Value::Number(text, _) => {
                 if text.contains(['e', 'E']) && text.parse::<f64>().is_ok_and(f64::is_infinite) {
-                    return err(e, format!("Number overflows DOUBLE: {text}"));
+                    // ksqlDB finds this while building the AST and words it as its parser does, with
+                    // the column counted from 1 twice over (so one past the literal's first character).
+                    let at = e.span().start;
+                    let message = format!("Number overflows DOUBLE: {text}");
+                    return err(
+                        e,
+                        format!("Failed to prepare statement: line {}:{}: {message}", at.line, at.column + 1),
+                    );
                 }
                 number_literal(text).ok_or_else(|| PlanError::at(format!("Invalid number: {text}"), e.span().start))?
             }

@@ -15,7 +15,7 @@ use crate::error::{PlanError, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
 use crate::join::{plan_from, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
-use crate::sources::{check_codecs, formats, timestamp_spec, RESERVED};
+use crate::sources::{check_codecs, default_wrapping, formats, timestamp_spec, RESERVED};
 
 /// A column of a query's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -670,7 +670,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
             (target.clone(), value_types)
         }
         None => {
-            let (mut key_format, value_format) =
+            let (mut key_format, mut value_format) =
                 formats(sink.properties, sink.session, Some((&source.key_format, &source.value_format)))?;
             if keys.is_empty() {
                 if sink.properties.get("KEY_FORMAT").is_some()
@@ -691,6 +691,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
                 .iter()
                 .map(|c| Column::new(&c.name, c.ty.clone(), if c.key { ColumnKind::Key } else { ColumnKind::Value }))
                 .collect();
+            default_wrapping(&mut value_format, &cols, sink.session);
             check_codecs(&key_format, &value_format, &cols)?;
             let prefix = sink.session.get("ksql.output.topic.name.prefix").cloned().unwrap_or_default();
             let topic = sink.properties.get("KAFKA_TOPIC").unwrap_or_else(|| format!("{prefix}{}", sink.name));

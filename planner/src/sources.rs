@@ -118,6 +118,16 @@ pub(crate) fn contains_map(ty: &SqlType) -> bool {
     }
 }
 
+/// `ksql.persistence.wrap.single.values` decides whether a single value column is wrapped when the
+/// statement does not say, for the formats that can do both.
+pub(crate) fn default_wrapping(value: &mut FormatSpec, columns: &[Column], session: &BTreeMap<String, String>) {
+    let singles = columns.iter().filter(|c| c.kind == ColumnKind::Value).count() == 1;
+    let Some(default) = session.get("ksql.persistence.wrap.single.values") else { return };
+    if value.wrap_single_value.is_none() && singles && value.format.wraps_single_values_by_default() {
+        value.wrap_single_value = Some(default.eq_ignore_ascii_case("true"));
+    }
+}
+
 /// Checks that the formats can carry the columns (e.g. KAFKA allows one primitive column).
 pub(crate) fn check_codecs(key: &FormatSpec, value: &FormatSpec, columns: &[Column]) -> Result<()> {
     if let Some(c) = columns.iter().find(|c| c.is_key() && contains_map(&c.ty)) {
@@ -177,7 +187,7 @@ pub fn build_source(
         .properties
         .get("KAFKA_TOPIC")
         .ok_or_else(|| PlanError::new("Missing required property \"KAFKA_TOPIC\" which has no default value."))?;
-    let (key_format, value_format) = formats(&create.properties, session, None)?;
+    let (key_format, mut value_format) = formats(&create.properties, session, None)?;
     let mut seen = HashSet::new();
     let mut keys = Vec::new();
     let mut values = Vec::new();
@@ -234,6 +244,7 @@ pub fn build_source(
     }
     let mut columns = keys;
     columns.extend(values);
+    default_wrapping(&mut value_format, &columns, session);
     check_codecs(&key_format, &value_format, &columns)?;
     let timestamp = timestamp_spec(&create.properties, &columns)?;
     Ok(Source {

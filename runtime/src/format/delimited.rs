@@ -75,6 +75,7 @@ impl Codec for DelimitedCodec {
             let text = match (v, ty) {
                 (Value::Null, _) => String::new(),
                 (Value::Decimal(d), SqlType::Decimal { scale, .. }) => decimal_to_string(*d, *scale),
+                (Value::Double(d), _) => java_double(*d),
                 (Value::Array(_) | Value::Map(_) | Value::Struct(_), _) => {
                     return Err(RuntimeError::Serde(format!("DELIMITED does not support type: {ty}")))
                 }
@@ -94,6 +95,49 @@ impl Codec for DelimitedCodec {
         }
         Ok(Some(out.into_bytes()))
     }
+}
+
+/// A double as Java's `Double.toString` writes it (which ksqlDB's DELIMITED format uses): the shortest
+/// digits that read back to the same value, plain between 10^-3 and 10^7 (`100.0`, `0.001`), otherwise
+/// as `d.dddE<exponent>` (`1.0E7`, `4.9E-324`).
+pub(crate) fn java_double(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let sign = if v.is_sign_negative() { "-" } else { "" };
+    if v == 0.0 {
+        return format!("{sign}0.0");
+    }
+    // Rust's `{:e}` gives the shortest digits that read back (`d[.ddd]e<exp>`). Java never stops at
+    // one digit: of the decimals with two it takes the closest (`4.9E-324` where Rust says `5e-324`).
+    let mut sci = format!("{:e}", v.abs());
+    if !sci.contains('.') {
+        sci = format!("{:.1e}", v.abs());
+    }
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = match digits.trim_end_matches('0') {
+        "" => "0".to_string(),
+        trimmed => trimmed.to_string(),
+    };
+    let body = if (-3..7).contains(&exp) {
+        let point = exp + 1;
+        if point <= 0 {
+            format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+        } else if digits.len() <= point as usize {
+            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        }
+    } else {
+        let fraction = if digits.len() > 1 { &digits[1..] } else { "0" };
+        format!("{}.{fraction}E{exp}", &digits[..1])
+    };
+    format!("{sign}{body}")
 }
 
 /// Splits one line into fields; an unquoted empty field is None (null), a quoted one is "".
@@ -141,5 +185,27 @@ mod tests {
     fn splits_quoted_fields() {
         let f = split("a,\"b,c\",,\"\"", ',').unwrap();
         assert_eq!(f, vec![Some("a".into()), Some("b,c".into()), None, Some(String::new())]);
+    }
+
+    #[test]
+    fn doubles_read_as_java_writes_them() {
+        let cases = [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (100.5, "100.5"),
+            (0.001, "0.001"),
+            (0.0001, "1.0E-4"),
+            (1234567.0, "1234567.0"),
+            (12345678.0, "1.2345678E7"),
+            (4.9e-324, "4.9E-324"),
+            (-2.2250738585072014e-308, "-2.2250738585072014E-308"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (v, text) in cases {
+            assert_eq!(java_double(v), text, "{v}");
+        }
     }
 }
