@@ -1,2 +1,14 @@
-//! The `eddy` shell (REPL and `eddy migrate`) will live here, as a pure Postgres-protocol client of
-//! `eddy-server`; it is not built yet, and until it is, psql or any Postgres driver is the client.
+//! The `eddy` shell: an interactive REPL and script runner that speaks to `eddy-server` over the
+//! Postgres wire protocol (tokio-postgres); it links no engine crate.
+
+pub mod cli;
+pub mod complete;
+pub mod connection;
+pub mod error;
+pub mod render;
+pub mod repl;
+pub mod session;
+pub mod statements;
+pub mod variables;
+
+pub use error::ShellError;
