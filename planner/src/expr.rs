@@ -646,7 +646,9 @@ impl<'a> ExprPlanner<'a> {
                     .ok_or_else(|| PlanError::at(format!("Invalid Case expression. Type for all 'THEN' clauses should be the same. THEN expression has type: {}, but previous had {t}.", r.ty), e.span().start))?,
             });
         }
-        let ty = ty.unwrap_or(SqlType::String);
+        let Some(ty) = ty else {
+            return err(e, "Invalid Case expression. All case branches have NULL type");
+        };
         let when_then = whens
             .into_iter()
             .zip(results)

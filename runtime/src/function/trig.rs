@@ -86,6 +86,10 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
 /// LOG(base, value): NaN and infinities where the logarithm has no finite value, as Java's Math.log.
 fn log_base(a: &[Value]) -> Result<Value, String> {
     let (Some(base), Some(x)) = (double(&a[0]), double(&a[1])) else { return Ok(Value::Null) };
+    if base <= 0.0 || base == 1.0 {
+        // ksqlDB's LOG has no base there (where the quotient would read as 0 or infinity).
+        return Ok(Value::Double(f64::NAN));
+    }
     Ok(Value::Double(x.ln() / base.ln()))
 }
 
