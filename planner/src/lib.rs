@@ -5,6 +5,7 @@ mod aggregation;
 mod error;
 mod expr;
 mod join;
+mod pull;
 mod query;
 mod scope;
 mod sources;
@@ -12,6 +13,7 @@ mod types;
 
 pub use error::{PlanError, Result};
 pub use expr::{evaluate_constant, ExprPlanner, Typed};
+pub use pull::{plan_pull, PullPlan};
 pub use query::{plan_persistent, plan_push, OutputColumn, PersistentPlan, PlannedQuery, SinkRequest};
 pub use scope::Scope;
 pub use sources::{build_source, source_spec};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
+use eddy_catalog::SourceKind;
 use tokio::sync::mpsc;
 
 use crate::dataflow::Dataflow;
@@ -50,6 +51,11 @@ pub trait Broker: Send + Sync {
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()>;
     /// Reads a topic from the beginning to its current end.
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>>;
+    /// Runs a pull query: the dataflow over a snapshot of its source topic (see `snapshot`).
+    async fn pull(&self, dataflow: &Dataflow, kind: SourceKind, metrics: Arc<QueryMetrics>) -> Result<Vec<RecordBatch>> {
+        let records = self.read_all(&dataflow.input.first_source().topic).await?;
+        crate::snapshot::scan(dataflow, kind, records, metrics)
+    }
     /// Starts a persistent query that writes to its sink topic.
     async fn start_query(
         &self,

@@ -17,6 +17,7 @@ mod metrics;
 pub mod operator;
 mod pipeline;
 mod record;
+mod snapshot;
 mod timestamp;
 mod value;
 

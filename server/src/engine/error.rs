@@ -46,7 +46,7 @@ impl EngineError {
     pub fn plan(e: PlanError) -> Self {
         let state = if e.message.contains("does not exist") || e.message.contains("cannot be resolved") {
             sqlstate::UNDEFINED_OBJECT
-        } else if e.message.contains("not supported") {
+        } else if e.message.contains("not supported") || e.message.contains("don't support") {
             sqlstate::FEATURE_NOT_SUPPORTED
         } else {
             sqlstate::SYNTAX_ERROR

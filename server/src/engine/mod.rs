@@ -10,6 +10,7 @@ mod error;
 mod insert;
 mod output;
 mod pg;
+mod pull;
 mod push_registry;
 mod queries;
 mod show;

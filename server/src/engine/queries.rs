@@ -1,10 +1,10 @@
-//! Push queries, PRINT and EXPLAIN, and the result columns of any statement (for Describe).
+//! Push queries (pull queries in `pull`), PRINT and EXPLAIN, and the result columns of any statement (for Describe).
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use eddy_parser::{EmitMode, Select, Statement};
-use eddy_planner::{plan_persistent, plan_push, SinkRequest};
+use eddy_planner::{plan_persistent, plan_pull, plan_push, SinkRequest};
 use eddy_runtime::{array_value, QueryMetrics, Record, Value};
 use tokio::sync::mpsc;
 
@@ -19,10 +19,7 @@ impl Engine {
         text: &str,
     ) -> Result<Output, EngineError> {
         if select.emit != Some(EmitMode::Changes) {
-            return Err(EngineError::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "Pull queries are not supported yet: add EMIT CHANGES to run a push query that streams changes as they happen.",
-            ));
+            return self.pull_query(select).await;
         }
         if !select.partition_by.is_empty() {
             return Err(EngineError::new(
@@ -118,7 +115,10 @@ impl Engine {
     ) -> Result<Option<Vec<ResultColumn>>, EngineError> {
         Ok(match stmt {
             Statement::Select(select) => {
-                let planned = plan_push(select, &state.catalog)?;
+                let planned = match select.emit {
+                    Some(EmitMode::Changes) => plan_push(select, &state.catalog)?,
+                    _ => plan_pull(select, &state.catalog)?.query,
+                };
                 Some(planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect())
             }
             Statement::SelectValues(items) => Some(pg::select_values_columns(items)?),
