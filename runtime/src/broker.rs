@@ -52,7 +52,12 @@ pub trait Broker: Send + Sync {
     /// Reads a topic from the beginning to its current end.
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>>;
     /// Runs a pull query: the dataflow over a snapshot of its source topic (see `snapshot`).
-    async fn pull(&self, dataflow: &Dataflow, kind: SourceKind, metrics: Arc<QueryMetrics>) -> Result<Vec<RecordBatch>> {
+    async fn pull(
+        &self,
+        dataflow: &Dataflow,
+        kind: SourceKind,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<Vec<RecordBatch>> {
         let records = self.read_all(&dataflow.input.first_source().topic).await?;
         crate::snapshot::scan(dataflow, kind, records, metrics)
     }

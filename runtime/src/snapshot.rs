@@ -99,11 +99,13 @@ mod tests {
             record(1, "a", Some("5")),
         ];
         let latest = latest_per_key(records);
-        let seen: Vec<(i32, &[u8], Option<&[u8]>)> =
-            latest.iter().map(|r| (r.partition, r.key.as_deref().unwrap_or(&[]), r.value.as_deref())).collect();
-        assert_eq!(
-            seen,
-            vec![(0, &b"a"[..], Some(&b"3"[..])), (0, &b"c"[..], Some(&b"4"[..])), (1, &b"a"[..], Some(&b"5"[..]))]
-        );
+        let text = |b: &Option<Vec<u8>>| b.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let seen: Vec<String> = latest
+            .iter()
+            .map(|r| {
+                format!("{}:{}={}", r.partition, text(&r.key).unwrap_or_default(), text(&r.value).unwrap_or_default())
+            })
+            .collect();
+        assert_eq!(seen, vec!["0:a=3", "0:c=4", "1:a=5"]);
     }
 }

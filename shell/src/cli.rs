@@ -2,6 +2,7 @@
 
 use clap::Parser;
 
+use crate::migrate::MigrateArgs;
 use crate::render::OutputFormat;
 
 /// The Eddy shell: an interactive SQL client of eddy-server (Postgres wire protocol).
@@ -26,4 +27,13 @@ pub struct Args {
     /// Run these statements and exit (non-zero at the first failing statement).
     #[arg(long = "execute", short = 'e')]
     pub execute: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `eddy` does besides the shell.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Versioned SQL migrations: new-project, create, initialize-metadata, apply, info, validate, destroy-metadata.
+    Migrate(MigrateArgs),
 }

@@ -1,12 +1,15 @@
-//! `eddy`: the interactive shell, or a script runner with `-f` / `-e`.
+//! `eddy`: the interactive shell, a script runner with `-f` / `-e`, or `eddy migrate`.
 
 use clap::Parser;
-use eddy_shell::cli::Args;
+use eddy_shell::cli::{Args, Command};
 use eddy_shell::connection::Target;
 use eddy_shell::session::Shell;
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(Command::Migrate(migrate)) = args.command.take() {
+        std::process::exit(run_migrate(migrate));
+    }
     let target = match Target::parse(&args.server, args.user.as_deref(), args.password.as_deref()) {
         Ok(t) => t,
         Err(e) => {
@@ -51,4 +54,22 @@ fn main() {
     };
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// Runs `eddy migrate ...`; the exit code is 1 when the command failed.
+fn run_migrate(args: eddy_shell::migrate::MigrateArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("eddy migrate: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(eddy_shell::migrate::run(args)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("eddy migrate: {e}");
+            1
+        }
+    }
 }

@@ -33,6 +33,7 @@ SET 'auto.offset.reset'='earliest';
 INSERT INTO pageviews (id, url, ms) VALUES (1, 'a.com', 10);
 INSERT INTO pageviews (id, url, ms) VALUES (2, 'b.com', 250);
 SELECT id, UCASE(url) AS url, ms FROM pageviews WHERE ms > 100 EMIT CHANGES LIMIT 1;
+SELECT 'pull', url FROM pageviews WHERE id = 1;
 CREATE STREAM slow WITH (KAFKA_TOPIC='slow_pages') AS SELECT id, url, ms FROM pageviews WHERE ms >= 100 PARTITION BY url;
 PRINT 'slow_pages' FROM BEGINNING LIMIT 1;
 SHOW STREAMS;
@@ -40,6 +41,7 @@ SQL
 )
 echo "$out"
 grep -q '^2|B.COM|250$' <<<"$out" || { echo "push query row missing"; exit 1; }
+grep -q '^pull|a.com$' <<<"$out" || { echo "pull query row missing"; exit 1; }
 grep -q 'key: b.com, value: {"ID":2,"MS":250}' <<<"$out" || { echo "PRINT of the sink topic missing"; exit 1; }
 grep -q '^SLOW|slow_pages|KAFKA|JSON|false$' <<<"$out" || { echo "SHOW STREAMS missing SLOW"; exit 1; }
 

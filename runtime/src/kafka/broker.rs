@@ -147,6 +147,12 @@ impl Broker for KafkaBroker {
         earliest: bool,
         metrics: Arc<QueryMetrics>,
     ) -> Result<Box<dyn RunningQuery>> {
+        if !earliest {
+            let (settings, query, topics) = (self.settings.clone(), id.to_string(), dataflow.input.topics());
+            tokio::task::spawn_blocking(move || query_task::pin_start_offsets(&settings, &query, &topics))
+                .await
+                .map_err(|e| RuntimeError::Internal(e.to_string()))??;
+        }
         query_task::start(id, dataflow, &self.settings, self.producer.clone(), earliest, metrics)
     }
 

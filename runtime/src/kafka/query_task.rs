@@ -47,6 +47,40 @@ pub fn group_id(query_id: &str) -> String {
     format!("_eddy_query_{query_id}")
 }
 
+/// For a query that reads from the latest offsets: commits, for each input partition its group has no
+/// offset for yet, the partition's end as it is now. The query then starts exactly where it was created,
+/// not wherever the end is once its group join completes (seconds later), so records produced right
+/// after CREATE ... AS SELECT returns are never skipped; a restarted query keeps its committed offsets.
+pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[String]) -> Result<()> {
+    use rdkafka::consumer::BaseConsumer;
+    let consumer: BaseConsumer = settings.consumer(&group_id(query_id), false).create()?;
+    let timeout = Duration::from_secs(10);
+    let mut all = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+        for t in metadata.topics().iter().filter(|t| t.name() == topic && t.error().is_none()) {
+            for p in t.partitions() {
+                all.add_partition(topic, p.id());
+            }
+        }
+    }
+    if all.count() == 0 {
+        return Ok(());
+    }
+    let committed = consumer.committed_offsets(all, timeout)?;
+    let mut pin = TopicPartitionList::new();
+    for e in committed.elements() {
+        if matches!(e.offset(), Offset::Invalid) {
+            let (_, high) = consumer.fetch_watermarks(e.topic(), e.partition(), timeout)?;
+            pin.add_partition_offset(e.topic(), e.partition(), Offset::Offset(high))?;
+        }
+    }
+    if pin.count() > 0 {
+        consumer.commit(&pin, CommitMode::Sync)?;
+    }
+    Ok(())
+}
+
 /// Starts a persistent query task.
 pub fn start(
     id: &str,
