@@ -11,6 +11,7 @@ mod error;
 mod eval;
 pub mod format;
 pub mod function;
+pub mod generator;
 pub mod kafka;
 mod memory;
 mod metrics;

@@ -1,0 +1,252 @@
+//! Kafka scenarios: bids pre-loaded into a topic, then copied (`raw-copy`: rdkafka consume -> produce,
+//! no decoding, the physical limit of the Kafka path) or run through a persistent query of the server's
+//! engine (Kafka -> Eddy -> Kafka). Throughput is measured from the first output record to the last,
+//! so the consumer group join (seconds on the embedded broker) is not counted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eddy_runtime::kafka::{ClientSettings, EmbeddedKafka, KafkaAdmin, KafkaBroker, MockAdmin, TopicAdmin};
+use eddy_runtime::OutputRecord;
+use eddy_server::{Engine, Session};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::report::{Measurement, Stopwatch};
+use crate::scenario::{bid_stream_sql, query_sql, Bid, Query};
+
+const INPUT: &str = "bench_bid";
+const WAIT: Duration = Duration::from_secs(300);
+/// Longest a scenario may see no progress before it gives up.
+const STALL: Duration = Duration::from_secs(15);
+
+/// A broker (embedded or given), the engine on it, and the pre-loaded input topic.
+pub struct KafkaBench {
+    runtime: tokio::runtime::Runtime,
+    engine: Arc<Engine>,
+    settings: ClientSettings,
+    partitions: i32,
+    label: String,
+    _cluster: Option<Arc<EmbeddedKafka>>,
+    events: u64,
+    bytes: u64,
+    next_id: u32,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl KafkaBench {
+    /// Starts the engine on `kafka` (None: the embedded broker) and loads `bids` into the input topic.
+    pub fn start(kafka: Option<&str>, partitions: i32, bids: &[Bid]) -> Result<Self, String> {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(err)?;
+        let (engine, settings, label, cluster) = runtime.block_on(async {
+            let (settings, admin, cluster, label): (ClientSettings, Arc<dyn TopicAdmin>, _, String) = match kafka {
+                Some(address) => {
+                    let settings = ClientSettings::new(address);
+                    let admin = Arc::new(KafkaAdmin::new(settings.clone()).map_err(err)?);
+                    (settings, admin, None, format!("kafka {address}"))
+                }
+                None => {
+                    let cluster = Arc::new(EmbeddedKafka::start().map_err(err)?);
+                    let settings = ClientSettings::new(cluster.bootstrap_servers());
+                    (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster), "embedded (mock)".into())
+                }
+            };
+            let broker = Arc::new(KafkaBroker::new(settings.clone(), admin, cluster.clone()).map_err(err)?);
+            let engine = Arc::new(Engine::new(broker, None).await.map_err(err)?);
+            Ok::<_, String>((engine, settings, label, cluster))
+        })?;
+        let bench = KafkaBench {
+            runtime,
+            engine,
+            settings,
+            partitions,
+            label,
+            _cluster: cluster,
+            events: bids.len() as u64,
+            bytes: bids.iter().map(|b| b.json.len() as u64).sum(),
+            next_id: 0,
+        };
+        bench.execute(&bid_stream_sql(INPUT, partitions))?;
+        let now = chrono_now_ms();
+        let records: Vec<OutputRecord> = bids
+            .iter()
+            .map(|b| OutputRecord { timestamp: now, key: None, value: Some(b.json.clone()), headers: Vec::new() })
+            .collect();
+        let engine = bench.engine.clone();
+        bench.runtime.block_on(async move {
+            for chunk in records.chunks(10_000) {
+                engine.broker().produce(INPUT, chunk.to_vec()).await.map_err(err)?;
+            }
+            Ok::<_, String>(())
+        })?;
+        // The embedded broker drops the oldest records of a full partition: check none was.
+        let (low, high) = bench.watermarks(INPUT)?;
+        if low != 0 || high != bench.events as i64 {
+            return Err(format!(
+                "the broker kept records {low}..{high} of {} produced to {INPUT}: use fewer --kafka-events or more --partitions",
+                bench.events
+            ));
+        }
+        Ok(bench)
+    }
+
+    fn execute(&self, sql: &str) -> Result<(), String> {
+        let engine = self.engine.clone();
+        let sql = sql.to_string();
+        self.runtime.block_on(async move {
+            let mut session = Session::default();
+            session.properties.insert("auto.offset.reset".into(), "earliest".into());
+            for r in engine.execute(&mut session, &sql).await {
+                r.map_err(|e| format!("{sql}: {e}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Lowest low watermark and the sum of high watermarks of a topic.
+    fn watermarks(&self, topic: &str) -> Result<(i64, i64), String> {
+        let consumer: BaseConsumer = self.settings.consumer("_eddy_bench_watch", false).create().map_err(err)?;
+        let mut low_min = i64::MAX;
+        let mut total = 0;
+        for p in 0..self.partitions {
+            let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(err)?;
+            low_min = low_min.min(low);
+            total += high;
+        }
+        Ok((low_min, total))
+    }
+
+    fn unique(&mut self, base: &str) -> String {
+        self.next_id += 1;
+        format!("{base}_{}", self.next_id)
+    }
+
+    /// Waits until `topic` holds `expected` records; returns a stopwatch started when the first was seen
+    /// (and how many there were then).
+    fn wait_for_output(&self, topic: &str, expected: u64) -> Result<(Stopwatch, u64), String> {
+        let deadline = Instant::now() + WAIT;
+        let mut first: Option<(Stopwatch, u64)> = None;
+        let (mut last_total, mut progress) = (0u64, Instant::now());
+        loop {
+            let (_, total) = self.watermarks(topic)?;
+            let total = total as u64;
+            if total != last_total {
+                (last_total, progress) = (total, Instant::now());
+            } else if total > 0 && progress.elapsed() > STALL {
+                return Err(format!("{topic}: {total} of {expected} records, then nothing for {STALL:?}"));
+            }
+            if total > 0 && first.is_none() {
+                first = Some((Stopwatch::start(), total));
+            }
+            if total >= expected {
+                return Ok(first.unwrap_or_else(|| (Stopwatch::start(), total)));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{topic} has {total} of {expected} records after {WAIT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// rdkafka consume -> produce of the raw bytes, no decoding.
+    pub fn raw_copy(&mut self) -> Result<Measurement, String> {
+        let out = self.unique("bench_raw_copy");
+        self.execute(&format!(
+            "CREATE STREAM {out} (v STRING) WITH (KAFKA_TOPIC='{out}', VALUE_FORMAT='JSON', PARTITIONS={});",
+            self.partitions
+        ))?;
+        let consumer: BaseConsumer = self.settings.consumer("_eddy_bench_raw", true).create().map_err(err)?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..self.partitions {
+            tpl.add_partition_offset(INPUT, p, Offset::Beginning).map_err(err)?;
+        }
+        consumer.assign(&tpl).map_err(err)?;
+        let producer: BaseProducer = self.settings.producer().create().map_err(err)?;
+        let watch = Stopwatch::start();
+        let mut copied = 0u64;
+        let mut progress = Instant::now();
+        while copied < self.events {
+            if progress.elapsed() > STALL {
+                return Err(format!(
+                    "raw-copy: {copied} of {} records read, then nothing for {STALL:?} (did the broker drop records? \
+                     the embedded one keeps a few MiB per partition: use fewer --kafka-events or more --partitions)",
+                    self.events
+                ));
+            }
+            let Some(msg) = consumer.poll(Duration::from_millis(100)) else { continue };
+            progress = Instant::now();
+            let msg = msg.map_err(err)?;
+            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&out).partition(msg.partition());
+            if let Some(k) = msg.key() {
+                record = record.key(k);
+            }
+            if let Some(v) = msg.payload() {
+                record = record.payload(v);
+            }
+            if let Some(ts) = msg.timestamp().to_millis() {
+                record = record.timestamp(ts);
+            }
+            let mut record = record;
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((e, r)) if format!("{e}").contains("Queue full") => {
+                        producer.poll(Duration::from_millis(1));
+                        record = r;
+                    }
+                    Err((e, _)) => return Err(err(e)),
+                }
+            }
+            producer.poll(Duration::ZERO);
+            copied += 1;
+        }
+        producer.flush(Duration::from_secs(60)).map_err(err)?;
+        let (wall, cpu) = watch.stop();
+        let (_, total) = self.watermarks(&out)?;
+        if total as u64 != self.events {
+            return Err(format!("raw-copy: {out} holds {total} records, expected {}", self.events));
+        }
+        Ok(Measurement {
+            name: "raw-copy".into(),
+            events: self.events,
+            bytes: self.bytes,
+            outputs: total as u64,
+            wall,
+            cpu,
+            latency: None,
+            broker: self.label.clone(),
+        })
+    }
+
+    /// A persistent query over the pre-loaded bids; measured from its first output record to its last.
+    pub fn query(&mut self, query: Query, bids: &[Bid]) -> Result<Measurement, String> {
+        let sink = self.unique(&format!("bench_{}", query.name().replace('-', "_")));
+        let expected = query.expected_outputs(bids);
+        self.execute(&query_sql(query, &sink, &sink, self.partitions))?;
+        let (first, at_first) = self.wait_for_output(&sink, expected)?;
+        let (wall, cpu) = first.stop();
+        self.execute("TERMINATE ALL;")?;
+        // Input events behind the outputs that arrived after the first sighting.
+        let share = if expected == 0 { 1.0 } else { (expected - at_first.min(expected)) as f64 / expected as f64 };
+        let events = (self.events as f64 * share) as u64;
+        Ok(Measurement {
+            name: format!("kafka-{}", query.name()),
+            events,
+            bytes: (self.bytes as f64 * share) as u64,
+            outputs: expected,
+            wall,
+            cpu,
+            latency: None,
+            broker: self.label.clone(),
+        })
+    }
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
