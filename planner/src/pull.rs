@@ -16,14 +16,19 @@ pub struct PullPlan {
     pub kind: SourceKind,
 }
 
-/// ksqlDB's refusal of a clause in a pull query.
-fn refuse(clause: &str, position: Option<usize>) -> PlanError {
+/// ksqlDB's refusal of something (`GROUP BY clauses`, ...) in a pull query.
+fn refuse_what(what: &str, position: Option<usize>) -> PlanError {
     PlanError::at_position(
         format!(
-            "Pull queries don't support {clause} clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+            "Pull queries don't support {what}. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
         ),
         position,
     )
+}
+
+/// ksqlDB's refusal of a clause in a pull query.
+fn refuse(clause: &str, position: Option<usize>) -> PlanError {
+    refuse_what(&format!("{clause} clauses"), position)
 }
 
 /// Plans a SELECT without EMIT.
@@ -45,10 +50,7 @@ pub fn plan_pull(select: &Select, catalog: &Catalog) -> Result<PullPlan> {
     }
     let query = plan_push(select, catalog)?;
     if query.dataflow.steps.iter().any(|s| matches!(s, Step::Aggregate { .. })) {
-        return Err(PlanError::at_position(
-            "Pull queries don't support aggregate functions. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.",
-            select.position,
-        ));
+        return Err(refuse_what("aggregate functions", select.position));
     }
     let kind = match &query.dataflow.input {
         Input::Source(source) => source.kind,

@@ -169,17 +169,13 @@ impl Broker for KafkaBroker {
 fn read_to_end(config: rdkafka::ClientConfig, topic: &str) -> Result<Vec<Record>> {
     use rdkafka::{Message, Offset, TopicPartitionList};
     let consumer: BaseConsumer = config.create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none()) else {
-        return Ok(Vec::new());
-    };
     let mut ends = Vec::new();
     let mut tpl = TopicPartitionList::new();
-    for p in t.partitions() {
-        let (low, high) = consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+    for p in super::push::partition_ids(&consumer, topic)? {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
         if high > low {
-            ends.push((p.id(), high));
-            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+            ends.push((p, high));
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
         }
     }
     let mut out = Vec::new();

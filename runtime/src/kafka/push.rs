@@ -38,6 +38,17 @@ pub(crate) fn to_record(msg: &BorrowedMessage<'_>) -> Record {
     }
 }
 
+/// The partition ids of a topic (empty if it does not exist).
+pub(crate) fn partition_ids<C: Consumer>(consumer: &C, topic: &str) -> Result<Vec<i32>> {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default())
+}
+
 /// A consumer assigned every partition of `topic` at its end (or beginning), without a group join.
 pub(crate) async fn assigned_consumer(
     settings: &ClientSettings,
@@ -50,13 +61,7 @@ pub(crate) async fn assigned_consumer(
     let consumer = tokio::task::spawn_blocking(move || -> Result<StreamConsumer> {
         let mut tpl = TopicPartitionList::new();
         for topic_name in topics {
-            let metadata = consumer.fetch_metadata(Some(&topic_name), Duration::from_secs(10))?;
-            let partitions: Vec<i32> = metadata
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic_name && t.error().is_none())
-                .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-                .unwrap_or_default();
+            let partitions = partition_ids(&consumer, &topic_name)?;
             if partitions.is_empty() {
                 return Err(RuntimeError::TopicNotFound(topic_name));
             }

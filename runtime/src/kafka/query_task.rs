@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::broker::send_all;
 use super::client::ClientSettings;
-use super::push::next_records;
+use super::push::{next_records, partition_ids};
 use crate::broker::RunningQuery;
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
@@ -57,11 +57,8 @@ pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[St
     let timeout = Duration::from_secs(10);
     let mut all = TopicPartitionList::new();
     for topic in topics {
-        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
-        for t in metadata.topics().iter().filter(|t| t.name() == topic && t.error().is_none()) {
-            for p in t.partitions() {
-                all.add_partition(topic, p.id());
-            }
+        for p in partition_ids(&consumer, topic)? {
+            all.add_partition(topic, p);
         }
     }
     if all.count() == 0 {

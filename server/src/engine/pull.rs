@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use eddy_parser::Select;
 use eddy_planner::plan_pull;
-use eddy_runtime::{array_value, QueryMetrics};
+use eddy_runtime::QueryMetrics;
 
 use super::error::EngineError;
+use super::queries::visible_rows;
 use super::{Engine, Output, ResultColumn};
 
 impl Engine {
@@ -20,15 +21,7 @@ impl Engine {
         let width = columns.len();
         let limit = select.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
         let batches = self.broker.pull(&plan.query.dataflow, plan.kind, Arc::new(QueryMetrics::default())).await?;
-        // Column 0 is ROWTIME and the last two are hidden, as in push queries.
-        let rows = batches
-            .iter()
-            .flat_map(|batch| {
-                (0..batch.num_rows())
-                    .map(move |i| batch.columns()[1..=width].iter().map(|c| array_value(c.as_ref(), i)).collect())
-            })
-            .take(limit)
-            .collect();
+        let rows = batches.iter().flat_map(|batch| visible_rows(batch, width)).take(limit).collect();
         Ok(Output::Rows { columns, rows })
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arrow::record_batch::RecordBatch;
 use base64::Engine as _;
 use eddy_parser::{EmitMode, Select, Statement};
 use eddy_planner::{plan_persistent, plan_pull, plan_push, SinkRequest};
@@ -40,10 +41,7 @@ impl Engine {
         let rx = forward(batches, move |batch| {
             // Lives as long as the query: dropping it unregisters the query.
             let _ = &guard;
-            // Column 0 is ROWTIME and the last two are hidden: used by sinks only.
-            (0..batch.num_rows())
-                .map(|i| batch.columns()[1..=width].iter().map(|c| array_value(c.as_ref(), i)).collect())
-                .collect()
+            visible_rows(&batch, width)
         });
         Ok(Output::Stream(RowChannel { columns, rows: rx, limit: select.limit }))
     }
@@ -129,6 +127,14 @@ impl Engine {
             _ => None,
         })
     }
+}
+
+/// The rows of an output batch as the client sees them: column 0 is ROWTIME and the last two are hidden
+/// (used by sinks only), so the `width` visible columns start at 1.
+pub(super) fn visible_rows(batch: &RecordBatch, width: usize) -> Vec<Vec<Value>> {
+    (0..batch.num_rows())
+        .map(|i| batch.columns()[1..=width].iter().map(|c| array_value(c.as_ref(), i)).collect())
+        .collect()
 }
 
 /// Turns a runtime stream into rows for the session, until either side goes away.
