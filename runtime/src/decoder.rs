@@ -3,7 +3,8 @@
 use arrow::record_batch::RecordBatch;
 use eddy_catalog::{ColumnKind, SourceKind, SqlType};
 
-use crate::columnar::values_to_array;
+use crate::builder::ColumnBuilder;
+use crate::cell::Cell;
 use crate::dataflow::SourceSpec;
 use crate::error::{Result, RuntimeError};
 use crate::format::{codec_for, Codec, Role};
@@ -24,6 +25,10 @@ pub struct RecordDecoder {
     spec: SourceSpec,
     key: Box<dyn Codec>,
     value: Box<dyn Codec>,
+    /// The SQL type of each column of the batch.
+    types: Vec<SqlType>,
+    /// Every value column is read from the value (no HEADER(S) columns): decoded in place.
+    plain_values: bool,
     /// Index into the value columns of the `TIMESTAMP` column.
     timestamp_column: Option<(usize, SqlType, Option<String>)>,
 }
@@ -55,95 +60,114 @@ impl RecordDecoder {
                 Some((idx, all[idx].1.clone(), format.clone()))
             }
         };
-        Ok(Self { spec: spec.clone(), key, value, timestamp_column })
+        let types = spec
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                eddy_catalog::sql_type_of(f.data_type())
+                    .ok_or_else(|| RuntimeError::Internal(format!("unsupported column type {}", f.data_type())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let plain_values = spec.value_columns.iter().all(|(_, _, k)| *k == ColumnKind::Value);
+        Ok(Self { spec: spec.clone(), key, value, types, plain_values, timestamp_column })
     }
 
     /// Decodes records into a batch; returns the batch and the records that were skipped.
     pub fn decode(&self, records: &[Record]) -> Result<(RecordBatch, Vec<DecodeError>)> {
-        let width = 5 + self.spec.key_columns.len() + self.spec.value_columns.len();
-        let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(records.len()); width];
+        let mut builders: Vec<ColumnBuilder> =
+            self.types.iter().map(|t| ColumnBuilder::new(t, records.len())).collect();
         let mut errors = Vec::new();
+        let mut row = Vec::with_capacity(builders.len());
         for r in records {
-            match self.decode_one(r) {
-                Ok(Some(row)) => {
-                    for (c, v) in columns.iter_mut().zip(row) {
-                        c.push(v);
+            row.clear();
+            match self.decode_one(r, &mut row) {
+                Ok(true) => {
+                    for (b, cell) in builders.iter_mut().zip(row.drain(..)) {
+                        b.push(cell)?;
                     }
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => errors.push(DecodeError { partition: r.partition, offset: r.offset, message: e.to_string() }),
             }
         }
-        let arrays = self
-            .spec
-            .schema
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, col)| {
-                let ty = eddy_catalog::sql_type_of(f.data_type())
-                    .ok_or_else(|| RuntimeError::Internal(format!("unsupported column type {}", f.data_type())))?;
-                values_to_array(col, &ty)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let arrays = builders.into_iter().map(ColumnBuilder::finish).collect::<Result<Vec<_>>>()?;
         Ok((RecordBatch::try_new(self.spec.schema.clone(), arrays)?, errors))
     }
 
-    /// One row (pseudo-columns, keys, values, hidden columns), or None for a record to ignore.
-    fn decode_one(&self, r: &Record) -> Result<Option<Vec<Value>>> {
+    /// Appends one row (pseudo-columns, keys, values, hidden columns) to `row`; false for a record to ignore.
+    fn decode_one<'a>(&self, r: &'a Record, row: &mut Vec<Cell<'a>>) -> Result<bool> {
         if r.key.is_none() && self.spec.kind == SourceKind::Table {
             // A table's rows are identified by their key: Kafka Streams skips records without one.
-            return Ok(None);
+            return Ok(false);
         }
-        let keys = self
-            .key
-            .decode(r.key.as_deref())
+        row.push(Cell::Value(Value::Bigint(r.timestamp)));
+        row.push(Cell::Value(Value::Int(r.partition)));
+        row.push(Cell::Value(Value::Bigint(r.offset)));
+        self.key
+            .decode_cells(r.key.as_deref(), row)
             .map_err(|e| RuntimeError::Serde(format!("Error deserializing key: {e}")))?;
-        let mut values = self
-            .value
-            .decode(r.value.as_deref())
-            .map_err(|e| RuntimeError::Serde(format!("Error deserializing value: {e}")))?
-            .into_iter();
-        let mut row = Vec::with_capacity(3 + keys.len() + self.spec.value_columns.len());
-        row.push(Value::Bigint(r.timestamp));
-        row.push(Value::Int(r.partition));
-        row.push(Value::Bigint(r.offset));
-        row.extend(keys);
         let headers = headers_value(&r.headers);
-        for (_, _, kind) in &self.spec.value_columns {
-            row.push(match kind {
-                ColumnKind::Value => values.next().unwrap_or(Value::Null),
-                ColumnKind::Headers => headers.clone(),
-                ColumnKind::Header(key) => r
-                    .headers
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == key)
-                    .and_then(|(_, v)| v.clone())
-                    .map(Value::Bytes)
-                    .unwrap_or(Value::Null),
-                ColumnKind::Key => Value::Null,
-            });
+        if self.plain_values {
+            self.value.decode_cells(r.value.as_deref(), row).map_err(value_error)?;
+        } else {
+            self.interleave_values(r, &headers, row)?;
         }
-        row.push(headers);
-        row.push(Value::Boolean(r.value.is_none()));
+        row.push(Cell::Value(headers));
+        row.push(Cell::Value(Value::Boolean(r.value.is_none())));
         if let Some((idx, ty, format)) = &self.timestamp_column {
             let ts = match (&row[3 + idx], ty) {
-                (Value::Bigint(v), _) | (Value::Timestamp(v), _) => *v,
-                (Value::String(s), SqlType::String) => parse_timestamp(s, format.as_deref())?,
-                (Value::Null, _) => return Err(RuntimeError::Serde("timestamp column is NULL; record skipped".into())),
-                (other, _) => return Err(RuntimeError::Serde(format!("cannot use {other:?} as a timestamp"))),
+                (Cell::Value(Value::Bigint(v)), _) | (Cell::Value(Value::Timestamp(v)), _) => *v,
+                (Cell::Str(s), SqlType::String) => parse_timestamp(s, format.as_deref())?,
+                (Cell::Value(Value::String(s)), SqlType::String) => parse_timestamp(s, format.as_deref())?,
+                (Cell::Value(Value::Null), _) => {
+                    return Err(RuntimeError::Serde("timestamp column is NULL; record skipped".into()))
+                }
+                (other, _) => {
+                    return Err(RuntimeError::Serde(format!(
+                        "cannot use {:?} as a timestamp",
+                        other.clone().into_value()
+                    )))
+                }
             };
-            row[0] = Value::Bigint(ts);
+            row[0] = Cell::Value(Value::Bigint(ts));
         }
-        if let Value::Bigint(ts) = row[0] {
+        if let Cell::Value(Value::Bigint(ts)) = row[0] {
             if ts < 0 {
                 // Kafka Streams drops records whose timestamp is negative.
                 return Err(RuntimeError::Serde(format!("invalid (negative) timestamp {ts}; record skipped")));
             }
         }
-        Ok(Some(row))
+        Ok(true)
     }
+
+    /// The value columns when some of them are HEADER(S) columns: decoded values and headers interleaved.
+    fn interleave_values<'a>(&self, r: &'a Record, headers: &Value, row: &mut Vec<Cell<'a>>) -> Result<()> {
+        let mut values = Vec::with_capacity(self.spec.value_columns.len());
+        self.value.decode_cells(r.value.as_deref(), &mut values).map_err(value_error)?;
+        let mut values = values.into_iter();
+        for (_, _, kind) in &self.spec.value_columns {
+            row.push(match kind {
+                ColumnKind::Value => values.next().unwrap_or(Cell::Value(Value::Null)),
+                ColumnKind::Headers => Cell::Value(headers.clone()),
+                ColumnKind::Header(key) => Cell::Value(
+                    r.headers
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == key)
+                        .and_then(|(_, v)| v.clone())
+                        .map(Value::Bytes)
+                        .unwrap_or(Value::Null),
+                ),
+                ColumnKind::Key => Cell::Value(Value::Null),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn value_error(e: RuntimeError) -> RuntimeError {
+    RuntimeError::Serde(format!("Error deserializing value: {e}"))
 }
 
 /// Headers as the `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>` value of a HEADERS column.

@@ -1,5 +1,6 @@
 //! Encodes output batches (ROWTIME, keys, values) into records for the sink topic.
 
+use arrow::array::{Array, ListArray};
 use arrow::record_batch::RecordBatch;
 
 use crate::columnar::array_value;
@@ -35,37 +36,46 @@ impl RecordEncoder {
     pub fn encode(&self, batch: &RecordBatch) -> (Vec<OutputRecord>, Vec<String>) {
         let mut out = Vec::with_capacity(batch.num_rows());
         let mut errors = Vec::new();
+        let (k, v) = (self.keys, self.values);
+        let columns = batch.columns();
+        if columns.len() < 3 + k + v {
+            let message = |i| format!("row {i} has {} columns, expected {}", columns.len(), 3 + k + v);
+            return (out, (0..batch.num_rows()).map(message).collect());
+        }
+        let (keys, values) = (&columns[1..1 + k], &columns[1 + k..1 + k + v]);
+        let (headers, value_null) = (columns[1 + k + v].as_ref(), columns[2 + k + v].as_ref());
         for i in 0..batch.num_rows() {
-            let row: Vec<Value> = batch.columns().iter().map(|c| array_value(c.as_ref(), i)).collect();
-            let timestamp = match row.first() {
-                Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => *t,
+            let timestamp = match array_value(columns[0].as_ref(), i) {
+                Value::Bigint(t) | Value::Timestamp(t) => t,
                 _ => 0,
             };
             if timestamp < 0 {
                 errors.push(format!("row {i} has a negative timestamp {timestamp}; it cannot be written"));
                 continue;
             }
-            let (k, v) = (self.keys, self.values);
-            if row.len() < 3 + k + v {
-                errors.push(format!("row {i} has {} columns, expected {}", row.len(), 3 + k + v));
-                continue;
-            }
-            let keys = &row[1..1 + k];
-            let values = &row[1 + k..1 + k + v];
-            let headers = headers_of(&row[1 + k + v]);
-            let value_is_null = matches!(row[2 + k + v], Value::Boolean(true));
-            let value = if value_is_null { Ok(None) } else { self.value.encode(values) };
-            let key = if self.null_key && keys.iter().all(|v| matches!(v, Value::Null)) {
+            let value_is_null = matches!(array_value(value_null, i), Value::Boolean(true));
+            let value = if value_is_null { Ok(None) } else { self.value.encode_row(values, i) };
+            let key = if self.null_key && keys.iter().all(|c| c.is_null(i)) {
                 Ok(None)
             } else {
-                self.key.encode(keys)
+                self.key.encode_row(keys, i)
             };
             match (key, value) {
-                (Ok(key), Ok(value)) => out.push(OutputRecord { timestamp, key, value, headers }),
+                (Ok(key), Ok(value)) => {
+                    out.push(OutputRecord { timestamp, key, value, headers: headers_at(headers, i) })
+                }
                 (Err(e), _) | (_, Err(e)) => errors.push(format!("Error serializing row {i}: {e}")),
             }
         }
         (out, errors)
+    }
+}
+
+/// The headers carried in row `i` of the hidden headers column.
+fn headers_at(column: &dyn Array, i: usize) -> Vec<(String, Option<Vec<u8>>)> {
+    match column.as_any().downcast_ref::<ListArray>() {
+        Some(list) if list.is_null(i) || list.value_length(i) == 0 => Vec::new(),
+        _ => headers_of(&array_value(column, i)),
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod aggregate;
 mod broker;
+mod builder;
+mod cell;
 mod columnar;
 mod dataflow;
 mod decoder;
@@ -23,6 +25,7 @@ mod timestamp;
 mod value;
 
 pub use broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
+pub use cell::Cell;
 pub use columnar::{array_value, values_to_array};
 pub use dataflow::{
     headers_type, Dataflow, Input, JoinBranch, JoinKind, JoinShape, JoinSpec, SinkSpec, SourceSpec, Step,

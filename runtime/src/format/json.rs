@@ -4,7 +4,12 @@ use base64::Engine as _;
 use eddy_catalog::SqlType;
 use serde_json::{Map, Number, Value as Json};
 
-use super::Codec;
+use arrow::array::ArrayRef;
+
+use super::json_read::{decode_object, distinct_ignoring_case};
+use super::json_write::ObjectWriter;
+use super::{encode_via_values, Codec};
+use crate::cell::Cell;
 use crate::error::{Result, RuntimeError};
 use crate::value::{decimal_to_string, parse_decimal, Value};
 
@@ -12,6 +17,10 @@ use crate::value::{decimal_to_string, parse_decimal, Value};
 pub struct JsonCodec {
     columns: Vec<(String, SqlType)>,
     wrapped: bool,
+    /// No two column names are equal ignoring case (the fast way to match fields to columns).
+    distinct: bool,
+    /// Writes objects straight from arrays (wrapped codecs whose column names are distinct).
+    writer: Option<ObjectWriter>,
 }
 
 impl JsonCodec {
@@ -28,32 +37,45 @@ impl JsonCodec {
         if columns.iter().any(|(_, t)| !check(t)) {
             return Err(RuntimeError::Unsupported("JSON only supports MAP types with STRING keys".into()));
         }
-        Ok(Self { columns, wrapped })
+        let writer = if wrapped { ObjectWriter::new(&columns) } else { None };
+        let distinct = distinct_ignoring_case(&columns);
+        Ok(Self { columns, wrapped, distinct, writer })
     }
 }
 
 impl Codec for JsonCodec {
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Vec<Value>> {
-        let Some(bytes) = bytes else { return Ok(vec![Value::Null; self.columns.len()]) };
+        let mut cells = Vec::with_capacity(self.columns.len());
+        self.decode_cells(bytes, &mut cells)?;
+        Ok(cells.into_iter().map(Cell::into_value).collect())
+    }
+
+    fn decode_cells<'a>(&self, bytes: Option<&'a [u8]>, out: &mut Vec<Cell<'a>>) -> Result<()> {
+        let Some(bytes) = bytes else {
+            out.extend(self.columns.iter().map(|_| Cell::Value(Value::Null)));
+            return Ok(());
+        };
         if self.columns.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
+        }
+        if self.wrapped {
+            return decode_object(&self.columns, self.distinct, bytes, out);
         }
         let json: Json = serde_json::from_slice(bytes)
             .map_err(|e| RuntimeError::Serde(format!("Failed to deserialise JSON: {e}")))?;
-        if !self.wrapped {
-            let (_, ty) = &self.columns[0];
-            return Ok(vec![json_to_value(&json, ty)?]);
-        }
-        let Json::Object(object) = json else {
-            if json.is_null() {
-                return Ok(vec![Value::Null; self.columns.len()]);
+        out.push(Cell::Value(json_to_value(&json, &self.columns[0].1)?));
+        Ok(())
+    }
+
+    fn encode_row(&self, columns: &[ArrayRef], row: usize) -> Result<Option<Vec<u8>>> {
+        match &self.writer {
+            Some(writer) if !self.columns.is_empty() => {
+                let mut out = Vec::with_capacity(128);
+                writer.write(columns, row, &mut out)?;
+                Ok(Some(out))
             }
-            return Err(RuntimeError::Serde(format!(
-                "Can't convert type. sourceType: {}, requiredType: STRUCT",
-                json_kind(&json)
-            )));
-        };
-        self.columns.iter().map(|(name, ty)| json_to_value(field(&object, name), ty)).collect()
+            _ => encode_via_values(self, columns, row),
+        }
     }
 
     fn encode(&self, values: &[Value]) -> Result<Option<Vec<u8>>> {
@@ -77,7 +99,7 @@ impl Codec for JsonCodec {
     }
 }
 
-/// A field of an object by exact name, else case-insensitively.
+/// A field of an object by exact name, else case-insensitively (`json_read` does the same while streaming).
 fn field<'a>(object: &'a Map<String, Json>, name: &str) -> &'a Json {
     static NULL: Json = Json::Null;
     object

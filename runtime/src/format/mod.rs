@@ -2,13 +2,18 @@
 
 mod delimited;
 mod json;
+mod json_read;
+mod json_write;
 mod kafka;
 mod none;
 
+use arrow::array::ArrayRef;
 use eddy_catalog::{Format, FormatSpec, SqlType};
 
 pub use json::{json_to_value, value_to_json};
 
+use crate::cell::Cell;
+use crate::columnar::array_value;
 use crate::error::{Result, RuntimeError};
 use crate::value::Value;
 
@@ -25,6 +30,23 @@ pub trait Codec: Send + Sync {
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Vec<Value>>;
     /// Encodes one value per column; None writes a null key/value.
     fn encode(&self, values: &[Value]) -> Result<Option<Vec<u8>>>;
+
+    /// Decodes into `out`, one cell per column; a format may leave text borrowed from `bytes`.
+    fn decode_cells<'a>(&self, bytes: Option<&'a [u8]>, out: &mut Vec<Cell<'a>>) -> Result<()> {
+        out.extend(self.decode(bytes)?.into_iter().map(Cell::Value));
+        Ok(())
+    }
+
+    /// Encodes row `row` of `columns` (one array per codec column); a format may read the arrays directly.
+    fn encode_row(&self, columns: &[ArrayRef], row: usize) -> Result<Option<Vec<u8>>> {
+        encode_via_values(self, columns, row)
+    }
+}
+
+/// Encodes a row of arrays by reading it into values first.
+fn encode_via_values<C: Codec + ?Sized>(codec: &C, columns: &[ArrayRef], row: usize) -> Result<Option<Vec<u8>>> {
+    let values: Vec<Value> = columns.iter().map(|c| array_value(c.as_ref(), row)).collect();
+    codec.encode(&values)
 }
 
 /// The columns a codec reads or writes, in order.

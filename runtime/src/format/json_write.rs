@@ -1,0 +1,141 @@
+//! Writes a JSON object straight from a row of Arrow arrays: primitive columns are formatted in place,
+//! nested and decimal columns go through `value_to_json`. Same bytes as building the object and
+//! serializing it.
+
+use arrow::array::*;
+use arrow::datatypes::{DataType, TimeUnit};
+use eddy_catalog::SqlType;
+
+use super::json::value_to_json;
+use crate::columnar::array_value;
+use crate::error::{Result, RuntimeError};
+
+/// The object writer of a wrapped JSON codec.
+pub(super) struct ObjectWriter {
+    /// `"NAME":`, escaped once.
+    prefixes: Vec<Vec<u8>>,
+    types: Vec<SqlType>,
+}
+
+impl ObjectWriter {
+    /// None when column names repeat (an object keeps one of them: the general path decides which).
+    pub fn new(columns: &[(String, SqlType)]) -> Option<Self> {
+        let mut names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        let prefixes = columns
+            .iter()
+            .map(|(n, _)| {
+                let mut p = serde_json::to_vec(n).unwrap_or_default();
+                p.push(b':');
+                p
+            })
+            .collect();
+        Some(Self { prefixes, types: columns.iter().map(|(_, t)| t.clone()).collect() })
+    }
+
+    /// Writes row `row` of `columns` (one per codec column) as an object.
+    pub fn write(&self, columns: &[ArrayRef], row: usize, out: &mut Vec<u8>) -> Result<()> {
+        out.push(b'{');
+        for (i, ((prefix, ty), column)) in self.prefixes.iter().zip(&self.types).zip(columns).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(prefix);
+            write_value(column.as_ref(), row, ty, out)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+fn write_value(array: &dyn Array, row: usize, ty: &SqlType, out: &mut Vec<u8>) -> Result<()> {
+    if array.is_null(row) {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    let serde = |e: serde_json::Error| RuntimeError::Serde(e.to_string());
+    macro_rules! integer {
+        ($t:ty) => {
+            if let Some(a) = array.as_any().downcast_ref::<$t>() {
+                return serde_json::to_writer(out, &a.value(row)).map_err(serde);
+            }
+        };
+    }
+    let serde = |e: serde_json::Error| RuntimeError::Serde(e.to_string());
+    match array.data_type() {
+        DataType::Boolean => {
+            if let Some(a) = array.as_any().downcast_ref::<BooleanArray>() {
+                out.extend_from_slice(if a.value(row) { b"true" } else { b"false" });
+                return Ok(());
+            }
+        }
+        DataType::Int32 => integer!(Int32Array),
+        DataType::Int64 => integer!(Int64Array),
+        DataType::Date32 => integer!(Date32Array),
+        DataType::Time32(TimeUnit::Millisecond) => integer!(Time32MillisecondArray),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => integer!(TimestampMillisecondArray),
+        DataType::Float64 => {
+            if let Some(a) = array.as_any().downcast_ref::<Float64Array>() {
+                let v = a.value(row);
+                if v.is_finite() {
+                    return serde_json::to_writer(out, &v).map_err(serde);
+                }
+            }
+        }
+        DataType::Utf8 => {
+            if let Some(a) = array.as_any().downcast_ref::<StringArray>() {
+                return serde_json::to_writer(out, a.value(row)).map_err(serde);
+            }
+        }
+        _ => {}
+    }
+    serde_json::to_writer(out, &value_to_json(&array_value(array, row), ty)).map_err(serde)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn writes_what_the_object_path_writes() {
+        let columns = vec![
+            ("ID".to_string(), SqlType::Bigint),
+            ("N\"AME".to_string(), SqlType::String),
+            ("PRICE".to_string(), SqlType::Double),
+            ("OK".to_string(), SqlType::Boolean),
+            ("TAGS".to_string(), SqlType::Array(Box::new(SqlType::Int))),
+            ("AMOUNT".to_string(), SqlType::Decimal { precision: 4, scale: 2 }),
+        ];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![Some(1), None])),
+            Arc::new(StringArray::from(vec![Some("a\"b\n\u{e9}"), Some("")])),
+            Arc::new(Float64Array::from(vec![Some(1.0), Some(f64::NAN)])),
+            Arc::new(BooleanArray::from(vec![Some(true), None])),
+            crate::columnar::values_to_array(
+                &[Value::Array(vec![Value::Int(1), Value::Null]), Value::Null],
+                &columns[4].1,
+            )
+            .unwrap(),
+            crate::columnar::values_to_array(&[Value::Decimal(1234), Value::Decimal(-5)], &columns[5].1).unwrap(),
+        ];
+        let writer = ObjectWriter::new(&columns).unwrap();
+        for row in 0..2 {
+            let mut fast = Vec::new();
+            writer.write(&arrays, row, &mut fast).unwrap();
+            let object: serde_json::Map<String, serde_json::Value> = columns
+                .iter()
+                .zip(&arrays)
+                .map(|((n, t), a)| (n.clone(), value_to_json(&array_value(a.as_ref(), row), t)))
+                .collect();
+            let slow = serde_json::to_vec(&serde_json::Value::Object(object)).unwrap();
+            assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap());
+        }
+        assert!(ObjectWriter::new(&[("A".into(), SqlType::Int), ("A".into(), SqlType::Int)]).is_none());
+    }
+}
