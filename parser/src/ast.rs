@@ -83,6 +83,8 @@ pub enum ShowKind {
     },
     Properties,
     Functions,
+    /// The generator connectors (`CONNECTOR='nexmark' | 'datagen'` streams).
+    Connectors,
     /// A Postgres setting, e.g. `SHOW server_version`.
     Variable(String),
 }

@@ -493,6 +493,8 @@ impl StatementParser<'_> {
             ShowKind::Properties
         } else if self.parse_word("FUNCTIONS") {
             ShowKind::Functions
+        } else if self.parse_word("CONNECTORS") {
+            ShowKind::Connectors
         } else {
             let token = self.p.next_token();
             match token.token {

@@ -51,6 +51,10 @@ pub trait Broker: Send + Sync {
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()>;
     /// Reads a topic from the beginning to its current end.
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>>;
+    /// Records ever written to a topic: the sum of its partitions' end offsets.
+    async fn records_written(&self, topic: &str) -> Result<u64> {
+        Ok(self.read_all(topic).await?.len() as u64)
+    }
     /// Runs a pull query: the dataflow over a snapshot of its source topic (see `snapshot`).
     async fn pull(
         &self,

@@ -52,6 +52,18 @@ impl TestDriver {
     }
 
     /// Processes every pending record through every query.
+    /// Lets the generator connectors run until each has finished, or fails after `timeout`.
+    pub fn finish_connectors(&self, timeout: std::time::Duration) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.runtime.block_on(self.engine.connectors_finished()) {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("connectors still running after {timeout:?}"));
+            }
+            self.runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(1)).await });
+        }
+        Ok(())
+    }
+
     pub fn run(&self) -> Result<(), String> {
         self.broker.run_until_idle().map_err(|e| e.to_string())
     }

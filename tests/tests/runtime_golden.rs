@@ -2,7 +2,8 @@
 //! and the records queries write.
 //!
 //! Commands: `> SQL` runs statements; `produce TOPIC [key=K] [value=V] [ts=T] [int_key=N]`;
-//! `run` processes pending records; `read TOPIC` prints a topic's records.
+//! `run` processes pending records; `read TOPIC` prints a topic's records; `finish-connectors` waits
+//! until every generator connector has written its MAX_EVENTS rows.
 
 use std::error::Error;
 
@@ -46,6 +47,10 @@ impl Runner for DriverRunner {
             }
             "run" => {
                 driver.run()?;
+                Ok(String::new())
+            }
+            "finish-connectors" => {
+                driver.finish_connectors(std::time::Duration::from_secs(30))?;
                 Ok(String::new())
             }
             "read" => {

@@ -117,6 +117,16 @@ impl NexmarkEvent {
         out.unwrap_or_default()
     }
 
+    /// The event as a JSON object.
+    pub fn to_value(&self) -> serde_json::Value {
+        let out = match self {
+            Self::Person(p) => serde_json::to_value(p),
+            Self::Auction(a) => serde_json::to_value(a),
+            Self::Bid(b) => serde_json::to_value(b),
+        };
+        out.unwrap_or_default()
+    }
+
     /// The event time.
     pub fn date_time(&self) -> i64 {
         match self {

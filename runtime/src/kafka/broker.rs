@@ -140,6 +140,22 @@ impl Broker for KafkaBroker {
             .map_err(|e| RuntimeError::Internal(e.to_string()))?
     }
 
+    async fn records_written(&self, topic: &str) -> Result<u64> {
+        let config = self.settings.consumer(&format!("_eddy_reader_{}", std::process::id()), true);
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            let mut total = 0u64;
+            for p in super::push::partition_ids(&consumer, &topic)? {
+                let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+                total += high.max(0) as u64;
+            }
+            Ok(total)
+        })
+        .await
+        .map_err(|e| RuntimeError::Internal(e.to_string()))?
+    }
+
     async fn start_query(
         &self,
         id: &str,

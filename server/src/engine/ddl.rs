@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind};
+use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind, SqlType};
 use eddy_parser::{CreateAsSelect, CreateSource, Properties, Select};
 use eddy_planner::{build_source, plan_persistent, PersistentPlan, SinkRequest};
+use eddy_runtime::generator::{ConnectorSpec, ConnectorTask};
 use eddy_runtime::QueryMetrics;
 use sqlparser::tokenizer::Location;
 
@@ -79,6 +80,16 @@ impl Engine {
         let replicas = Self::replicas_property(&c.properties)?;
         // Validate the statement before touching Kafka.
         let mut source = build_source(c, text, &session.properties, wanted.unwrap_or(1)).map_err(EngineError::plan)?;
+        let columns: Vec<(String, SqlType)> = source.columns.iter().map(|c| (c.name.clone(), c.ty.clone())).collect();
+        let connector = ConnectorSpec::from_properties(&c.properties, &columns)
+            .map_err(|e| EngineError::new(sqlstate::INVALID_PARAMETER, e.to_string()))?;
+        if connector.is_some() && source.columns.iter().any(|c| !matches!(c.kind, ColumnKind::Key | ColumnKind::Value))
+        {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                "A generator connector cannot fill HEADER(S) columns",
+            ));
+        }
         let partitions = match self.broker.partitions(&topic).await? {
             Some(existing) => {
                 if let Some(w) = wanted {
@@ -114,6 +125,17 @@ impl Engine {
             .await?;
         }
         let kind = source.kind;
+        if let Some(spec) = connector {
+            // Continue after the rows already in the topic (a restart, or a topic that existed).
+            let first_row = self.broker.records_written(&source.topic).await?;
+            let formats = (&source.key_format, &source.value_format);
+            let keys = source.key_columns().count();
+            let task = ConnectorTask::start(self.broker.clone(), &source.topic, spec, formats, keys, first_row)
+                .map_err(|e| EngineError::new(sqlstate::INVALID_PARAMETER, e.to_string()))?;
+            if let Some(old) = state.connectors.insert(source.name.clone(), task) {
+                old.stop().await;
+            }
+        }
         state.catalog.put_source(source);
         Ok(Output::done_with(
             format!("CREATE {kind}"),
@@ -308,6 +330,9 @@ impl Engine {
             .await?;
         }
         state.catalog.remove_source(name);
+        if let Some(connector) = state.connectors.remove(name) {
+            connector.stop().await;
+        }
         let mut message = format!("Source `{name}` (topic: {}) was dropped.", source.topic);
         if delete_topic && replay.is_none() {
             if let Err(e) = self.broker.delete_topic(&source.topic).await {

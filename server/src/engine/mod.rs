@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use eddy_catalog::{Catalog, Command};
 use eddy_parser::{parse_statements, ParsedStatement, Statement};
+use eddy_runtime::generator::ConnectorTask;
 use eddy_runtime::{Broker, QueryMetrics, RunningQuery};
 use tokio::sync::Mutex;
 
@@ -49,6 +50,8 @@ struct Running {
 pub(crate) struct State {
     catalog: Catalog,
     running: BTreeMap<String, Running>,
+    /// Generator connectors, by the name of the source they write.
+    connectors: BTreeMap<String, ConnectorTask>,
 }
 
 /// Executes statements against a broker, keeping the catalog and the running queries.
@@ -65,7 +68,11 @@ impl Engine {
     pub async fn new(broker: Arc<dyn Broker>, command_topic: Option<String>) -> Result<Self, EngineError> {
         let engine = Self {
             broker,
-            state: Mutex::new(State { catalog: Catalog::default(), running: BTreeMap::new() }),
+            state: Mutex::new(State {
+                catalog: Catalog::default(),
+                running: BTreeMap::new(),
+                connectors: BTreeMap::new(),
+            }),
             command_topic,
             pushes: Arc::default(),
         };
@@ -76,6 +83,12 @@ impl Engine {
     /// A snapshot of the catalog.
     pub async fn catalog(&self) -> Catalog {
         self.state.lock().await.catalog.clone()
+    }
+
+    /// Whether every generator connector has stopped (written its MAX_EVENTS, or failed).
+    pub async fn connectors_finished(&self) -> bool {
+        let state = self.state.lock().await;
+        state.connectors.values().all(|c| c.progress.finished.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The broker the engine runs on.
@@ -150,6 +163,10 @@ impl Engine {
     /// Stops every query: flushes output and commits offsets. Called on shutdown.
     pub async fn shutdown(&self) {
         let mut state = self.state.lock().await;
+        for (name, c) in std::mem::take(&mut state.connectors) {
+            tracing::info!(source = %name, "stopping connector");
+            c.stop().await;
+        }
         let running = std::mem::take(&mut state.running);
         for (id, r) in running {
             tracing::info!(query = %id, "stopping query");

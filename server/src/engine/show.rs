@@ -12,6 +12,8 @@ const TABLE_COLUMNS: &[&str] = &["Table Name", "Kafka Topic", "Key Format", "Val
 const TOPIC_COLUMNS: &[&str] = &["Kafka Topic", "Partitions", "Partition Replicas"];
 const QUERY_COLUMNS: &[&str] = &["Query ID", "Query Type", "Status", "Sink Name", "Sink Kafka Topic", "Query String"];
 const PROPERTY_COLUMNS: &[&str] = &["Property", "Scope", "Value"];
+const CONNECTOR_COLUMNS: &[&str] =
+    &["Connector Name", "Type", "Kafka Topic", "Status", "Rows Written", "Max Rows", "Rows/s"];
 
 /// The columns each SHOW returns.
 pub(super) fn show_columns(kind: &ShowKind) -> Vec<ResultColumn> {
@@ -22,6 +24,7 @@ pub(super) fn show_columns(kind: &ShowKind) -> Vec<ResultColumn> {
         ShowKind::Queries { .. } => QUERY_COLUMNS,
         ShowKind::Properties => PROPERTY_COLUMNS,
         ShowKind::Functions => &["Function Name"],
+        ShowKind::Connectors => CONNECTOR_COLUMNS,
         ShowKind::Variable(name) => return vec![ResultColumn::text(name.clone())],
     };
     names.iter().map(|n| ResultColumn::text(*n)).collect()
@@ -114,6 +117,30 @@ impl Engine {
                 &["Function Name"],
                 function_names().into_iter().map(|n| vec![n.to_string()]).collect(),
             ),
+            ShowKind::Connectors => {
+                let rows = state
+                    .connectors
+                    .iter()
+                    .map(|(name, c)| {
+                        let written = c.progress.next_row.load(std::sync::atomic::Ordering::Relaxed);
+                        let rate = match c.spec.events_per_second {
+                            0 => "unlimited".to_string(),
+                            n => n.to_string(),
+                        };
+                        let max = c.spec.max_events.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into());
+                        vec![
+                            name.clone(),
+                            c.spec.name.to_uppercase(),
+                            c.topic.clone(),
+                            c.progress.status(),
+                            written.to_string(),
+                            max,
+                            rate,
+                        ]
+                    })
+                    .collect();
+                Output::text_table(CONNECTOR_COLUMNS, rows)
+            }
             ShowKind::Variable(name) => pg::show_variable(session, name)?,
         })
     }
