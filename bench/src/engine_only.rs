@@ -30,20 +30,24 @@ fn records(bids: &[Bid]) -> Vec<Record> {
 
 /// Plans `query` over the bid stream the way the server does.
 fn pipeline(query: Query) -> Result<Pipeline, String> {
+    plan(&bid_stream_sql("bid", "bid", 1), &query_sql(query, "bid", "out", "out", 1))
+}
+
+/// Plans the persistent query `text` after running `ddl`, the way the server does.
+pub fn plan(ddl: &str, text: &str) -> Result<Pipeline, String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let engine = Engine::new(Arc::new(MemoryBroker::new()), None).await.map_err(|e| e.to_string())?;
         let mut session = Session::default();
-        for r in engine.execute(&mut session, &bid_stream_sql("bid", 1)).await {
+        for r in engine.execute(&mut session, ddl).await {
             r.map_err(|e| e.to_string())?;
         }
         let catalog = engine.catalog().await;
-        let text = query_sql(query, "out", "out", 1);
-        let parsed = parse_statements(&text).map_err(|e| e.to_string())?;
+        let parsed = parse_statements(text).map_err(|e| e.to_string())?;
         let Some(Statement::CreateAsSelect(c)) = parsed.first().map(|p| &p.statement) else {
             return Err(format!("not a CREATE ... AS SELECT: {text}"));
         };
-        let plan = plan_persistent(&c.query, &catalog, SinkRequest::create(c, &session.properties, &text))
+        let plan = plan_persistent(&c.query, &catalog, SinkRequest::create(c, &session.properties, text))
             .map_err(|e| e.to_string())?;
         Pipeline::new(&plan.query.dataflow, Arc::new(QueryMetrics::default())).map_err(|e| e.to_string())
     })
@@ -74,5 +78,6 @@ pub fn run(query: Query, bids: &[Bid]) -> Result<Measurement, String> {
         cpu,
         latency: None,
         broker: "none (generator -> discard)".into(),
+        note: None,
     })
 }

@@ -71,7 +71,7 @@ impl KafkaBench {
             bytes: bids.iter().map(|b| b.json.len() as u64).sum(),
             next_id: 0,
         };
-        bench.execute(&bid_stream_sql(INPUT, partitions))?;
+        bench.execute(&bid_stream_sql("bid", INPUT, partitions))?;
         let now = chrono_now_ms();
         let records: Vec<OutputRecord> = bids
             .iter()
@@ -219,6 +219,7 @@ impl KafkaBench {
             wall,
             cpu,
             latency: None,
+            note: None,
             broker: self.label.clone(),
         })
     }
@@ -227,7 +228,7 @@ impl KafkaBench {
     pub fn query(&mut self, query: Query, bids: &[Bid]) -> Result<Measurement, String> {
         let sink = self.unique(&format!("bench_{}", query.name().replace('-', "_")));
         let expected = query.expected_outputs(bids);
-        self.execute(&query_sql(query, &sink, &sink, self.partitions))?;
+        self.execute(&query_sql(query, "bid", &sink, &sink, self.partitions))?;
         let (first, at_first) = self.wait_for_output(&sink, expected)?;
         let (wall, cpu) = first.stop();
         self.execute("TERMINATE ALL;")?;
@@ -242,9 +243,139 @@ impl KafkaBench {
             wall,
             cpu,
             latency: None,
+            note: None,
             broker: self.label.clone(),
         })
     }
+}
+
+impl KafkaBench {
+    /// q0 over a fresh topic fed at `rate` events/s for `seconds`: the end-to-end latency of every event,
+    /// from the timestamp its producer gave it to its arrival at a consumer of the sink topic.
+    pub fn latency(&mut self, rate: u64, seconds: f64, bids: &[Bid]) -> Result<Measurement, String> {
+        let (stream, sink) = (self.unique("bench_lat_in"), self.unique("bench_lat_out"));
+        self.execute(&bid_stream_sql(&stream, &stream, self.partitions))?;
+        self.execute(&query_sql(Query::Q0, &stream, &sink, &sink, self.partitions))?;
+        let count = ((rate as f64 * seconds) as u64).max(1);
+        let consumer: BaseConsumer = self.settings.consumer("_eddy_bench_latency", true).create().map_err(err)?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..self.partitions {
+            tpl.add_partition_offset(&sink, p, Offset::Beginning).map_err(err)?;
+        }
+        consumer.assign(&tpl).map_err(err)?;
+        // One event through the producer, the query and the consumer first, so that none of them is still
+        // starting (connecting, joining its group) when the clock starts.
+        let producer: BaseProducer = self.settings.producer().create().map_err(err)?;
+        produce_paced(&producer, &stream, &bids[..1], 1, 0)?;
+        let deadline = Instant::now() + WAIT;
+        while consumer.poll(Duration::from_millis(100)).transpose().map_err(err)?.is_none() {
+            if Instant::now() > deadline {
+                return Err(format!("kafka-latency: the warm-up event did not reach {sink} in {WAIT:?}"));
+            }
+        }
+        let watch = Stopwatch::start();
+        let producer = {
+            let (stream, bids) = (stream.clone(), bids.to_vec());
+            std::thread::spawn(move || produce_paced(&producer, &stream, &bids, count, rate))
+        };
+        let mut latencies: Vec<i64> = Vec::with_capacity(count as usize);
+        let mut progress = Instant::now();
+        while (latencies.len() as u64) < count {
+            if progress.elapsed() > STALL {
+                return Err(format!(
+                    "kafka-latency: {} of {count} events arrived, then nothing for {STALL:?}",
+                    latencies.len()
+                ));
+            }
+            let Some(msg) = consumer.poll(Duration::from_millis(100)) else { continue };
+            let msg = msg.map_err(err)?;
+            let arrived = chrono_now_ms();
+            progress = Instant::now();
+            let ts = msg.timestamp().to_millis().ok_or("kafka-latency: a sink record has no timestamp")?;
+            latencies.push(arrived - ts);
+        }
+        let (wall, cpu) = watch.stop();
+        producer.join().map_err(|_| "the producer thread panicked".to_string())??;
+        self.execute("TERMINATE ALL;")?;
+        latencies.sort_unstable();
+        let at = |q: f64| Duration::from_millis(latencies[((latencies.len() - 1) as f64 * q) as usize].max(0) as u64);
+        Ok(Measurement {
+            name: "kafka-latency".into(),
+            events: count,
+            bytes: bids.iter().cycle().take(count as usize).map(|b| b.json.len() as u64).sum(),
+            outputs: count,
+            wall,
+            cpu,
+            latency: Some((at(0.50), at(0.99))),
+            broker: self.label.clone(),
+            note: Some(format!(
+                "q0 fed at {rate} events/s for {seconds} s; latency = sink arrival - producer timestamp, max {} ms",
+                latencies.last().copied().unwrap_or(0)
+            )),
+        })
+    }
+}
+
+/// Writes `count` bids (cycling through `bids`) to `topic` at `rate` per second (0: as fast as it takes
+/// them), each stamped with the time it was sent.
+pub fn produce_paced(producer: &BaseProducer, topic: &str, bids: &[Bid], count: u64, rate: u64) -> Result<(), String> {
+    if bids.is_empty() {
+        return Err("no bids to produce".into());
+    }
+    let start = Instant::now();
+    for i in 0..count {
+        if rate > 0 {
+            let due = Duration::from_secs_f64(i as f64 / rate as f64);
+            let now = start.elapsed();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        let bid = &bids[(i % bids.len() as u64) as usize];
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).payload(bid.json.as_slice()).timestamp(chrono_now_ms());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((e, r)) if format!("{e}").contains("Queue full") => {
+                    producer.poll(Duration::from_millis(1));
+                    record = r;
+                }
+                Err((e, _)) => return Err(err(e)),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).map_err(err)
+}
+
+/// `eddy-bench produce`: Nexmark bids into a topic of another broker (created if absent), for runs that
+/// read it later.
+pub fn produce(address: &str, topic: &str, partitions: i32, bids: &[Bid], rate: u64) -> Result<Measurement, String> {
+    let settings = ClientSettings::new(address);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(err)?;
+    runtime.block_on(async {
+        let admin = KafkaAdmin::new(settings.clone()).map_err(err)?;
+        if !admin.topics().await.map_err(err)?.iter().any(|t| t.name == topic) {
+            admin.create_topic(topic, partitions, 1).await.map_err(err)?;
+        }
+        Ok::<_, String>(())
+    })?;
+    let watch = Stopwatch::start();
+    let producer: BaseProducer = settings.producer().create().map_err(err)?;
+    produce_paced(&producer, topic, bids, bids.len() as u64, rate)?;
+    let (wall, cpu) = watch.stop();
+    Ok(Measurement {
+        name: "produce".into(),
+        events: bids.len() as u64,
+        bytes: bids.iter().map(|b| b.json.len() as u64).sum(),
+        outputs: bids.len() as u64,
+        wall,
+        cpu,
+        latency: None,
+        broker: format!("kafka {address}"),
+        note: Some(format!("{} bids written to topic '{topic}'", bids.len())),
+    })
 }
 
 fn chrono_now_ms() -> i64 {

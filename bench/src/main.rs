@@ -2,6 +2,7 @@
 
 mod engine_only;
 mod kafka;
+mod memory;
 mod report;
 mod scenario;
 
@@ -14,8 +15,9 @@ use scenario::Query;
 #[derive(Debug, Parser)]
 #[command(name = "eddy-bench")]
 struct Args {
-    /// Scenarios: raw-copy, kafka-q0, kafka-q1, kafka-q2, kafka-count-per-key, engine-q0, engine-q1,
-    /// engine-q2, engine-count-per-key; or the groups kafka, engine, all.
+    /// Scenarios: raw-copy, kafka-q0, kafka-q1, kafka-q2, kafka-count-per-key, kafka-latency, engine-q0,
+    /// engine-q1, engine-q2, engine-count-per-key, engine-state-per-key, idle-rss; or the groups kafka,
+    /// engine, memory, all. `produce` alone writes --kafka-events bids to --topic on --kafka instead.
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// Bids per engine-only scenario.
@@ -33,26 +35,46 @@ struct Args {
     /// Seed of the Nexmark generator.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Events per second kafka-latency feeds; 0: half of what kafka-q0 reached in this run (else 40,000).
+    #[arg(long, default_value_t = 0)]
+    latency_rate: u64,
+    /// Seconds kafka-latency feeds for (mind the embedded broker's few MiB per partition).
+    #[arg(long, default_value_t = 5.0)]
+    latency_seconds: f64,
+    /// Distinct keys of engine-state-per-key.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: u64,
+    /// `produce`: the topic to write.
+    #[arg(long, default_value = "nexmark_bid")]
+    topic: String,
+    /// `produce`: events per second (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
 }
 
 const QUERIES: [Query; 4] = [Query::Q0, Query::Q1, Query::Q2, Query::Count];
 
 fn expand(names: &[String]) -> Result<Vec<String>, String> {
     let engine: Vec<String> = QUERIES.iter().map(|q| format!("engine-{}", q.name())).collect();
-    let kafka: Vec<String> =
-        std::iter::once("raw-copy".to_string()).chain(QUERIES.iter().map(|q| format!("kafka-{}", q.name()))).collect();
+    let kafka: Vec<String> = std::iter::once("raw-copy".to_string())
+        .chain(QUERIES.iter().map(|q| format!("kafka-{}", q.name())))
+        .chain(std::iter::once("kafka-latency".to_string()))
+        .collect();
+    let memory: Vec<String> = vec!["engine-state-per-key".into(), "idle-rss".into()];
     let mut out = Vec::new();
     for name in names {
         match name.as_str() {
-            "all" => out.extend(kafka.iter().chain(&engine).cloned()),
+            "all" => out.extend(kafka.iter().chain(&engine).chain(&memory).cloned()),
             "engine" => out.extend(engine.iter().cloned()),
             "kafka" => out.extend(kafka.iter().cloned()),
-            n if engine.iter().chain(&kafka).any(|s| s == n) => out.push(n.to_string()),
+            "memory" => out.extend(memory.iter().cloned()),
+            n if engine.iter().chain(&kafka).chain(&memory).any(|s| s == n) => out.push(n.to_string()),
             n => {
                 return Err(format!(
-                    "unknown scenario '{n}': use {}, {}, engine, kafka or all",
+                    "unknown scenario '{n}': use {}, {}, {}, engine, kafka, memory or all (or produce alone)",
                     kafka.join(", "),
-                    engine.join(", ")
+                    engine.join(", "),
+                    memory.join(", ")
                 ))
             }
         }
@@ -65,23 +87,49 @@ fn query_named(name: &str) -> Option<Query> {
 }
 
 fn run(args: &Args) -> Result<Vec<Measurement>, String> {
+    if args.scenarios.first().is_some_and(|s| s == "produce") {
+        let Some(address) = &args.kafka else {
+            return Err("produce writes to another broker: give it with --kafka HOST:PORT".into());
+        };
+        if args.scenarios.len() > 1 {
+            return Err("produce runs alone".into());
+        }
+        let bids = scenario::bids(args.kafka_events, args.seed);
+        return Ok(vec![kafka::produce(address, &args.topic, args.partitions, &bids, args.rate)?]);
+    }
     let scenarios = expand(&args.scenarios)?;
-    let mut results = Vec::new();
-    let engine_bids =
-        scenarios.iter().any(|s| s.starts_with("engine-")).then(|| scenario::bids(args.events, args.seed));
-    let kafka_bids =
-        scenarios.iter().any(|s| !s.starts_with("engine-")).then(|| scenario::bids(args.kafka_events, args.seed));
+    let mut results: Vec<Measurement> = Vec::new();
+    let is_kafka = |s: &String| s == "raw-copy" || s.starts_with("kafka-");
+    let engine_bids = scenarios
+        .iter()
+        .any(|s| s.starts_with("engine-") && s != "engine-state-per-key")
+        .then(|| scenario::bids(args.events, args.seed));
+    let kafka_bids = scenarios.iter().any(is_kafka).then(|| scenario::bids(args.kafka_events, args.seed));
     let mut kafka = match &kafka_bids {
         Some(bids) => Some(kafka::KafkaBench::start(args.kafka.as_deref(), args.partitions, bids)?),
         None => None,
     };
     for name in &scenarios {
         eprintln!("running {name} ...");
-        let m = if let Some(q) = name.strip_prefix("engine-").and_then(query_named) {
+        let m = if name == "engine-state-per-key" {
+            memory::state_per_key(args.keys)?
+        } else if name == "idle-rss" {
+            memory::idle_rss()?
+        } else if let Some(q) = name.strip_prefix("engine-").and_then(query_named) {
             engine_only::run(q, engine_bids.as_deref().unwrap_or_default())?
         } else if let (Some(bench), Some(bids)) = (kafka.as_mut(), kafka_bids.as_deref()) {
             match name.strip_prefix("kafka-").and_then(query_named) {
                 Some(q) => bench.query(q, bids)?,
+                None if name == "kafka-latency" => {
+                    let q0 =
+                        results.iter().find(|m| m.name == "kafka-q0").map(|m| m.events as f64 / m.wall.as_secs_f64());
+                    let rate = match (args.latency_rate, q0) {
+                        (0, Some(max)) => (max / 2.0) as u64,
+                        (0, None) => 40_000,
+                        (r, _) => r,
+                    };
+                    bench.latency(rate.max(1), args.latency_seconds, bids)?
+                }
                 None => bench.raw_copy()?,
             }
         } else {

@@ -52,6 +52,19 @@ pub struct Measurement {
     pub latency: Option<(Duration, Duration)>,
     /// Which broker (or "none": engine only).
     pub broker: String,
+    /// A figure the table has no column for (memory scenarios), printed below it.
+    pub note: Option<String>,
+}
+
+/// Resident set size of a process now, in KiB (`/proc/PID/status`, VmRSS).
+pub fn rss_kb(pid: u32) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
 impl Measurement {
@@ -131,5 +144,10 @@ pub fn table(rows: &[Measurement]) -> String {
         out.push('\n');
     }
     out.push_str(&format!("peak RSS of the process: {:.1} MB\n", peak as f64 / 1024.0));
+    for m in rows {
+        if let Some(note) = &m.note {
+            out.push_str(&format!("{}: {note}\n", m.name));
+        }
+    }
     out
 }

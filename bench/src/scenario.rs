@@ -2,25 +2,25 @@
 
 use eddy_runtime::generator::{NexmarkConfig, NexmarkEvent, NexmarkGenerator};
 
-/// The bid stream every scenario reads (JSON values, no key).
-pub fn bid_stream_sql(topic: &str, partitions: i32) -> String {
+/// A bid stream as every scenario reads it (JSON values, no key).
+pub fn bid_stream_sql(stream: &str, topic: &str, partitions: i32) -> String {
     format!(
-        "CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, date_time BIGINT, extra STRING) \
+        "CREATE STREAM {stream} (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, date_time BIGINT, extra STRING) \
          WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON', PARTITIONS={partitions});"
     )
 }
 
-/// A Nexmark query in ksqlDB's dialect, as a persistent query writing `sink`.
-pub fn query_sql(query: Query, sink: &str, sink_topic: &str, partitions: i32) -> String {
+/// A Nexmark query in ksqlDB's dialect over the bid stream `bid`, as a persistent query writing `sink`.
+pub fn query_sql(query: Query, bid: &str, sink: &str, sink_topic: &str, partitions: i32) -> String {
     let with = format!("WITH (KAFKA_TOPIC='{sink_topic}', PARTITIONS={partitions})");
     match query {
-        Query::Q0 => format!("CREATE STREAM {sink} {with} AS SELECT auction, bidder, price, date_time, extra FROM bid;"),
+        Query::Q0 => format!("CREATE STREAM {sink} {with} AS SELECT auction, bidder, price, date_time, extra FROM {bid};"),
         Query::Q1 => format!(
-            "CREATE STREAM {sink} {with} AS SELECT auction, bidder, 0.908 * price AS price, date_time, extra FROM bid;"
+            "CREATE STREAM {sink} {with} AS SELECT auction, bidder, 0.908 * price AS price, date_time, extra FROM {bid};"
         ),
-        Query::Q2 => format!("CREATE STREAM {sink} {with} AS SELECT auction, price FROM bid WHERE auction % 123 = 0;"),
+        Query::Q2 => format!("CREATE STREAM {sink} {with} AS SELECT auction, price FROM {bid} WHERE auction % 123 = 0;"),
         Query::Count => format!(
-            "CREATE TABLE {sink} {with} AS SELECT auction, COUNT(*) AS bids, MAX(price) AS max_price FROM bid GROUP BY auction;"
+            "CREATE TABLE {sink} {with} AS SELECT auction, COUNT(*) AS bids, MAX(price) AS max_price FROM {bid} GROUP BY auction;"
         ),
     }
 }
@@ -58,6 +58,7 @@ impl Query {
 }
 
 /// One bid: its auction (for expected counts) and its JSON value.
+#[derive(Debug, Clone)]
 pub struct Bid {
     pub auction: i64,
     pub date_time: i64,
