@@ -16,7 +16,6 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use crate::report::{Measurement, Stopwatch};
 use crate::scenario::{bid_stream_sql, query_sql, Bid, Query};
 
-const INPUT: &str = "bench_bid";
 const WAIT: Duration = Duration::from_secs(300);
 /// Longest a scenario may see no progress before it gives up.
 const STALL: Duration = Duration::from_secs(15);
@@ -32,6 +31,8 @@ pub struct KafkaBench {
     events: u64,
     bytes: u64,
     next_id: u32,
+    /// The pre-loaded bid topic (named per run: another broker may keep earlier runs' topics).
+    input: String,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -70,26 +71,35 @@ impl KafkaBench {
             events: bids.len() as u64,
             bytes: bids.iter().map(|b| b.json.len() as u64).sum(),
             next_id: 0,
+            input: format!("bench_bid_{}_{}", std::process::id(), chrono_now_ms()),
         };
-        bench.execute(&bid_stream_sql("bid", INPUT, partitions))?;
+        bench.execute(&bid_stream_sql("bid", &bench.input, partitions))?;
         let now = chrono_now_ms();
         let records: Vec<OutputRecord> = bids
             .iter()
             .map(|b| OutputRecord { timestamp: now, key: None, value: Some(b.json.clone()), headers: Vec::new() })
             .collect();
-        let engine = bench.engine.clone();
+        let (engine, input) = (bench.engine.clone(), bench.input.clone());
         bench.runtime.block_on(async move {
             for chunk in records.chunks(10_000) {
-                engine.broker().produce(INPUT, chunk.to_vec()).await.map_err(err)?;
+                engine.broker().produce(&input, chunk.to_vec()).await.map_err(err)?;
             }
             Ok::<_, String>(())
         })?;
         // The embedded broker drops the oldest records of a full partition: check none was.
-        let (low, high) = bench.watermarks(INPUT)?;
+        // (Some brokers show acknowledged records in their watermarks a little later: wait for them.)
+        let deadline = Instant::now() + STALL;
+        let (low, high) = loop {
+            let (low, high) = bench.watermarks(&bench.input)?;
+            if low != 0 || high >= bench.events as i64 || Instant::now() > deadline {
+                break (low, high);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         if low != 0 || high != bench.events as i64 {
             return Err(format!(
-                "the broker kept records {low}..{high} of {} produced to {INPUT}: use fewer --kafka-events or more --partitions",
-                bench.events
+                "the broker kept records {low}..{high} of {} produced to {}: use fewer --kafka-events or more --partitions",
+                bench.events, bench.input
             ));
         }
         Ok(bench)
@@ -123,7 +133,7 @@ impl KafkaBench {
 
     fn unique(&mut self, base: &str) -> String {
         self.next_id += 1;
-        format!("{base}_{}", self.next_id)
+        format!("{base}_{}_{}", self.next_id, &self.input["bench_bid_".len()..])
     }
 
     /// Waits until `topic` holds `expected` records; returns a stopwatch started when the first was seen
@@ -163,7 +173,7 @@ impl KafkaBench {
         let consumer: BaseConsumer = self.settings.consumer("_eddy_bench_raw", true).create().map_err(err)?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..self.partitions {
-            tpl.add_partition_offset(INPUT, p, Offset::Beginning).map_err(err)?;
+            tpl.add_partition_offset(&self.input, p, Offset::Beginning).map_err(err)?;
         }
         consumer.assign(&tpl).map_err(err)?;
         let producer: BaseProducer = self.settings.producer().create().map_err(err)?;

@@ -1,6 +1,7 @@
 //! `eddy-bench SCENARIO...`: runs benchmark scenarios in one process and prints one row per scenario.
 
 mod engine_only;
+mod heap;
 mod kafka;
 mod memory;
 mod report;
@@ -51,6 +52,9 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     rate: u64,
 }
+
+#[global_allocator]
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 const QUERIES: [Query; 4] = [Query::Q0, Query::Q1, Query::Q2, Query::Count];
 

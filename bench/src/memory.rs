@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use eddy_runtime::Record;
 
 use crate::engine_only::plan;
+use crate::heap::live_bytes;
 use crate::report::{rss_kb, Measurement, Stopwatch};
 
 /// How long the idle server's RSS must hold still to be read.
@@ -81,13 +82,12 @@ pub fn idle_rss() -> Result<Measurement, String> {
     result
 }
 
-/// A running `COUNT(*) ... GROUP BY id` over `keys` distinct keys: the RSS it grows by, per key.
+/// A running `COUNT(*) ... GROUP BY id` over `keys` distinct keys: the heap it keeps, per key.
 pub fn state_per_key(keys: u64) -> Result<Measurement, String> {
     let mut pipeline = plan(
         "CREATE STREAM k (id BIGINT) WITH (KAFKA_TOPIC='k', VALUE_FORMAT='JSON', PARTITIONS=1);",
         "CREATE TABLE counts AS SELECT id, COUNT(*) AS n FROM k GROUP BY id;",
     )?;
-    let me = std::process::id();
     let record = |i: u64| Record {
         partition: 0,
         offset: i as i64,
@@ -100,7 +100,7 @@ pub fn state_per_key(keys: u64) -> Result<Measurement, String> {
     let warm = (keys / 100).max(1);
     let batch = |from: u64, to: u64| (from..to).map(record).collect::<Vec<_>>();
     pipeline.process("k", &batch(0, warm)).map_err(err)?;
-    let before = rss_kb(me)?;
+    let before = live_bytes();
     let watch = Stopwatch::start();
     let mut outputs = 0;
     let mut next = warm;
@@ -110,12 +110,13 @@ pub fn state_per_key(keys: u64) -> Result<Measurement, String> {
         next = end;
     }
     let (wall, cpu) = watch.stop();
-    let after = rss_kb(me)?;
+    let after = live_bytes();
     let measured = keys - warm;
     if outputs != measured {
         return Err(format!("state-per-key: {outputs} updates for {measured} new keys"));
     }
-    let per_key = (after.saturating_sub(before) * 1024) as f64 / measured.max(1) as f64;
+    let kept = after.saturating_sub(before);
+    let per_key = kept as f64 / measured.max(1) as f64;
     Ok(Measurement {
         name: "engine-state-per-key".into(),
         events: measured,
@@ -126,8 +127,8 @@ pub fn state_per_key(keys: u64) -> Result<Measurement, String> {
         latency: None,
         broker: "none (generator -> discard)".into(),
         note: Some(format!(
-            "{measured} distinct keys of COUNT(*) GROUP BY a BIGINT: RSS +{} = {per_key:.0} bytes per key (target: under 200)",
-            mb(after.saturating_sub(before))
+            "{measured} distinct keys of COUNT(*) GROUP BY a BIGINT: live heap +{:.1} MB = {per_key:.0} bytes per key (target: under 200)",
+            kept as f64 / 1e6
         )),
     })
 }
