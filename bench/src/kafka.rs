@@ -201,18 +201,7 @@ impl KafkaBench {
             if let Some(ts) = msg.timestamp().to_millis() {
                 record = record.timestamp(ts);
             }
-            let mut record = record;
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((e, r)) if format!("{e}").contains("Queue full") => {
-                        producer.poll(Duration::from_millis(1));
-                        record = r;
-                    }
-                    Err((e, _)) => return Err(err(e)),
-                }
-            }
-            producer.poll(Duration::ZERO);
+            send(&producer, record)?;
             copied += 1;
         }
         producer.flush(Duration::from_secs(60)).map_err(err)?;
@@ -342,21 +331,25 @@ pub fn produce_paced(producer: &BaseProducer, topic: &str, bids: &[Bid], count: 
             }
         }
         let bid = &bids[(i % bids.len() as u64) as usize];
-        let mut record: BaseRecord<'_, [u8], [u8]> =
-            BaseRecord::to(topic).payload(bid.json.as_slice()).timestamp(chrono_now_ms());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((e, r)) if format!("{e}").contains("Queue full") => {
-                    producer.poll(Duration::from_millis(1));
-                    record = r;
-                }
-                Err((e, _)) => return Err(err(e)),
-            }
-        }
-        producer.poll(Duration::ZERO);
+        send(producer, BaseRecord::to(topic).payload(bid.json.as_slice()).timestamp(chrono_now_ms()))?;
     }
     producer.flush(Duration::from_secs(60)).map_err(err)
+}
+
+/// Queues one record, waiting while the producer's queue is full.
+fn send(producer: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), String> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((e, r)) if format!("{e}").contains("Queue full") => {
+                producer.poll(Duration::from_millis(1));
+                record = r;
+            }
+            Err((e, _)) => return Err(err(e)),
+        }
+    }
+    producer.poll(Duration::ZERO);
+    Ok(())
 }
 
 /// `eddy-bench produce`: Nexmark bids into a topic of another broker (created if absent), for runs that
