@@ -6,6 +6,7 @@ mod error;
 mod format;
 mod source;
 mod types;
+mod window;
 
 pub use catalog::{Catalog, QueryInfo, QueryKind};
 pub use command::Command;
@@ -14,3 +15,4 @@ pub use error::{CatalogError, Result};
 pub use format::{Format, FormatSpec};
 pub use source::{Column, ColumnKind, Source, TimestampSpec, PSEUDO_COLUMNS};
 pub use types::{arrow_field, arrow_type, sql_type_of};
+pub use window::WindowKind;

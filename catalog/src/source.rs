@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FormatSpec, SourceKind, SqlType};
+use crate::{FormatSpec, SourceKind, SqlType, WindowKind};
 
 /// The pseudo-columns every source has, with their types.
 pub const PSEUDO_COLUMNS: &[(&str, SqlType)] =
@@ -58,6 +58,8 @@ pub struct Source {
     pub value_format: FormatSpec,
     pub timestamp: Option<TimestampSpec>,
     pub partitions: i32,
+    /// Windowed sources (`WINDOW_TYPE`, or a windowed aggregation's result) carry windows in their keys.
+    pub window: Option<WindowKind>,
     /// `CREATE SOURCE ...`: read-only.
     pub is_source: bool,
     /// The statement that created it.

@@ -5,16 +5,17 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
-use eddy_catalog::{arrow_field, SqlType};
-use eddy_parser::{fold_ident, object_name};
+use eddy_catalog::{arrow_field, SqlType, WindowKind};
+use eddy_parser::{fold_ident, object_name, WindowSpec};
 use eddy_runtime::aggregate::resolve_aggregate;
 use eddy_runtime::operator::AggregateCall;
-use eddy_runtime::{Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
+use eddy_runtime::{Step, WindowPlan, Windowing, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, Spanned};
 
 use crate::error::{PlanError, Result};
 use crate::expr::{is_aggregate, ExprPlanner, Typed};
 use crate::scope::{Scope, ScopeColumn};
+use crate::sources::WINDOW_BOUNDS;
 
 /// An aggregate call found in the query.
 struct Call {
@@ -141,6 +142,101 @@ pub(crate) struct Aggregation {
     pub steps: Vec<Step>,
     pub scope: Scope,
     pub keys: Vec<String>,
+    /// The windows of a windowed aggregation's result.
+    pub window: Option<WindowKind>,
+}
+
+/// Kafka Streams' default grace period when none is given: a day less the window size.
+const DEFAULT_GRACE_MS: i64 = 86_400_000;
+
+/// The first window bound column an expression refers to.
+pub(crate) fn window_bound(e: &sql::Expr) -> Option<String> {
+    let mut found = None;
+    let _ = sql::visit_expressions(e, |x: &sql::Expr| {
+        let name = match x {
+            sql::Expr::Identifier(i) => Some(fold_ident(i)),
+            sql::Expr::CompoundIdentifier(parts) => parts.last().map(fold_ident),
+            _ => None,
+        };
+        if let Some(n) = name.filter(|n| WINDOW_BOUNDS.contains(&n.as_str())) {
+            found = Some(n);
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    found
+}
+
+/// ksqlDB's refusal of window bounds outside a windowed aggregation's projection.
+pub(crate) fn bounds_only_in_select(name: &str) -> PlanError {
+    PlanError::new(format!(
+        "Window bounds column {name} can only be used in the SELECT clause of windowed aggregations"
+    ))
+}
+
+/// The runtime windows of a WINDOW clause, with ksqlDB's defaults: without a GRACE PERIOD, EMIT
+/// CHANGES keeps windows open for a day less their size and EMIT FINAL closes them at their end.
+pub(crate) fn windowing(spec: &WindowSpec, emit_final: bool) -> Result<(WindowPlan, WindowKind)> {
+    let ms = |v: u64| i64::try_from(v).map_err(|_| PlanError::new(format!("Window duration out of range: {v} ms")));
+    let grace = |g: Option<u64>, size: i64| -> Result<i64> {
+        match g {
+            Some(g) => ms(g),
+            None if emit_final => Ok(0),
+            None => Ok(DEFAULT_GRACE_MS.max(size) - size),
+        }
+    };
+    let positive = |what: &str, v: i64| {
+        if v <= 0 {
+            Err(PlanError::new(format!("{what} must be positive, got {v} ms.")))
+        } else {
+            Ok(v)
+        }
+    };
+    let (windowing, kind, retention) = match *spec {
+        WindowSpec::Tumbling { size_ms, retention_ms, grace_ms } => {
+            let size = positive("Window size", ms(size_ms)?)?;
+            let grace_ms = grace(grace_ms, size)?;
+            let retention_ms = retention_ms.map(ms).transpose()?.unwrap_or(size + grace_ms);
+            (
+                Windowing::Time { size_ms: size, advance_ms: size, grace_ms, retention_ms },
+                WindowKind::Tumbling { size_ms: size },
+                retention_ms,
+            )
+        }
+        WindowSpec::Hopping { size_ms, advance_ms, retention_ms, grace_ms } => {
+            let size = positive("Window size", ms(size_ms)?)?;
+            let advance = positive("Window advance", ms(advance_ms)?)?;
+            if advance > size {
+                return Err(PlanError::new(format!(
+                    "Window advance ({advance} ms) must not be larger than the window size ({size} ms)."
+                )));
+            }
+            let grace_ms = grace(grace_ms, size)?;
+            let retention_ms = retention_ms.map(ms).transpose()?.unwrap_or(size + grace_ms);
+            (
+                Windowing::Time { size_ms: size, advance_ms: advance, grace_ms, retention_ms },
+                WindowKind::Hopping { size_ms: size },
+                retention_ms,
+            )
+        }
+        WindowSpec::Session { gap_ms, retention_ms, grace_ms } => {
+            let gap = positive("Session gap", ms(gap_ms)?)?;
+            let grace_ms = grace(grace_ms, gap)?;
+            let retention_ms = retention_ms.map(ms).transpose()?.unwrap_or(gap + grace_ms);
+            (Windowing::Session { gap_ms: gap, grace_ms }, WindowKind::Session, retention_ms)
+        }
+    };
+    let (size, grace_ms) = match windowing {
+        Windowing::Time { size_ms, grace_ms, .. } => (size_ms, grace_ms),
+        Windowing::Session { gap_ms, grace_ms } => (gap_ms, grace_ms),
+    };
+    if retention < size + grace_ms {
+        return Err(PlanError::new(format!(
+            "The retention period ({retention} ms) must be at least the window size plus the grace period ({} ms).",
+            size + grace_ms
+        )));
+    }
+    Ok((WindowPlan { windowing, emit_final }, kind))
 }
 
 /// Plans GROUP BY over `scope0` (the source after WHERE). `exprs` are the projection and HAVING
@@ -150,8 +246,14 @@ pub(crate) fn plan_aggregation(
     exprs: &[&sql::Expr],
     scope0: &Scope,
     qualifier: &str,
+    window: Option<(WindowPlan, WindowKind)>,
 ) -> Result<(Aggregation, Vec<sql::Expr>)> {
     let planner0 = ExprPlanner::new(scope0);
+    if window.is_some() {
+        if let Some(b) = group_by.iter().find_map(window_bound) {
+            return Err(bounds_only_in_select(&b));
+        }
+    }
     let mut key_names = Vec::new();
     let mut key_typed = Vec::new();
     let mut synthetic = 0usize;
@@ -195,6 +297,11 @@ pub(crate) fn plan_aggregation(
     let mut results = Vec::new();
     let mut texts = Vec::new();
     for (i, call) in rewriter.calls.iter().enumerate() {
+        if window.is_some() {
+            if let Some(b) = call.args.iter().find_map(window_bound) {
+                return Err(bounds_only_in_select(&b));
+            }
+        }
         let args = call.args.iter().map(|a| planner0.plan(a)).collect::<Result<Vec<_>>>()?;
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
         let (function, ret) = match resolve_aggregate(&call.name, &types, call.star) {
@@ -222,13 +329,21 @@ pub(crate) fn plan_aggregation(
     for (n, t) in key_names.iter().zip(&key_typed) {
         out.push((Some(qualifier.to_string()), n.clone(), t.ty.clone()));
     }
+    if window.is_some() {
+        for bound in WINDOW_BOUNDS {
+            out.push((Some(qualifier.to_string()), bound.to_string(), SqlType::Bigint));
+        }
+    }
     for (n, t) in &results {
         out.push((None, n.clone(), t.clone()));
     }
     out.push((None, HEADERS_COLUMN.into(), eddy_runtime::headers_type()));
     out.push((None, VALUE_NULL_COLUMN.into(), SqlType::Boolean));
     let schema = Arc::new(Schema::new(out.iter().map(|(_, n, t)| arrow_field(n, t)).collect::<Vec<_>>()));
-    let agg_step = Step::Aggregate { keys: key_names.len(), calls, schema, texts };
+    let agg_step =
+        Step::Aggregate { keys: key_names.len(), calls, schema, texts, window: window.map(|(plan, _)| plan) };
     let scope = Scope::new(out.into_iter().map(|(q, n, t)| ScopeColumn { qualifier: q, name: n, ty: t }).collect());
-    Ok((Aggregation { steps: vec![pre_step, agg_step], scope, keys: key_names }, rewritten))
+    let aggregation =
+        Aggregation { steps: vec![pre_step, agg_step], scope, keys: key_names, window: window.map(|(_, kind)| kind) };
+    Ok((aggregation, rewritten))
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
-use eddy_catalog::{arrow_field, Catalog, Source, SourceKind, SqlType};
+use eddy_catalog::{arrow_field, Catalog, Source, SourceKind, SqlType, WindowKind};
 use eddy_parser::{fold_ident, FromClause, Join, SourceRef};
 use eddy_runtime::{Input, JoinBranch, JoinKind, JoinShape, JoinSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator};
@@ -165,6 +165,27 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             JoinShape::TableTable
         }
     };
+
+    // Windowed sources join only to windowed sources of the same windows (on key and window), which
+    // the runtime does not do yet: refuse rather than join rows of different windows.
+    let left_window = if left.sources.len() == 1 { left.source.window } else { None };
+    match (left_window, right_source.window) {
+        (None, None) => {}
+        (Some(l), Some(r)) if l != r => {
+            return Err(PlanError::new("Implicit repartitioning of windowed sources is not supported."));
+        }
+        (Some(_), Some(_)) => return Err(PlanError::new("Joins of windowed sources are not supported yet.")),
+        (l, r) => {
+            let describe =
+                |w: Option<WindowKind>| w.map_or("not windowed".to_string(), |w| format!("{} windowed", w.name()));
+            return Err(PlanError::new(format!(
+                "Can not join windowed source to non-windowed source.\n`{left_name}` is {}\n`{}` is {}",
+                describe(l),
+                right_source.name,
+                describe(r)
+            )));
+        }
+    }
 
     // The ON clause: one equality, each side naming columns of exactly one source.
     let (a, b) = match &join.on {

@@ -5,17 +5,19 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
-use eddy_catalog::{arrow_field, Catalog, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType};
-use eddy_parser::{fold_ident, Properties, Select, SelectItem};
+use eddy_catalog::{
+    arrow_field, Catalog, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, WindowKind,
+};
+use eddy_parser::{fold_ident, EmitMode, Properties, Select, SelectItem};
 use eddy_runtime::{Dataflow, Input, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
-use crate::aggregation::plan_aggregation;
+use crate::aggregation::{bounds_only_in_select, plan_aggregation, window_bound, windowing};
 use crate::error::{PlanError, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
 use crate::join::{plan_from, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
-use crate::sources::{check_codecs, default_wrapping, formats, timestamp_spec, RESERVED};
+use crate::sources::{check_codecs, default_wrapping, formats, timestamp_spec, RESERVED, WINDOW_BOUNDS};
 
 /// A column of a query's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +86,9 @@ struct SelectPlan {
     partition_by_null: bool,
     /// GROUP BY: the result is a table keyed by the grouping expressions.
     aggregated: bool,
+    /// The result's rows are windowed (a windowed aggregation, or a windowed source): WINDOWSTART and
+    /// WINDOWEND are in scope and follow the keys in the output.
+    window: Option<WindowKind>,
     items: Vec<Projected>,
     rowtime: Typed,
     hidden: Vec<Typed>,
@@ -91,8 +96,11 @@ struct SelectPlan {
 }
 
 fn unsupported(select: &Select) -> Result<()> {
-    if select.window.is_some() {
-        return Err(PlanError::new("Windowed aggregations are not supported yet."));
+    if select.window.is_some() && select.group_by.is_empty() {
+        return Err(PlanError::new("WINDOW clause requires a GROUP BY clause."));
+    }
+    if select.emit == Some(EmitMode::Final) && select.window.is_none() {
+        return Err(PlanError::new("EMIT FINAL is only supported for windowed aggregations."));
     }
     if select.having.is_some() && select.group_by.is_empty() {
         return Err(PlanError::new("HAVING requires a GROUP BY clause."));
@@ -123,11 +131,17 @@ fn synthetic_name(counter: &mut usize, used: &HashSet<String>) -> String {
 }
 
 /// Plans source, WHERE, PARTITION BY (applied to the input, as ksqlDB does) and the projection.
-fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
+/// With `star_bounds`, `*` over windowed rows includes WINDOWSTART and WINDOWEND (push queries).
+fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<SelectPlan> {
     unsupported(select)?;
     let FromPlan { input, source, kind, scope: scope0, qualifier, join, sources } = plan_from(&select.from, catalog)?;
     let planner0 = ExprPlanner::new(&scope0);
     let mut steps = Vec::new();
+    if let (Some(w), Some(_), None) = (&select.selection, &select.window, source.window) {
+        if let Some(b) = window_bound(w) {
+            return Err(PlanError::new(format!("Error in WHERE expression: Unknown column {b}.")));
+        }
+    }
     if let Some(w) = &select.selection {
         let t = planner0.plan(w).map_err(|e| {
             if let (Some(rest), true) = (e.message.strip_prefix("Column '"), e.message.ends_with("cannot be resolved."))
@@ -163,6 +177,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
     let partition_by_null = select.partition_by.len() == 1 && is_null_literal(&select.partition_by[0]);
     let mut synthetic = 0usize;
     let aggregated = !select.group_by.is_empty();
+    let mut window = if join.is_none() { source.window } else { None };
     let mut projection: Vec<SelectItem> = select.projection.clone();
     let (scope, keys, partition_exprs) = if aggregated {
         if kind == SourceKind::Table {
@@ -179,7 +194,14 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         if let Some(h) = &select.having {
             exprs.push(h);
         }
-        let (agg, rewritten) = plan_aggregation(&select.group_by, &exprs, &scope0, &qualifier)?;
+        let windows = select.window.as_ref().map(|w| windowing(w, select.emit == Some(EmitMode::Final))).transpose()?;
+        if let (Some(_), Some(h)) = (&windows, &select.having) {
+            if let Some(b) = window_bound(h) {
+                return Err(bounds_only_in_select(&b));
+            }
+        }
+        let (agg, rewritten) = plan_aggregation(&select.group_by, &exprs, &scope0, &qualifier, windows)?;
+        window = agg.window;
         steps.extend(agg.steps);
         let mut rewritten = rewritten.into_iter();
         for item in projection.iter_mut() {
@@ -197,7 +219,9 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
             let h_rewritten = rewritten.next().unwrap_or_else(|| h.clone());
             let t = ExprPlanner::new(&agg.scope).plan(&h_rewritten)?;
             let t = cast_to(t, &SqlType::Boolean)?;
-            steps.push(Step::TableFilter { predicate: t.expr, text: h.to_string(), keys: Some(agg.keys.len()) });
+            // The filter tracks rows by key (and window).
+            let keys = agg.keys.len() + if window.is_some() { WINDOW_BOUNDS.len() } else { 0 };
+            steps.push(Step::TableFilter { predicate: t.expr, text: h.to_string(), keys: Some(keys) });
         }
         let group_texts = select.group_by.iter().map(|g| g.to_string()).collect();
         (agg.scope, agg.keys, group_texts)
@@ -313,11 +337,13 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
                     .columns
                     .iter()
                     .filter(|c| c.qualifier.is_some() && !PSEUDO.contains(&c.name.as_str()))
+                    .filter(|c| !WINDOW_BOUNDS.contains(&c.name.as_str()))
                     .map(|c| c.name.clone())
                     .collect();
-                // Keys first, then values, in schema order.
+                // Keys first, (then the window bounds,) then values, in schema order.
                 let (k, v): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| keys.contains(n));
-                for n in k.into_iter().chain(v) {
+                let bounds: &[&str] = if star_bounds && window.is_some() { &WINDOW_BOUNDS } else { &[] };
+                for n in k.into_iter().chain(bounds.iter().map(|b| b.to_string())).chain(v) {
                     let e = ident(&n);
                     items.push(Projected { name: n, typed: planner.plan(&e)?, ast: Some(e) });
                 }
@@ -395,6 +421,7 @@ fn plan_select(select: &Select, catalog: &Catalog) -> Result<SelectPlan> {
         partition_exprs,
         partition_by_null,
         aggregated,
+        window,
         items,
         rowtime,
         hidden,
@@ -424,9 +451,6 @@ fn qualify(e: &sql::Expr, source: &str) -> String {
 
 /// Pseudo-columns every source has.
 const PSEUDO: [&str; 3] = ["ROWTIME", "ROWPARTITION", "ROWOFFSET"];
-
-/// The window bound columns of windowed sources and aggregations.
-const WINDOW_BOUNDS: [&str; 2] = ["WINDOWSTART", "WINDOWEND"];
 
 fn reserved_in_select(name: &str) -> PlanError {
     PlanError::new(format!("Reserved column name in select: `{name}`. Please remove or alias the column."))
@@ -488,7 +512,7 @@ fn project_step(rowtime: Typed, cols: &[(String, Typed)], hidden: &[Typed]) -> S
 
 /// Plans a push query (`SELECT ... EMIT CHANGES`): all selected columns go to the client.
 pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
-    let plan = plan_select(select, catalog)?;
+    let plan = plan_select(select, catalog, true)?;
     let SelectPlan { source, input, sources, mut steps, items, rowtime, hidden, .. } = plan;
     let cols: Vec<(String, Typed)> = items.iter().map(|i| (i.name.clone(), i.typed.clone())).collect();
     steps.push(project_step(rowtime, &cols, &hidden));
@@ -505,6 +529,7 @@ pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
         partitions: source.partitions,
         partition_by: None,
         source_key: false,
+        window: None,
     };
     Ok(PlannedQuery { dataflow: Dataflow { input, steps, sink }, columns, sources })
 }
@@ -616,7 +641,10 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
             }
         }
     }
-    let mut plan = plan_select(select, catalog)?;
+    let mut plan = plan_select(select, catalog, false)?;
+    if plan.kind == SourceKind::Table && plan.source.window.is_some() && plan.join.is_none() {
+        return Err(PlanError::new("KSQL does not support persistent queries on windowed tables."));
+    }
     let result_kind = if plan.aggregated { SourceKind::Table } else { plan.kind };
     match (sink.kind, result_kind) {
         (SourceKind::Stream, SourceKind::Table) => {
@@ -664,6 +692,15 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
 
     let (sink_source, value_types) = match sink.existing {
         Some(target) => {
+            if target.window != plan.window {
+                let windowed = |w: &Option<WindowKind>| if w.is_some() { "windowed" } else { "not windowed" };
+                return Err(PlanError::new(format!(
+                    "Incompatible data sink and query result. Data sink ({}) is {} but the query result is {}.",
+                    target.name,
+                    windowed(&target.window),
+                    windowed(&plan.window)
+                )));
+            }
             check_insert_schema(target, &columns)?;
             let value_types: Vec<(String, SqlType)> =
                 target.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
@@ -714,6 +751,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
                 value_format,
                 timestamp,
                 partitions,
+                window: plan.window,
                 is_source: false,
                 statement: sink.statement.to_string(),
             };
@@ -742,6 +780,11 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         .map(|(p, (n, t))| Ok((n.clone(), cast_to(p.typed.clone(), t)?)))
         .collect::<Result<_>>()?;
     let mut all = key_cols.clone();
+    if plan.window.is_some() {
+        for bound in WINDOW_BOUNDS {
+            all.push((bound.to_string(), ExprPlanner::new(&plan.scope).plan(&ident(bound))?));
+        }
+    }
     all.extend(value_cols.iter().cloned());
     let mut steps = plan.steps.clone();
     steps.push(project_step(ts_expr, &all, &plan.hidden));
@@ -761,6 +804,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         partitions: sink_source.partitions,
         source_key: partition_by.is_none() && !plan.aggregated && plan.join.is_none(),
         partition_by,
+        window: plan.window,
     };
     Ok(PersistentPlan {
         query: PlannedQuery {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::Schema;
 use eddy_catalog::{
-    arrow_field, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, TimestampSpec, PSEUDO_COLUMNS,
+    arrow_field, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, TimestampSpec, WindowKind,
+    PSEUDO_COLUMNS,
 };
 use eddy_parser::{ColumnConstraint, CreateSource, Properties};
 use eddy_runtime::format::{codec_for, Role};
@@ -17,6 +18,9 @@ use crate::scope::{Scope, ScopeColumn};
 
 /// Column names a source or a projection may not define.
 pub(crate) const RESERVED: &[&str] = &["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"];
+
+/// The window bound columns of windowed sources and aggregations.
+pub(crate) const WINDOW_BOUNDS: [&str; 2] = ["WINDOWSTART", "WINDOWEND"];
 
 /// Key and value formats from `WITH` properties and session defaults.
 pub(crate) fn formats(
@@ -239,7 +243,8 @@ pub fn build_source(
     if create.columns.is_empty() {
         return Err(PlanError::new("The statement does not define any columns."));
     }
-    if create.properties.get("WINDOW_TYPE").is_some() && keys.is_empty() {
+    let window = window_property(&create.properties)?;
+    if window.is_some() && keys.is_empty() {
         return Err(PlanError::new("Windowed sources require a key column."));
     }
     let mut columns = keys;
@@ -256,9 +261,64 @@ pub fn build_source(
         value_format,
         timestamp,
         partitions,
+        window,
         is_source: create.is_source,
         statement: statement.to_string(),
     })
+}
+
+/// `WINDOW_TYPE` and `WINDOW_SIZE`: the windows a source's keys carry.
+fn window_property(props: &Properties) -> Result<Option<WindowKind>> {
+    let size = props.get("WINDOW_SIZE");
+    let Some(kind) = props.get("WINDOW_TYPE") else {
+        if size.is_some() {
+            return Err(PlanError::new("'WINDOW_SIZE' should only be set with 'WINDOW_TYPE'."));
+        }
+        return Ok(None);
+    };
+    let size_ms = || -> Result<i64> {
+        let Some(text) = &size else {
+            return Err(PlanError::new(format!(
+                "{} windows require 'WINDOW_SIZE' in the WITH clause, e.g. WINDOW_SIZE='10 SECONDS'.",
+                kind.to_uppercase()
+            )));
+        };
+        parse_duration(text).map_err(|reason| {
+            PlanError::new(format!("Configuration WINDOW_SIZE is invalid: Invalid duration: '{text}'. {reason}"))
+        })
+    };
+    Ok(Some(match kind.to_uppercase().as_str() {
+        "TUMBLING" => WindowKind::Tumbling { size_ms: size_ms()? },
+        "HOPPING" => WindowKind::Hopping { size_ms: size_ms()? },
+        "SESSION" if size.is_some() => {
+            return Err(PlanError::new("'WINDOW_SIZE' should not be set for SESSION windows."))
+        }
+        "SESSION" => WindowKind::Session,
+        other => {
+            return Err(PlanError::new(format!(
+                "Invalid value for WINDOW_TYPE: '{other}'. Valid values are SESSION, HOPPING and TUMBLING."
+            )))
+        }
+    }))
+}
+
+/// `n UNIT` (`30 SECONDS`, `1 minute`), in milliseconds.
+fn parse_duration(text: &str) -> std::result::Result<i64, String> {
+    let mut parts = text.split_whitespace();
+    let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("Expected a number followed by a time unit, e.g. '10 SECONDS'.".into());
+    };
+    let n: i64 = n.parse().map_err(|_| format!("Not a number: '{n}'."))?;
+    let upper = unit.to_uppercase();
+    let factor = match upper.strip_suffix('S').unwrap_or(&upper) {
+        "MILLISECOND" => 1,
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return Err(format!("Unknown time unit: '{upper}'")),
+    };
+    n.checked_mul(factor).filter(|ms| *ms > 0).ok_or_else(|| format!("Out of range: '{text}'."))
 }
 
 /// `TIMESTAMP='col'` and `TIMESTAMP_FORMAT`, checked against the columns.
@@ -302,6 +362,15 @@ pub fn source_spec(source: &Source, qualifier: &str) -> (SourceSpec, Scope) {
     for (n, t) in &keys {
         scope_cols.push(ScopeColumn { qualifier: Some(qualifier.to_string()), name: n.clone(), ty: t.clone() });
     }
+    if source.window.is_some() {
+        for bound in WINDOW_BOUNDS {
+            scope_cols.push(ScopeColumn {
+                qualifier: Some(qualifier.to_string()),
+                name: bound.into(),
+                ty: SqlType::Bigint,
+            });
+        }
+    }
     for (n, t, _) in &values {
         scope_cols.push(ScopeColumn { qualifier: Some(qualifier.to_string()), name: n.clone(), ty: t.clone() });
     }
@@ -318,6 +387,7 @@ pub fn source_spec(source: &Source, qualifier: &str) -> (SourceSpec, Scope) {
         key_columns: keys,
         value_columns: values,
         timestamp: source.timestamp.as_ref().map(|t| (t.column.clone(), t.format.clone())),
+        window: source.window,
         schema,
     };
     (spec, scope)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
-use eddy_catalog::{ColumnKind, FormatSpec, SourceKind, SqlType};
+use eddy_catalog::{ColumnKind, FormatSpec, SourceKind, SqlType, WindowKind};
 
 /// Every batch ends with two hidden columns that ride along with each row: the record's headers
 /// (`ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`), written back on output as ksqlDB does ...
@@ -137,8 +137,41 @@ pub struct SourceSpec {
     pub value_columns: Vec<(String, SqlType, ColumnKind)>,
     /// `TIMESTAMP='col'`: the column (by name) whose value becomes ROWTIME, and its format.
     pub timestamp: Option<(String, Option<String>)>,
-    /// ROWTIME, ROWPARTITION, ROWOFFSET, keys, values/headers, then the two hidden columns.
+    /// A windowed source: its keys carry windows, read into WINDOWSTART and WINDOWEND.
+    pub window: Option<WindowKind>,
+    /// ROWTIME, ROWPARTITION, ROWOFFSET, keys, (WINDOWSTART, WINDOWEND when windowed,) values/headers,
+    /// then the two hidden columns.
     pub schema: SchemaRef,
+}
+
+/// The windows of a windowed aggregation, with ksqlDB's defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Windowing {
+    /// Tumbling (advance = size) and hopping windows `[start, start + size)`.
+    Time { size_ms: i64, advance_ms: i64, grace_ms: i64, retention_ms: i64 },
+    /// Sessions `[first, last]` of records at most `gap_ms` apart.
+    Session { gap_ms: i64, grace_ms: i64 },
+}
+
+impl fmt::Display for Windowing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Windowing::Time { size_ms, advance_ms, grace_ms, .. } if size_ms == advance_ms => {
+                write!(f, "TUMBLING size={size_ms}ms grace={grace_ms}ms")
+            }
+            Windowing::Time { size_ms, advance_ms, grace_ms, .. } => {
+                write!(f, "HOPPING size={size_ms}ms advance={advance_ms}ms grace={grace_ms}ms")
+            }
+            Windowing::Session { gap_ms, grace_ms } => write!(f, "SESSION gap={gap_ms}ms grace={grace_ms}ms"),
+        }
+    }
+}
+
+/// A windowed aggregation: its windows, and whether only each window's final result is emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPlan {
+    pub windowing: Windowing,
+    pub emit_final: bool,
 }
 
 /// One operator of the chain.
@@ -151,14 +184,21 @@ pub enum Step {
     /// With `keys`, the filter remembers which keys it let through and sends a tombstone only for
     /// those (a filter over an aggregate's changelog); without, every non-matching row is one.
     TableFilter { predicate: Arc<dyn PhysicalExpr>, text: String, keys: Option<usize> },
-    /// GROUP BY: input ROWTIME, keys, aggregate arguments, hidden; output ROWTIME, keys, results, hidden.
-    Aggregate { keys: usize, calls: Vec<crate::operator::AggregateCall>, schema: SchemaRef, texts: Vec<String> },
+    /// GROUP BY: input ROWTIME, keys, aggregate arguments, hidden; output ROWTIME, keys, (WINDOWSTART,
+    /// WINDOWEND when windowed,) results, hidden.
+    Aggregate {
+        keys: usize,
+        calls: Vec<crate::operator::AggregateCall>,
+        schema: SchemaRef,
+        texts: Vec<String>,
+        window: Option<WindowPlan>,
+    },
     /// Computes a new set of columns.
     Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },
 }
 
-/// Where the output goes. The last step's output is ROWTIME, the key columns, the value columns, then
-/// the two hidden columns.
+/// Where the output goes. The last step's output is ROWTIME, the key columns, (WINDOWSTART and
+/// WINDOWEND for a windowed sink,) the value columns, then the two hidden columns.
 #[derive(Debug, Clone)]
 pub struct SinkSpec {
     pub name: String,
@@ -174,6 +214,8 @@ pub struct SinkSpec {
     /// The key is the source's own key (no PARTITION BY, GROUP BY or join): key columns that are all
     /// null came from a record without a key, which is written without one.
     pub source_key: bool,
+    /// A windowed sink: each key carries its row's window.
+    pub window: Option<WindowKind>,
 }
 
 impl Dataflow {
@@ -212,7 +254,7 @@ impl Dataflow {
                 }
                 Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
                 Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
-                Step::Aggregate { texts, .. } => lines.push(format!("{indent}Aggregate [{}]", texts.join(", "))),
+                Step::Aggregate { .. } => lines.push(format!("{indent}{}", aggregate_line(step))),
                 Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
             }
             depth += 1;
@@ -228,12 +270,24 @@ fn explain_steps(steps: &[Step], mut depth: usize, lines: &mut Vec<String>) -> u
         match step {
             Step::Filter { text, .. } => lines.push(format!("{indent}Filter {text}")),
             Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
-            Step::Aggregate { texts, .. } => lines.push(format!("{indent}Aggregate [{}]", texts.join(", "))),
+            Step::Aggregate { .. } => lines.push(format!("{indent}{}", aggregate_line(step))),
             Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
         }
         depth += 1;
     }
     depth
+}
+
+/// `Aggregate [calls]`, with the windows of a windowed aggregation.
+fn aggregate_line(step: &Step) -> String {
+    let Step::Aggregate { texts, window, .. } = step else { return String::new() };
+    match window {
+        None => format!("Aggregate [{}]", texts.join(", ")),
+        Some(w) => {
+            let emit = if w.emit_final { " EMIT FINAL" } else { "" };
+            format!("Aggregate [{}] WINDOW {}{emit}", texts.join(", "), w.windowing)
+        }
+    }
 }
 
 fn explain_input(input: &Input, depth: usize, lines: &mut Vec<String>) {

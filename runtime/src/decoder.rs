@@ -29,7 +29,7 @@ pub struct RecordDecoder {
     types: Vec<SqlType>,
     /// Every value column is read from the value (no HEADER(S) columns): decoded in place.
     plain_values: bool,
-    /// Index into the value columns of the `TIMESTAMP` column.
+    /// Index into a decoded row of the `TIMESTAMP` column.
     timestamp_column: Option<(usize, SqlType, Option<String>)>,
 }
 
@@ -57,7 +57,9 @@ impl RecordDecoder {
                     .iter()
                     .position(|(n, _)| *n == name)
                     .ok_or_else(|| RuntimeError::Internal(format!("timestamp column {name} not in schema")))?;
-                Some((idx, all[idx].1.clone(), format.clone()))
+                // Its place in a row: after the pseudo-columns, and after the window bounds for values.
+                let bounds = if spec.window.is_some() && idx >= spec.key_columns.len() { 2 } else { 0 };
+                Some((3 + idx + bounds, all[idx].1.clone(), format.clone()))
             }
         };
         let types = spec
@@ -104,9 +106,24 @@ impl RecordDecoder {
         row.push(Cell::Value(Value::Bigint(r.timestamp)));
         row.push(Cell::Value(Value::Int(r.partition)));
         row.push(Cell::Value(Value::Bigint(r.offset)));
-        self.key
-            .decode_cells(r.key.as_deref(), row)
-            .map_err(|e| RuntimeError::Serde(format!("Error deserializing key: {e}")))?;
+        let (key, window) = match (self.spec.window, r.key.as_deref()) {
+            (Some(kind), Some(bytes)) => match kind.split(bytes) {
+                Some((key, start, end)) => (Some(key), Some((start, end))),
+                None => {
+                    return Err(RuntimeError::Serde("Error deserializing key: too short for a windowed key".into()))
+                }
+            },
+            (_, key) => (key, None),
+        };
+        self.key.decode_cells(key, row).map_err(|e| RuntimeError::Serde(format!("Error deserializing key: {e}")))?;
+        if self.spec.window.is_some() {
+            let (start, end) = match window {
+                Some((start, end)) => (Value::Bigint(start), Value::Bigint(end)),
+                None => (Value::Null, Value::Null),
+            };
+            row.push(Cell::Value(start));
+            row.push(Cell::Value(end));
+        }
         let headers = headers_value(&r.headers);
         if self.plain_values {
             self.value.decode_cells(r.value.as_deref(), row).map_err(value_error)?;
@@ -116,7 +133,7 @@ impl RecordDecoder {
         row.push(Cell::Value(headers));
         row.push(Cell::Value(Value::Boolean(r.value.is_none())));
         if let Some((idx, ty, format)) = &self.timestamp_column {
-            let ts = match (&row[3 + idx], ty) {
+            let ts = match (&row[*idx], ty) {
                 (Cell::Value(Value::Bigint(v)), _) | (Cell::Value(Value::Timestamp(v)), _) => *v,
                 (Cell::Str(s), SqlType::String) => parse_timestamp(s, format.as_deref())?,
                 (Cell::Value(Value::String(s)), SqlType::String) => parse_timestamp(s, format.as_deref())?,

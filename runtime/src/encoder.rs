@@ -1,7 +1,8 @@
 //! Encodes output batches (ROWTIME, keys, values) into records for the sink topic.
 
-use arrow::array::{Array, ListArray};
+use arrow::array::{Array, Int64Array, ListArray};
 use arrow::record_batch::RecordBatch;
+use eddy_catalog::WindowKind;
 
 use crate::columnar::array_value;
 use crate::dataflow::SinkSpec;
@@ -16,6 +17,8 @@ pub struct RecordEncoder {
     values: usize,
     /// All-null keys of several columns are written as a null key (see `SinkSpec::source_key`).
     null_key: bool,
+    /// A windowed sink: WINDOWSTART and WINDOWEND follow the keys and are appended to the key bytes.
+    window: Option<WindowKind>,
     key: Box<dyn Codec>,
     value: Box<dyn Codec>,
 }
@@ -27,6 +30,7 @@ impl RecordEncoder {
             keys: sink.key_columns.len(),
             values: sink.value_columns.len(),
             null_key: sink.source_key && sink.key_columns.len() > 1,
+            window: sink.window,
             key: codec_for(&sink.key_format, sink.key_columns.clone(), Role::Key)?,
             value: codec_for(&sink.value_format, sink.value_columns.clone(), Role::Value)?,
         })
@@ -37,13 +41,17 @@ impl RecordEncoder {
         let mut out = Vec::with_capacity(batch.num_rows());
         let mut errors = Vec::new();
         let (k, v) = (self.keys, self.values);
+        let w = if self.window.is_some() { 2 } else { 0 };
         let columns = batch.columns();
-        if columns.len() < 3 + k + v {
-            let message = |i| format!("row {i} has {} columns, expected {}", columns.len(), 3 + k + v);
+        if columns.len() < 3 + k + w + v {
+            let message = |i| format!("row {i} has {} columns, expected {}", columns.len(), 3 + k + w + v);
             return (out, (0..batch.num_rows()).map(message).collect());
         }
-        let (keys, values) = (&columns[1..1 + k], &columns[1 + k..1 + k + v]);
-        let (headers, value_null) = (columns[1 + k + v].as_ref(), columns[2 + k + v].as_ref());
+        let (keys, values) = (&columns[1..1 + k], &columns[1 + k + w..1 + k + w + v]);
+        let (headers, value_null) = (columns[1 + k + w + v].as_ref(), columns[2 + k + w + v].as_ref());
+        let bound = |c: usize, i: usize| {
+            columns[c].as_any().downcast_ref::<Int64Array>().filter(|a| a.is_valid(i)).map(|a| a.value(i))
+        };
         for i in 0..batch.num_rows() {
             let timestamp = match array_value(columns[0].as_ref(), i) {
                 Value::Bigint(t) | Value::Timestamp(t) => t,
@@ -55,11 +63,17 @@ impl RecordEncoder {
             }
             let value_is_null = matches!(array_value(value_null, i), Value::Boolean(true));
             let value = if value_is_null { Ok(None) } else { self.value.encode_row(values, i) };
-            let key = if self.null_key && keys.iter().all(|c| c.is_null(i)) {
+            let mut key = if self.null_key && keys.iter().all(|c| c.is_null(i)) {
                 Ok(None)
             } else {
                 self.key.encode_row(keys, i)
             };
+            if let (Some(kind), Ok(bytes)) = (self.window, &mut key) {
+                match (bound(1 + k, i), bound(2 + k, i)) {
+                    (Some(start), Some(end)) => kind.append(bytes.get_or_insert_with(Vec::new), start, end),
+                    _ => key = Err(crate::error::RuntimeError::Internal("a windowed row without window bounds".into())),
+                }
+            }
             match (key, value) {
                 (Ok(key), Ok(value)) => {
                     out.push(OutputRecord { timestamp, key, value, headers: headers_at(headers, i) })

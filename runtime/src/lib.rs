@@ -28,8 +28,8 @@ pub use broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 pub use cell::Cell;
 pub use columnar::{array_value, values_to_array};
 pub use dataflow::{
-    headers_type, Dataflow, Input, JoinBranch, JoinKind, JoinShape, JoinSpec, SinkSpec, SourceSpec, Step,
-    HEADERS_COLUMN, VALUE_NULL_COLUMN,
+    headers_type, Dataflow, Input, JoinBranch, JoinKind, JoinShape, JoinSpec, SinkSpec, SourceSpec, Step, WindowPlan,
+    Windowing, HEADERS_COLUMN, VALUE_NULL_COLUMN,
 };
 pub use error::{Result, RuntimeError};
 pub use memory::MemoryBroker;

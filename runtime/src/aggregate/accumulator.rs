@@ -86,11 +86,16 @@ pub enum Accumulator {
     Count(i64),
     Sum(Value),
     Extreme(Value),
-    Avg { sum: f64, count: i64 },
+    Avg {
+        sum: f64,
+        count: i64,
+    },
     List(Vec<Value>),
     Set(Vec<Value>),
-    Earliest(Option<Value>),
-    Latest(Value),
+    /// The first (last) non-NULL value and the sequence number of the row it came from, so that
+    /// merged sessions keep the earliest (latest) one.
+    Earliest(Option<(u64, Value)>),
+    Latest(Option<(u64, Value)>),
 }
 
 fn add(a: &Value, b: &Value) -> Value {
@@ -145,12 +150,12 @@ impl AggregateFunction {
             Self::CollectList => Accumulator::List(Vec::new()),
             Self::CollectSet => Accumulator::Set(Vec::new()),
             Self::EarliestByOffset => Accumulator::Earliest(None),
-            Self::LatestByOffset => Accumulator::Latest(Value::Null),
+            Self::LatestByOffset => Accumulator::Latest(None),
         }
     }
 
-    /// Folds one row's arguments into the accumulator.
-    pub fn update(&self, acc: &mut Accumulator, args: &[Value]) {
+    /// Folds one row's arguments into the accumulator; `seq` numbers rows in arrival order.
+    pub fn update(&self, acc: &mut Accumulator, args: &[Value], seq: u64) {
         let arg = args.first().cloned().unwrap_or(Value::Null);
         match (self, acc) {
             (Self::Count { star: true }, Accumulator::Count(n)) => *n += 1,
@@ -182,9 +187,46 @@ impl AggregateFunction {
                 items.push(arg)
             }
             (Self::EarliestByOffset, Accumulator::Earliest(first)) if first.is_none() && !arg.is_null() => {
-                *first = Some(arg)
+                *first = Some((seq, arg))
             }
-            (Self::LatestByOffset, Accumulator::Latest(last)) if !arg.is_null() => *last = arg,
+            (Self::LatestByOffset, Accumulator::Latest(last)) if !arg.is_null() => *last = Some((seq, arg)),
+            _ => {}
+        }
+    }
+
+    /// Folds another accumulator of the same function into this one (merging session windows).
+    pub fn merge(&self, acc: &mut Accumulator, other: &Accumulator) {
+        match (acc, other) {
+            (Accumulator::Count(a), Accumulator::Count(b)) => *a += b,
+            (Accumulator::Sum(a), Accumulator::Sum(b)) => *a = add(a, b),
+            (Accumulator::Extreme(a), Accumulator::Extreme(b)) => {
+                let wanted = if matches!(self, Self::Min(_)) { Ordering::Less } else { Ordering::Greater };
+                if !b.is_null() && (a.is_null() || compare(b, a) == Some(wanted)) {
+                    *a = b.clone();
+                }
+            }
+            (Accumulator::Avg { sum, count }, Accumulator::Avg { sum: s, count: c }) => {
+                *sum += s;
+                *count += c;
+            }
+            (Accumulator::List(a), Accumulator::List(b)) => a.extend(b.iter().cloned()),
+            (Accumulator::Set(a), Accumulator::Set(b)) => {
+                for v in b {
+                    if !a.contains(v) {
+                        a.push(v.clone());
+                    }
+                }
+            }
+            (Accumulator::Earliest(a), Accumulator::Earliest(Some(b))) => {
+                if a.as_ref().is_none_or(|(seq, _)| b.0 < *seq) {
+                    *a = Some(b.clone());
+                }
+            }
+            (Accumulator::Latest(a), Accumulator::Latest(Some(b))) => {
+                if a.as_ref().is_none_or(|(seq, _)| b.0 > *seq) {
+                    *a = Some(b.clone());
+                }
+            }
             _ => {}
         }
     }
@@ -194,7 +236,7 @@ impl AggregateFunction {
         match acc {
             Accumulator::Count(n) => Value::Bigint(*n),
             Accumulator::Set(items) if *self == Self::CountDistinct => Value::Bigint(items.len() as i64),
-            Accumulator::Sum(v) | Accumulator::Extreme(v) | Accumulator::Latest(v) => v.clone(),
+            Accumulator::Sum(v) | Accumulator::Extreme(v) => v.clone(),
             Accumulator::Avg { sum, count } => {
                 if *count == 0 {
                     Value::Double(0.0)
@@ -203,7 +245,9 @@ impl AggregateFunction {
                 }
             }
             Accumulator::List(items) | Accumulator::Set(items) => Value::Array(items.clone()),
-            Accumulator::Earliest(v) => v.clone().unwrap_or(Value::Null),
+            Accumulator::Earliest(v) | Accumulator::Latest(v) => {
+                v.as_ref().map(|(_, v)| v.clone()).unwrap_or(Value::Null)
+            }
         }
     }
 }

@@ -1,15 +1,15 @@
-//! GROUP BY for streams: one running aggregate per group key, one changelog row per input row
-//! (ksqlDB with record caching off).
+//! GROUP BY for streams: one running aggregate per group key (per window when windowed), one
+//! changelog row per update (ksqlDB with record caching off), or per closed window with EMIT FINAL.
 
-use std::collections::HashMap;
-
+use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use eddy_catalog::sql_type_of;
 
 use super::Operator;
-use crate::aggregate::{Accumulator, AggregateFunction};
+use crate::aggregate::{AggregateFunction, Change, GroupKey, Groups, Sessions, TimeWindows};
 use crate::columnar::{array_value, values_to_array};
+use crate::dataflow::{WindowPlan, Windowing};
 use crate::error::{Result, RuntimeError};
 use crate::value::Value;
 
@@ -20,33 +20,95 @@ pub struct AggregateCall {
     pub args: usize,
 }
 
+/// Where the groups live.
+enum Store {
+    Plain(Groups),
+    Time(TimeWindows),
+    Session(Sessions),
+}
+
 /// Input: ROWTIME, keys, each call's arguments, headers, value-null.
-/// Output: ROWTIME, keys, each call's result, headers, value-null.
+/// Output: ROWTIME, keys, (WINDOWSTART, WINDOWEND when windowed,) each call's result, headers, value-null.
 pub struct Aggregator {
     keys: usize,
     calls: Vec<AggregateCall>,
+    functions: Vec<AggregateFunction>,
     schema: SchemaRef,
-    groups: HashMap<Vec<KeyPart>, Group>,
+    store: Store,
+    /// Rows folded in so far: orders EARLIEST/LATEST_BY_OFFSET across merged sessions.
+    seq: u64,
     errors: Vec<String>,
 }
 
-struct Group {
-    accumulators: Vec<Accumulator>,
-    max_timestamp: i64,
-}
-
-/// A hashable form of a key value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct KeyPart(String);
-
 impl Aggregator {
-    pub fn new(keys: usize, calls: Vec<AggregateCall>, schema: SchemaRef) -> Self {
-        Self { keys, calls, schema, groups: HashMap::new(), errors: Vec::new() }
+    pub fn new(keys: usize, calls: Vec<AggregateCall>, schema: SchemaRef, window: Option<WindowPlan>) -> Self {
+        let store = match window {
+            None => Store::Plain(Groups::default()),
+            Some(WindowPlan {
+                windowing: Windowing::Time { size_ms, advance_ms, grace_ms, retention_ms },
+                emit_final,
+            }) => Store::Time(TimeWindows::new(size_ms, advance_ms, grace_ms, retention_ms, emit_final)),
+            Some(WindowPlan { windowing: Windowing::Session { gap_ms, grace_ms }, emit_final }) => {
+                Store::Session(Sessions::new(gap_ms, grace_ms, emit_final))
+            }
+        };
+        let functions = calls.iter().map(|c| c.function.clone()).collect();
+        Self { keys, calls, functions, schema, store, seq: 0, errors: Vec::new() }
     }
 
-    /// Groups held in state (for metrics).
+    /// Groups (windows, sessions) held in state (for metrics).
     pub fn group_count(&self) -> usize {
-        self.groups.len()
+        match &self.store {
+            Store::Plain(g) => g.len(),
+            Store::Time(w) => w.len(),
+            Store::Session(s) => s.len(),
+        }
+    }
+
+    fn windowed(&self) -> bool {
+        !matches!(self.store, Store::Plain(_))
+    }
+
+    /// The output rows of the changes.
+    fn batch(&self, changes: Vec<Change>) -> Result<RecordBatch> {
+        let windowed = self.windowed();
+        let width = self.schema.fields().len();
+        let mut out: Vec<Vec<Value>> = vec![Vec::with_capacity(changes.len()); width];
+        for change in changes {
+            let mut col = 0;
+            let mut push = |v: Value| {
+                out[col].push(v);
+                col += 1;
+            };
+            push(Value::Bigint(change.timestamp));
+            for k in change.key.values() {
+                push(k);
+            }
+            if windowed {
+                let (start, end) = change.window.unwrap_or_default();
+                push(Value::Bigint(start));
+                push(Value::Bigint(end));
+            }
+            let deleted = change.results.is_none();
+            match change.results {
+                Some(results) => results.into_iter().for_each(&mut push),
+                None => (0..self.calls.len()).for_each(|_| push(Value::Null)),
+            }
+            push(Value::Array(Vec::new()));
+            push(Value::Boolean(deleted));
+        }
+        let arrays = self
+            .schema
+            .fields()
+            .iter()
+            .zip(&out)
+            .map(|(f, values)| {
+                let ty = sql_type_of(f.data_type())
+                    .ok_or_else(|| RuntimeError::Internal(format!("type {}", f.data_type())))?;
+                values_to_array(values, &ty)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
     }
 }
 
@@ -60,60 +122,41 @@ impl Operator for Aggregator {
                 3 + self.keys + arg_cols
             )));
         }
-        let mut out: Vec<Vec<Value>> = vec![Vec::new(); self.schema.fields().len()];
+        let timestamps = batch.column(0).as_any().downcast_ref::<Int64Array>();
+        let value_null = batch.column(width - 1).as_any().downcast_ref::<BooleanArray>();
+        let key_columns: Vec<&dyn Array> = (1..=self.keys).map(|c| batch.column(c).as_ref()).collect();
+        let mut changes = Vec::new();
         for row in 0..batch.num_rows() {
-            let get = |c: usize| array_value(batch.column(c).as_ref(), row);
-            if matches!(get(width - 1), Value::Boolean(true)) {
+            if value_null.is_some_and(|v| v.is_valid(row) && v.value(row)) {
                 continue; // a stream aggregation ignores records without a value
             }
-            let key: Vec<Value> = (1..=self.keys).map(get).collect();
-            if key.iter().any(Value::is_null) {
+            let Some(key) = GroupKey::from_columns(&key_columns, row) else {
                 self.errors.push("a GROUP BY column is NULL; record skipped".into());
                 continue;
-            }
-            let timestamp = match get(0) {
-                Value::Bigint(t) => t,
-                _ => 0,
             };
-            let hashed: Vec<KeyPart> = key.iter().map(|v| KeyPart(format!("{v:?}"))).collect();
-            let calls = &self.calls;
-            let group = self.groups.entry(hashed).or_insert_with(|| Group {
-                accumulators: calls.iter().map(|c| c.function.init()).collect(),
-                max_timestamp: i64::MIN,
-            });
-            group.max_timestamp = group.max_timestamp.max(timestamp);
+            let timestamp = timestamps.filter(|t| t.is_valid(row)).map_or(0, |t| t.value(row));
             let mut col = 1 + self.keys;
-            for (call, acc) in self.calls.iter().zip(group.accumulators.iter_mut()) {
-                let args: Vec<Value> = (col..col + call.args).map(get).collect();
-                col += call.args;
-                call.function.update(acc, &args);
+            let args: Vec<Vec<Value>> = self
+                .calls
+                .iter()
+                .map(|call| {
+                    let args = (col..col + call.args).map(|c| array_value(batch.column(c).as_ref(), row)).collect();
+                    col += call.args;
+                    args
+                })
+                .collect();
+            self.seq += 1;
+            let (functions, seq) = (&self.functions, self.seq);
+            match &mut self.store {
+                Store::Plain(groups) => changes.push(groups.add(functions, key, &args, timestamp, seq)),
+                Store::Time(windows) => windows.add(functions, key, &args, timestamp, seq, &mut changes),
+                Store::Session(sessions) => sessions.add(functions, key, &args, timestamp, seq, &mut changes),
             }
-            out[0].push(Value::Bigint(group.max_timestamp));
-            for (i, k) in key.into_iter().enumerate() {
-                out[1 + i].push(k);
-            }
-            for (i, (call, acc)) in self.calls.iter().zip(&group.accumulators).enumerate() {
-                out[1 + self.keys + i].push(call.function.result(acc));
-            }
-            let n = out.len();
-            out[n - 2].push(Value::Array(Vec::new()));
-            out[n - 1].push(Value::Boolean(false));
         }
-        if out[0].is_empty() {
+        if changes.is_empty() {
             return Ok(None);
         }
-        let arrays = self
-            .schema
-            .fields()
-            .iter()
-            .zip(&out)
-            .map(|(f, values)| {
-                let ty = sql_type_of(f.data_type())
-                    .ok_or_else(|| RuntimeError::Internal(format!("type {}", f.data_type())))?;
-                values_to_array(values, &ty)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
+        self.batch(changes).map(Some)
     }
 
     fn take_errors(&mut self) -> Vec<String> {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use eddy_catalog::{Catalog, Source, SqlType};
+use eddy_catalog::{Catalog, Source, SqlType, WindowKind};
 use eddy_parser::{parse_statements, Statement};
 use eddy_runtime::format::Role;
 use eddy_runtime::{OutputRecord, Record};
@@ -140,9 +140,13 @@ fn input_record(input: &Json, catalog: &Catalog) -> Result<OutputRecord, Outcome
     let topic = input.get("topic").and_then(Json::as_str).unwrap_or_default();
     let source = reader_of(catalog, topic);
     let null = Json::Null;
-    let key =
+    let mut key =
         encode(input.get("key").unwrap_or(&null), source.map(|s| (&s.key_format, columns(s, Role::Key))), Role::Key)
             .or_else(|e| fail(format!("cannot encode input key: {e}")))?;
+    if let (Some(kind), Some(window)) = (source.and_then(|s| s.window), input.get("window")) {
+        let bound = |name: &str| window.get(name).and_then(Json::as_i64).unwrap_or(0);
+        kind.append(key.get_or_insert_with(Vec::new), bound("start"), bound("end"));
+    }
     let value = encode(
         input.get("value").unwrap_or(&null),
         source.map(|s| (&s.value_format, columns(s, Role::Value))),
@@ -195,7 +199,7 @@ fn check_outputs(outputs: &[Json], catalog: &Catalog, driver: &TestDriver) -> Re
         }
         if actual.len() > expected.len() {
             let extra = &actual[expected.len()];
-            let (k, v) = decoded(extra, sink);
+            let (k, v, _) = decoded(extra, sink);
             return fail(format!(
                 "topic {topic}: expected {} records, got {}; first extra: key={k} value={v}",
                 expected.len(),
@@ -206,29 +210,49 @@ fn check_outputs(outputs: &[Json], catalog: &Catalog, driver: &TestDriver) -> Re
     Ok(())
 }
 
-fn decoded(r: &Record, sink: Option<&Source>) -> (Json, Json) {
-    let key = decode(
-        r.key.as_deref(),
-        sink.map(|s| &s.key_format),
-        &sink.map(|s| columns(s, Role::Key)).unwrap_or_default(),
-        Role::Key,
-    );
+/// The record's key and value as JSON, and its window when the sink is windowed.
+fn decoded(r: &Record, sink: Option<&Source>) -> (Json, Json, Option<Json>) {
+    let (key, window) = match (sink.and_then(|s| s.window), r.key.as_deref()) {
+        (Some(kind), Some(bytes)) => match kind.split(bytes) {
+            Some((key, start, end)) => {
+                let kind = if kind == WindowKind::Session { "session" } else { "time" };
+                (Some(key), Some(serde_json::json!({"start": start, "end": end, "type": kind})))
+            }
+            None => (Some(bytes), None),
+        },
+        (_, key) => (key, None),
+    };
+    let key =
+        decode(key, sink.map(|s| &s.key_format), &sink.map(|s| columns(s, Role::Key)).unwrap_or_default(), Role::Key);
     let value = decode(
         r.value.as_deref(),
         sink.map(|s| &s.value_format),
         &sink.map(|s| columns(s, Role::Value)).unwrap_or_default(),
         Role::Value,
     );
-    (key, value)
+    (key, value, window)
 }
 
 fn compare_record(topic: &str, i: usize, exp: &Json, act: &Record, sink: Option<&Source>) -> Result<(), Outcome> {
-    let (key, value) = decoded(act, sink);
+    let (key, value, window) = decoded(act, sink);
     let null = Json::Null;
     let exp_key = exp.get("key").unwrap_or(&null);
     let exp_value = exp.get("value").unwrap_or(&null);
-    if exp.get("window").is_some() {
-        return fail(format!("topic {topic} record {i}: windowed keys are not supported yet"));
+    if let Some(expected) = exp.get("window") {
+        let same =
+            |a: &Json, name: &str| a.get(name).and_then(Json::as_i64) == expected.get(name).and_then(Json::as_i64);
+        let matches = window.as_ref().is_some_and(|w| {
+            same(w, "start")
+                && same(w, "end")
+                && w.get("type").and_then(Json::as_str).map(str::to_lowercase)
+                    == expected.get("type").and_then(Json::as_str).map(str::to_lowercase)
+        });
+        if !matches {
+            return fail(format!(
+                "topic {topic} record {i}: expected window {expected}, got {}",
+                window.map_or("none".to_string(), |w| w.to_string())
+            ));
+        }
     }
     // The sink's schema as a struct (wrapped) or its single column (unwrapped), to compare by type.
     let schema_of = |role: Role| -> Option<SqlType> {

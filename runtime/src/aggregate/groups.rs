@@ -1,0 +1,80 @@
+//! Running aggregates per group key, and the changes an aggregation emits.
+
+use std::collections::HashMap;
+
+use super::{Accumulator, AggregateFunction, GroupKey};
+use crate::value::Value;
+
+/// One group's (or one window's) running aggregates.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub accumulators: Box<[Accumulator]>,
+    /// The largest timestamp of the rows folded in: the timestamp of the group's changelog rows.
+    pub max_timestamp: i64,
+}
+
+impl Group {
+    /// A group before any row.
+    pub fn new(functions: &[AggregateFunction], timestamp: i64) -> Self {
+        Self { accumulators: functions.iter().map(AggregateFunction::init).collect(), max_timestamp: timestamp }
+    }
+
+    /// Folds one row in: `args` holds each function's arguments.
+    pub fn update(&mut self, functions: &[AggregateFunction], args: &[Vec<Value>], timestamp: i64, seq: u64) {
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        for ((f, acc), a) in functions.iter().zip(self.accumulators.iter_mut()).zip(args) {
+            f.update(acc, a, seq);
+        }
+    }
+
+    /// Folds another group in (merging sessions).
+    pub fn merge(&mut self, functions: &[AggregateFunction], other: &Group) {
+        self.max_timestamp = self.max_timestamp.max(other.max_timestamp);
+        for ((f, acc), o) in functions.iter().zip(self.accumulators.iter_mut()).zip(other.accumulators.iter()) {
+            f.merge(acc, o);
+        }
+    }
+
+    /// Each function's current result.
+    pub fn results(&self, functions: &[AggregateFunction]) -> Vec<Value> {
+        functions.iter().zip(self.accumulators.iter()).map(|(f, a)| f.result(a)).collect()
+    }
+}
+
+/// One row of an aggregation's changelog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub key: GroupKey,
+    /// `(WINDOWSTART, WINDOWEND)` of a windowed aggregation.
+    pub window: Option<(i64, i64)>,
+    pub timestamp: i64,
+    /// The results; None deletes the row (a session merged into a larger one).
+    pub results: Option<Vec<Value>>,
+}
+
+/// The groups of an aggregation without windows: every row updates its group and emits it.
+#[derive(Debug, Default)]
+pub struct Groups {
+    groups: HashMap<GroupKey, Group>,
+}
+
+impl Groups {
+    /// Folds a row into its group; returns the group's new row.
+    pub fn add(
+        &mut self,
+        functions: &[AggregateFunction],
+        key: GroupKey,
+        args: &[Vec<Value>],
+        timestamp: i64,
+        seq: u64,
+    ) -> Change {
+        let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(functions, timestamp));
+        group.update(functions, args, timestamp, seq);
+        Change { key, window: None, timestamp: group.max_timestamp, results: Some(group.results(functions)) }
+    }
+
+    /// Groups held.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+}
