@@ -16,9 +16,9 @@ use scenario::Query;
 #[derive(Debug, Parser)]
 #[command(name = "eddy-bench")]
 struct Args {
-    /// Scenarios: raw-copy, kafka-q0, kafka-q1, kafka-q2, kafka-count-per-key, kafka-latency, engine-q0,
-    /// engine-q1, engine-q2, engine-count-per-key, engine-state-per-key, idle-rss; or the groups kafka,
-    /// engine, memory, all. `produce` alone writes --kafka-events bids to --topic on --kafka instead.
+    /// Scenarios: raw-copy, kafka-q0, kafka-q1, kafka-q2, kafka-count-per-key, kafka-tumbling-count,
+    /// kafka-latency, engine-q0, engine-q1, engine-q2, engine-count-per-key, engine-tumbling-count,
+    /// engine-state-per-key, idle-rss; or the groups kafka, engine, memory, all. `produce` alone writes --kafka-events bids to --topic on --kafka instead.
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// Bids per engine-only scenario.
@@ -56,7 +56,7 @@ struct Args {
 #[global_allocator]
 static ALLOCATOR: heap::Counting = heap::Counting;
 
-const QUERIES: [Query; 4] = [Query::Q0, Query::Q1, Query::Q2, Query::Count];
+const QUERIES: [Query; 5] = [Query::Q0, Query::Q1, Query::Q2, Query::Count, Query::Tumbling];
 
 fn expand(names: &[String]) -> Result<Vec<String>, String> {
     let engine: Vec<String> = QUERIES.iter().map(|q| format!("engine-{}", q.name())).collect();

@@ -22,6 +22,10 @@ pub fn query_sql(query: Query, bid: &str, sink: &str, sink_topic: &str, partitio
         Query::Count => format!(
             "CREATE TABLE {sink} {with} AS SELECT auction, COUNT(*) AS bids, MAX(price) AS max_price FROM {bid} GROUP BY auction;"
         ),
+        Query::Tumbling => format!(
+            "CREATE TABLE {sink} {with} AS SELECT auction, COUNT(*) AS bids, MAX(price) AS max_price FROM {bid} \
+             WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY auction;"
+        ),
     }
 }
 
@@ -36,6 +40,8 @@ pub enum Query {
     Q2,
     /// A running aggregate per key: COUNT and MAX per auction.
     Count,
+    /// A windowed aggregate (Nexmark q5/q7-like): COUNT and MAX per auction per 10-second tumbling window.
+    Tumbling,
 }
 
 impl Query {
@@ -45,6 +51,7 @@ impl Query {
             Query::Q1 => "q1",
             Query::Q2 => "q2",
             Query::Count => "count-per-key",
+            Query::Tumbling => "tumbling-count",
         }
     }
 
