@@ -63,8 +63,9 @@ impl Rewriter {
                 if let sql::FunctionArguments::List(list) = &f.args {
                     for a in &list.args {
                         match a {
+                            sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(sql::Expr::Wildcard(_)))
+                            | sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard) => star = true,
                             sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) => args.push(x.clone()),
-                            sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard) => star = true,
                             other => {
                                 return Err(PlanError::at(
                                     format!("Unsupported argument in {name}: {other}"),
@@ -114,6 +115,13 @@ impl Rewriter {
                 negated: *negated,
                 low: boxed(self, low)?,
                 high: boxed(self, high)?,
+            },
+            E::Substring { expr, substring_from, substring_for, special, shorthand } => E::Substring {
+                expr: boxed(self, expr)?,
+                substring_from: substring_from.as_ref().map(|x| boxed(self, x)).transpose()?,
+                substring_for: substring_for.as_ref().map(|x| boxed(self, x)).transpose()?,
+                special: *special,
+                shorthand: *shorthand,
             },
             E::InList { expr, list, negated } => E::InList {
                 expr: boxed(self, expr)?,
@@ -247,6 +255,7 @@ pub(crate) fn plan_aggregation(
     scope0: &Scope,
     qualifier: &str,
     window: Option<(WindowPlan, WindowKind)>,
+    table_keys: &[sql::Expr],
 ) -> Result<(Aggregation, Vec<sql::Expr>)> {
     let planner0 = ExprPlanner::new(scope0);
     if window.is_some() {
@@ -316,6 +325,29 @@ pub(crate) fn plan_aggregation(
         results.push((agg_column(i), ret));
         texts.push(call.text.clone());
     }
+    if !table_keys.is_empty() {
+        let cannot: Vec<&str> = rewriter
+            .calls
+            .iter()
+            .zip(&calls)
+            .filter(|(_, c)| !c.function.supports_undo())
+            .map(|(call, _)| call.name.as_str())
+            .collect();
+        if !cannot.is_empty() {
+            let list = match cannot.as_slice() {
+                [one] => format!("function {one}"),
+                [init @ .., last] => format!("functions {} and {last}", init.join(", ")),
+                [] => String::new(),
+            };
+            return Err(PlanError::new(format!(
+                "The aggregation {list} cannot be applied to a table source, only to a stream source."
+            )));
+        }
+        // The table's rows are told apart by their key: each row's old contribution is taken back out.
+        for (j, k) in table_keys.iter().enumerate() {
+            pre.push((format!("$row_key{j}"), planner0.plan(k)?));
+        }
+    }
     pre.push((HEADERS_COLUMN.into(), col(HEADERS_COLUMN)?));
     pre.push((VALUE_NULL_COLUMN.into(), col(VALUE_NULL_COLUMN)?));
     let pre_step = Step::Project {
@@ -340,8 +372,14 @@ pub(crate) fn plan_aggregation(
     out.push((None, HEADERS_COLUMN.into(), eddy_runtime::headers_type()));
     out.push((None, VALUE_NULL_COLUMN.into(), SqlType::Boolean));
     let schema = Arc::new(Schema::new(out.iter().map(|(_, n, t)| arrow_field(n, t)).collect::<Vec<_>>()));
-    let agg_step =
-        Step::Aggregate { keys: key_names.len(), calls, schema, texts, window: window.map(|(plan, _)| plan) };
+    let agg_step = Step::Aggregate {
+        keys: key_names.len(),
+        calls,
+        schema,
+        texts,
+        window: window.map(|(plan, _)| plan),
+        table_keys: table_keys.len(),
+    };
     let scope = Scope::new(out.into_iter().map(|(q, n, t)| ScopeColumn { qualifier: q, name: n, ty: t }).collect());
     let aggregation =
         Aggregation { steps: vec![pre_step, agg_step], scope, keys: key_names, window: window.map(|(_, kind)| kind) };

@@ -180,9 +180,18 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
     let mut window = if join.is_none() { source.window } else { None };
     let mut projection: Vec<SelectItem> = select.projection.clone();
     let (scope, keys, partition_exprs) = if aggregated {
-        if kind == SourceKind::Table {
-            return Err(PlanError::new("Aggregations over tables are not supported yet."));
-        }
+        // Over a table, the aggregation tells its rows apart by the table's key (a join's key).
+        let table_keys: Vec<sql::Expr> = match (kind, &join) {
+            (SourceKind::Stream, _) => Vec::new(),
+            (SourceKind::Table, None) => key_names.iter().map(|k| ident(k)).collect(),
+            (SourceKind::Table, Some(j)) => {
+                let c = &scope0.columns[j.index];
+                vec![match &c.qualifier {
+                    Some(q) => qualified(q, &c.name),
+                    None => ident(&c.name),
+                }]
+            }
+        };
         let mut exprs: Vec<&sql::Expr> = select
             .projection
             .iter()
@@ -200,7 +209,7 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
                 return Err(bounds_only_in_select(&b));
             }
         }
-        let (agg, rewritten) = plan_aggregation(&select.group_by, &exprs, &scope0, &qualifier, windows)?;
+        let (agg, rewritten) = plan_aggregation(&select.group_by, &exprs, &scope0, &qualifier, windows, &table_keys)?;
         window = agg.window;
         steps.extend(agg.steps);
         let mut rewritten = rewritten.into_iter();

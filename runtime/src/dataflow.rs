@@ -184,14 +184,15 @@ pub enum Step {
     /// With `keys`, the filter remembers which keys it let through and sends a tombstone only for
     /// those (a filter over an aggregate's changelog); without, every non-matching row is one.
     TableFilter { predicate: Arc<dyn PhysicalExpr>, text: String, keys: Option<usize> },
-    /// GROUP BY: input ROWTIME, keys, aggregate arguments, hidden; output ROWTIME, keys, (WINDOWSTART,
-    /// WINDOWEND when windowed,) results, hidden.
+    /// GROUP BY: input ROWTIME, keys, aggregate arguments, (over a table: the table's `table_keys` key
+    /// columns,) hidden; output ROWTIME, keys, (WINDOWSTART, WINDOWEND when windowed,) results, hidden.
     Aggregate {
         keys: usize,
         calls: Vec<crate::operator::AggregateCall>,
         schema: SchemaRef,
         texts: Vec<String>,
         window: Option<WindowPlan>,
+        table_keys: usize,
     },
     /// Computes a new set of columns.
     Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },

@@ -109,6 +109,17 @@ fn add(a: &Value, b: &Value) -> Value {
     }
 }
 
+fn subtract(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (x, Value::Null) => x.clone(),
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_sub(*y)),
+        (Value::Bigint(x), Value::Bigint(y)) => Value::Bigint(x.wrapping_sub(*y)),
+        (Value::Double(x), Value::Double(y)) => Value::Double(x - y),
+        (Value::Decimal(x), Value::Decimal(y)) => Value::Decimal(x - y),
+        (x, _) => x.clone(),
+    }
+}
+
 fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
@@ -190,6 +201,37 @@ impl AggregateFunction {
                 *first = Some((seq, arg))
             }
             (Self::LatestByOffset, Accumulator::Latest(last)) if !arg.is_null() => *last = Some((seq, arg)),
+            _ => {}
+        }
+    }
+
+    /// Whether the function can take a row back out (aggregations over tables need it).
+    pub fn supports_undo(&self) -> bool {
+        matches!(self, Self::Count { .. } | Self::Sum(_) | Self::Avg | Self::CollectList | Self::CollectSet)
+    }
+
+    /// Takes one row's arguments back out of the accumulator (a table row that changed or left).
+    pub fn undo(&self, acc: &mut Accumulator, args: &[Value]) {
+        let arg = args.first().cloned().unwrap_or(Value::Null);
+        match (self, acc) {
+            (Self::Count { star: true }, Accumulator::Count(n)) => *n -= 1,
+            (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n -= 1,
+            (Self::Sum(_), Accumulator::Sum(s)) => *s = subtract(s, &arg),
+            (Self::Avg, Accumulator::Avg { sum, count }) => {
+                let x = match &arg {
+                    Value::Decimal(d) => Some(*d as f64),
+                    other => as_f64(other),
+                };
+                if let Some(x) = x {
+                    *sum -= x;
+                    *count -= 1;
+                }
+            }
+            (Self::CollectList | Self::CollectSet, Accumulator::List(items) | Accumulator::Set(items)) => {
+                if let Some(i) = items.iter().position(|v| *v == arg) {
+                    items.remove(i);
+                }
+            }
             _ => {}
         }
     }

@@ -27,6 +27,14 @@ impl Group {
         }
     }
 
+    /// Takes one row back out (a table row that changed or was deleted).
+    pub fn undo(&mut self, functions: &[AggregateFunction], args: &[Vec<Value>], timestamp: i64) {
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        for ((f, acc), a) in functions.iter().zip(self.accumulators.iter_mut()).zip(args) {
+            f.undo(acc, a);
+        }
+    }
+
     /// Folds another group in (merging sessions).
     pub fn merge(&mut self, functions: &[AggregateFunction], other: &Group) {
         self.max_timestamp = self.max_timestamp.max(other.max_timestamp);
@@ -71,6 +79,69 @@ impl Groups {
         let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(functions, timestamp));
         group.update(functions, args, timestamp, seq);
         Change { key, window: None, timestamp: group.max_timestamp, results: Some(group.results(functions)) }
+    }
+
+    /// Takes a row back out of its group; returns the group's new row.
+    pub fn remove(
+        &mut self,
+        functions: &[AggregateFunction],
+        key: GroupKey,
+        args: &[Vec<Value>],
+        timestamp: i64,
+    ) -> Change {
+        let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(functions, timestamp));
+        group.undo(functions, args, timestamp);
+        Change { key, window: None, timestamp: group.max_timestamp, results: Some(group.results(functions)) }
+    }
+
+    /// Groups held.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+/// What a table row last contributed: its group and its aggregate arguments.
+type Contribution = (GroupKey, Vec<Vec<Value>>);
+
+/// The groups of an aggregation over a table: a row that changes is taken out of its old group
+/// before it is added to its new one, and a deleted row is taken out (Kafka Streams' subtractor
+/// and adder). Each group touched emits one row, the old group first.
+#[derive(Debug, Default)]
+pub struct TableGroups {
+    groups: Groups,
+    /// Each table row's contribution, by the table's key.
+    rows: HashMap<GroupKey, Contribution>,
+}
+
+impl TableGroups {
+    /// Applies the table row `row_key` becoming `new` (None: deleted, or no group) and appends the
+    /// changes to emit.
+    pub fn update(
+        &mut self,
+        functions: &[AggregateFunction],
+        row_key: GroupKey,
+        new: Option<Contribution>,
+        timestamp: i64,
+        seq: u64,
+        out: &mut Vec<Change>,
+    ) {
+        let old = self.rows.remove(&row_key);
+        match (old, new) {
+            (Some((old_group, old_args)), Some((group, args))) if old_group == group => {
+                self.groups.remove(functions, old_group, &old_args, timestamp);
+                out.push(self.groups.add(functions, group.clone(), &args, timestamp, seq));
+                self.rows.insert(row_key, (group, args));
+            }
+            (old, new) => {
+                if let Some((old_group, old_args)) = old {
+                    out.push(self.groups.remove(functions, old_group, &old_args, timestamp));
+                }
+                if let Some((group, args)) = new {
+                    out.push(self.groups.add(functions, group.clone(), &args, timestamp, seq));
+                    self.rows.insert(row_key, (group, args));
+                }
+            }
+        }
     }
 
     /// Groups held.

@@ -9,6 +9,6 @@ mod time_windows;
 
 pub use accumulator::{resolve_aggregate, Accumulator, AggregateFunction, AGGREGATE_NAMES};
 pub use group_key::GroupKey;
-pub use groups::{Change, Group, Groups};
+pub use groups::{Change, Group, Groups, TableGroups};
 pub use sessions::Sessions;
 pub use time_windows::TimeWindows;

@@ -1,5 +1,6 @@
-//! GROUP BY for streams: one running aggregate per group key (per window when windowed), one
-//! changelog row per update (ksqlDB with record caching off), or per closed window with EMIT FINAL.
+//! GROUP BY: one running aggregate per group key (per window when windowed), one changelog row per
+//! update (ksqlDB with record caching off), or per closed window with EMIT FINAL. Over a table, a
+//! changed or deleted row is taken out of its old group first.
 
 use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::datatypes::SchemaRef;
@@ -7,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use eddy_catalog::sql_type_of;
 
 use super::Operator;
-use crate::aggregate::{AggregateFunction, Change, GroupKey, Groups, Sessions, TimeWindows};
+use crate::aggregate::{AggregateFunction, Change, GroupKey, Groups, Sessions, TableGroups, TimeWindows};
 use crate::columnar::{array_value, values_to_array};
 use crate::dataflow::{WindowPlan, Windowing};
 use crate::error::{Result, RuntimeError};
@@ -23,14 +24,18 @@ pub struct AggregateCall {
 /// Where the groups live.
 enum Store {
     Plain(Groups),
+    Table(TableGroups),
     Time(TimeWindows),
     Session(Sessions),
 }
 
-/// Input: ROWTIME, keys, each call's arguments, headers, value-null.
-/// Output: ROWTIME, keys, (WINDOWSTART, WINDOWEND when windowed,) each call's result, headers, value-null.
+/// Input: ROWTIME, keys, each call's arguments, (over a table: the table's key columns,) headers,
+/// value-null. Output: ROWTIME, keys, (WINDOWSTART, WINDOWEND when windowed,) each call's result,
+/// headers, value-null.
 pub struct Aggregator {
     keys: usize,
+    /// Over a table: how many key columns identify the table's rows.
+    table_keys: usize,
     calls: Vec<AggregateCall>,
     functions: Vec<AggregateFunction>,
     schema: SchemaRef,
@@ -41,8 +46,15 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(keys: usize, calls: Vec<AggregateCall>, schema: SchemaRef, window: Option<WindowPlan>) -> Self {
+    pub fn new(
+        keys: usize,
+        calls: Vec<AggregateCall>,
+        schema: SchemaRef,
+        window: Option<WindowPlan>,
+        table_keys: usize,
+    ) -> Self {
         let store = match window {
+            None if table_keys > 0 => Store::Table(TableGroups::default()),
             None => Store::Plain(Groups::default()),
             Some(WindowPlan {
                 windowing: Windowing::Time { size_ms, advance_ms, grace_ms, retention_ms },
@@ -53,20 +65,21 @@ impl Aggregator {
             }
         };
         let functions = calls.iter().map(|c| c.function.clone()).collect();
-        Self { keys, calls, functions, schema, store, seq: 0, errors: Vec::new() }
+        Self { keys, table_keys, calls, functions, schema, store, seq: 0, errors: Vec::new() }
     }
 
     /// Groups (windows, sessions) held in state (for metrics).
     pub fn group_count(&self) -> usize {
         match &self.store {
             Store::Plain(g) => g.len(),
+            Store::Table(g) => g.len(),
             Store::Time(w) => w.len(),
             Store::Session(s) => s.len(),
         }
     }
 
     fn windowed(&self) -> bool {
-        !matches!(self.store, Store::Plain(_))
+        matches!(self.store, Store::Time(_) | Store::Session(_))
     }
 
     /// The output rows of the changes.
@@ -112,43 +125,61 @@ impl Aggregator {
     }
 }
 
+/// Each call's arguments in row `row`, the first call's starting at column `first`.
+fn row_args(calls: &[AggregateCall], batch: &RecordBatch, first: usize, row: usize) -> Vec<Vec<Value>> {
+    let mut col = first;
+    calls
+        .iter()
+        .map(|call| {
+            let args = (col..col + call.args).map(|c| array_value(batch.column(c).as_ref(), row)).collect();
+            col += call.args;
+            args
+        })
+        .collect()
+}
+
 impl Operator for Aggregator {
     fn process(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
         let width = batch.num_columns();
         let arg_cols: usize = self.calls.iter().map(|c| c.args).sum();
-        if width != 3 + self.keys + arg_cols {
-            return Err(RuntimeError::Internal(format!(
-                "aggregate input has {width} columns, expected {}",
-                3 + self.keys + arg_cols
-            )));
+        let expected = 3 + self.keys + arg_cols + self.table_keys;
+        if width != expected {
+            return Err(RuntimeError::Internal(format!("aggregate input has {width} columns, expected {expected}")));
         }
         let timestamps = batch.column(0).as_any().downcast_ref::<Int64Array>();
         let value_null = batch.column(width - 1).as_any().downcast_ref::<BooleanArray>();
         let key_columns: Vec<&dyn Array> = (1..=self.keys).map(|c| batch.column(c).as_ref()).collect();
+        let first_row_key = 1 + self.keys + arg_cols;
+        let row_key_columns: Vec<&dyn Array> =
+            (first_row_key..first_row_key + self.table_keys).map(|c| batch.column(c).as_ref()).collect();
         let mut changes = Vec::new();
         for row in 0..batch.num_rows() {
-            if value_null.is_some_and(|v| v.is_valid(row) && v.value(row)) {
+            let deleted = value_null.is_some_and(|v| v.is_valid(row) && v.value(row));
+            let timestamp = timestamps.filter(|t| t.is_valid(row)).map_or(0, |t| t.value(row));
+            if let Store::Table(table) = &mut self.store {
+                let Some(row_key) = GroupKey::from_columns(&row_key_columns, row) else { continue };
+                let group = if deleted { None } else { GroupKey::from_columns(&key_columns, row) };
+                if group.is_none() && !deleted {
+                    self.errors.push("a GROUP BY column is NULL; the row leaves the aggregation".into());
+                }
+                let new = group.map(|g| (g, row_args(&self.calls, &batch, 1 + self.keys, row)));
+                self.seq += 1;
+                table.update(&self.functions, row_key, new, timestamp, self.seq, &mut changes);
+                continue;
+            }
+            if deleted {
                 continue; // a stream aggregation ignores records without a value
             }
             let Some(key) = GroupKey::from_columns(&key_columns, row) else {
                 self.errors.push("a GROUP BY column is NULL; record skipped".into());
                 continue;
             };
-            let timestamp = timestamps.filter(|t| t.is_valid(row)).map_or(0, |t| t.value(row));
-            let mut col = 1 + self.keys;
-            let args: Vec<Vec<Value>> = self
-                .calls
-                .iter()
-                .map(|call| {
-                    let args = (col..col + call.args).map(|c| array_value(batch.column(c).as_ref(), row)).collect();
-                    col += call.args;
-                    args
-                })
-                .collect();
+            let args = row_args(&self.calls, &batch, 1 + self.keys, row);
             self.seq += 1;
             let (functions, seq) = (&self.functions, self.seq);
             match &mut self.store {
                 Store::Plain(groups) => changes.push(groups.add(functions, key, &args, timestamp, seq)),
+                Store::Table(_) => {}
                 Store::Time(windows) => windows.add(functions, key, &args, timestamp, seq, &mut changes),
                 Store::Session(sessions) => sessions.add(functions, key, &args, timestamp, seq, &mut changes),
             }

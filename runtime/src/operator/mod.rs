@@ -32,8 +32,8 @@ pub fn operator_for(step: &Step) -> Box<dyn Operator> {
     match step {
         Step::Filter { predicate, .. } => Box::new(Filterer::new(predicate.clone())),
         Step::TableFilter { predicate, keys, .. } => Box::new(TableFilterer::new(predicate.clone(), *keys)),
-        Step::Aggregate { keys, calls, schema, window, .. } => {
-            Box::new(Aggregator::new(*keys, calls.clone(), schema.clone(), *window))
+        Step::Aggregate { keys, calls, schema, window, table_keys, .. } => {
+            Box::new(Aggregator::new(*keys, calls.clone(), schema.clone(), *window, *table_keys))
         }
         Step::Project { exprs, schema, .. } => Box::new(Projector::new(exprs.clone(), schema.clone())),
     }
