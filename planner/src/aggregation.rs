@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::Schema;
 use eddy_catalog::{arrow_field, SqlType, WindowKind};
 use eddy_parser::{fold_ident, object_name, WindowSpec};
-use eddy_runtime::aggregate::resolve_aggregate;
+use eddy_runtime::aggregate::{resolve_aggregate, resolve_offset_aggregate, AggregateFunction};
 use eddy_runtime::operator::AggregateCall;
 use eddy_runtime::{Step, WindowPlan, Windowing, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, Spanned};
@@ -143,6 +143,40 @@ impl Rewriter {
             other => other.clone(),
         })
     }
+}
+
+/// EARLIEST_BY_OFFSET / LATEST_BY_OFFSET with literal parameters after the column: `(col, n)`,
+/// `(col, ignore_nulls)` or `(col, n, ignore_nulls)`. None for any other call.
+fn offset_parameters(call: &Call, types: &[SqlType]) -> Result<Option<(AggregateFunction, SqlType)>> {
+    if !matches!(call.name.as_str(), "EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET") || call.args.len() < 2 {
+        return Ok(None);
+    }
+    let bad = || {
+        PlanError::new(format!(
+            "Function '{}' does not accept parameters ({})",
+            call.name,
+            types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        ))
+    };
+    let literal = |e: &sql::Expr| match e {
+        sql::Expr::Value(v) => Some(v.value.clone()),
+        _ => None,
+    };
+    let number = |e: &sql::Expr| match literal(e) {
+        Some(sql::Value::Number(n, _)) => n.parse::<i64>().ok(),
+        _ => None,
+    };
+    let boolean = |e: &sql::Expr| match literal(e) {
+        Some(sql::Value::Boolean(b)) => Some(b),
+        _ => None,
+    };
+    let (n, ignore_nulls) = match &call.args[1..] {
+        [p] if types[1] == SqlType::Boolean => (None, Some(boolean(p).ok_or_else(bad)?)),
+        [p] => (Some(number(p).ok_or_else(bad)?), None),
+        [p, q] => (Some(number(p).ok_or_else(bad)?), Some(boolean(q).ok_or_else(bad)?)),
+        _ => return Err(bad()),
+    };
+    resolve_offset_aggregate(&call.name, &types[0], n, ignore_nulls).map(Some).map_err(PlanError::new)
 }
 
 /// What the aggregation adds to a plan.
@@ -311,17 +345,24 @@ pub(crate) fn plan_aggregation(
                 return Err(bounds_only_in_select(&b));
             }
         }
-        let args = call.args.iter().map(|a| planner0.plan(a)).collect::<Result<Vec<_>>>()?;
+        let mut args = call.args.iter().map(|a| planner0.plan(a)).collect::<Result<Vec<_>>>()?;
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
-        let (function, ret) = match resolve_aggregate(&call.name, &types, call.star) {
-            Some(Ok(x)) => x,
-            Some(Err(m)) => return Err(PlanError::new(m)),
-            None => return Err(PlanError::new(format!("Can't find any functions with the name '{}'", call.name))),
+        let (function, ret) = match offset_parameters(call, &types)? {
+            Some(resolved) => {
+                args.truncate(1); // the parameters are literals, not columns
+                resolved
+            }
+            None => match resolve_aggregate(&call.name, &types, call.star) {
+                Some(Ok(x)) => x,
+                Some(Err(m)) => return Err(PlanError::new(m)),
+                None => return Err(PlanError::new(format!("Can't find any functions with the name '{}'", call.name))),
+            },
         };
+        let arg_count = args.len();
         for (j, a) in args.into_iter().enumerate() {
             pre.push((format!("$arg{i}_{j}"), a));
         }
-        calls.push(AggregateCall { function, args: call.args.len() });
+        calls.push(AggregateCall { function, args: arg_count });
         results.push((agg_column(i), ret));
         texts.push(call.text.clone());
     }

@@ -35,8 +35,39 @@ pub enum AggregateFunction {
     CollectList,
     CollectSet,
     CountDistinct,
-    EarliestByOffset,
-    LatestByOffset,
+    /// The first (last) value by arrival, or with `n` the first (last) n as an array; NULLs are
+    /// skipped when `ignore_nulls`.
+    EarliestByOffset {
+        n: Option<usize>,
+        ignore_nulls: bool,
+    },
+    LatestByOffset {
+        n: Option<usize>,
+        ignore_nulls: bool,
+    },
+}
+
+/// EARLIEST_BY_OFFSET / LATEST_BY_OFFSET of a `ty` column with their literal parameters: how many
+/// values (`n`, giving an array) and whether NULLs are skipped (default true).
+pub fn resolve_offset_aggregate(
+    name: &str,
+    ty: &SqlType,
+    n: Option<i64>,
+    ignore_nulls: Option<bool>,
+) -> Result<(AggregateFunction, SqlType), String> {
+    let n = match n {
+        None => None,
+        Some(n) if n > 0 && n <= 1_000_000 => Some(n as usize),
+        Some(n) => return Err(format!("{name} must be called with a positive number of values, got {n}")),
+    };
+    let ignore_nulls = ignore_nulls.unwrap_or(true);
+    let function = match name {
+        "EARLIEST_BY_OFFSET" => AggregateFunction::EarliestByOffset { n, ignore_nulls },
+        "LATEST_BY_OFFSET" => AggregateFunction::LatestByOffset { n, ignore_nulls },
+        other => return Err(format!("{other} takes no literal parameters")),
+    };
+    let ret = if n.is_some() { SqlType::Array(Box::new(ty.clone())) } else { ty.clone() };
+    Ok((function, ret))
 }
 
 /// Resolves an aggregate call: the function and its result type.
@@ -73,8 +104,7 @@ pub fn resolve_aggregate(
         ("COLLECT_LIST", [t]) => Ok((AggregateFunction::CollectList, SqlType::Array(Box::new(t.clone())))),
         ("COLLECT_SET", [t]) => Ok((AggregateFunction::CollectSet, SqlType::Array(Box::new(t.clone())))),
         ("COUNT_DISTINCT", [_]) => Ok((AggregateFunction::CountDistinct, SqlType::Bigint)),
-        ("EARLIEST_BY_OFFSET", [t]) => Ok((AggregateFunction::EarliestByOffset, t.clone())),
-        ("LATEST_BY_OFFSET", [t]) => Ok((AggregateFunction::LatestByOffset, t.clone())),
+        ("EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET", [t]) => resolve_offset_aggregate(name, t, None, None),
         (n, _) if AGGREGATE_NAMES.contains(&n) => bad(),
         _ => return None,
     })
@@ -96,6 +126,8 @@ pub enum Accumulator {
     /// merged sessions keep the earliest (latest) one.
     Earliest(Option<(u64, Value)>),
     Latest(Option<(u64, Value)>),
+    /// The first (last) n values with their sequence numbers, in arrival order.
+    Offsets(Vec<(u64, Value)>),
 }
 
 fn add(a: &Value, b: &Value) -> Value {
@@ -160,8 +192,11 @@ impl AggregateFunction {
             Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
             Self::CollectList => Accumulator::List(Vec::new()),
             Self::CollectSet => Accumulator::Set(Vec::new()),
-            Self::EarliestByOffset => Accumulator::Earliest(None),
-            Self::LatestByOffset => Accumulator::Latest(None),
+            Self::EarliestByOffset { n: Some(_), .. } | Self::LatestByOffset { n: Some(_), .. } => {
+                Accumulator::Offsets(Vec::new())
+            }
+            Self::EarliestByOffset { .. } => Accumulator::Earliest(None),
+            Self::LatestByOffset { .. } => Accumulator::Latest(None),
         }
     }
 
@@ -197,10 +232,29 @@ impl AggregateFunction {
             (Self::CountDistinct, Accumulator::Set(items)) if !arg.is_null() && !items.contains(&arg) => {
                 items.push(arg)
             }
-            (Self::EarliestByOffset, Accumulator::Earliest(first)) if first.is_none() && !arg.is_null() => {
+            (Self::EarliestByOffset { ignore_nulls, .. }, Accumulator::Earliest(first))
+                if first.is_none() && !(arg.is_null() && *ignore_nulls) =>
+            {
                 *first = Some((seq, arg))
             }
-            (Self::LatestByOffset, Accumulator::Latest(last)) if !arg.is_null() => *last = Some((seq, arg)),
+            (Self::LatestByOffset { ignore_nulls, .. }, Accumulator::Latest(last))
+                if !(arg.is_null() && *ignore_nulls) =>
+            {
+                *last = Some((seq, arg))
+            }
+            (Self::EarliestByOffset { n: Some(n), ignore_nulls }, Accumulator::Offsets(items))
+                if items.len() < *n && !(arg.is_null() && *ignore_nulls) =>
+            {
+                items.push((seq, arg))
+            }
+            (Self::LatestByOffset { n: Some(n), ignore_nulls }, Accumulator::Offsets(items))
+                if !(arg.is_null() && *ignore_nulls) =>
+            {
+                items.push((seq, arg));
+                if items.len() > *n {
+                    items.remove(0);
+                }
+            }
             _ => {}
         }
     }
@@ -259,6 +313,21 @@ impl AggregateFunction {
                     }
                 }
             }
+            (Accumulator::Offsets(a), Accumulator::Offsets(b)) => {
+                a.extend(b.iter().cloned());
+                a.sort_by_key(|(seq, _)| *seq);
+                let n = match self {
+                    Self::EarliestByOffset { n: Some(n), .. } | Self::LatestByOffset { n: Some(n), .. } => *n,
+                    _ => a.len(),
+                };
+                if a.len() > n {
+                    if matches!(self, Self::EarliestByOffset { .. }) {
+                        a.truncate(n);
+                    } else {
+                        a.drain(..a.len() - n);
+                    }
+                }
+            }
             (Accumulator::Earliest(a), Accumulator::Earliest(Some(b))) => {
                 if a.as_ref().is_none_or(|(seq, _)| b.0 < *seq) {
                     *a = Some(b.clone());
@@ -287,6 +356,7 @@ impl AggregateFunction {
                 }
             }
             Accumulator::List(items) | Accumulator::Set(items) => Value::Array(items.clone()),
+            Accumulator::Offsets(items) => Value::Array(items.iter().map(|(_, v)| v.clone()).collect()),
             Accumulator::Earliest(v) | Accumulator::Latest(v) => {
                 v.as_ref().map(|(_, v)| v.clone()).unwrap_or(Value::Null)
             }
