@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
-use eddy_catalog::{arrow_field, Catalog, Source, SourceKind, SqlType, WindowKind};
+use eddy_catalog::{arrow_field, Catalog, Source, SourceKind, SqlType, WindowKind, PSEUDO_COLUMNS};
 use eddy_parser::{fold_ident, FromClause, Join, SourceRef};
 use eddy_runtime::{Input, JoinBranch, JoinKind, JoinShape, JoinSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator};
@@ -290,7 +290,17 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {key_ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
         )));
     }
-    let left_visible = visible(&left.scope);
+    // In an n-way join, the earlier join's own ROWTIME, ROWPARTITION, ROWOFFSET and key stay in its
+    // output (columns are copied by position) but are no longer reachable by name: this join's are.
+    let left_visible: Vec<ScopeColumn> = visible(&left.scope)
+        .into_iter()
+        .map(|c| match c.qualifier {
+            None if c.name == "$join_key" || PSEUDO_COLUMNS.iter().any(|(n, _)| *n == c.name) => {
+                ScopeColumn { name: format!("$earlier_{}", c.name), ..c }
+            }
+            _ => c,
+        })
+        .collect();
     let right_visible = visible(&right_scope);
     let l_index = left.scope.index_of(l_ast);
     let r_index = right_scope.index_of(r_ast);
