@@ -36,6 +36,9 @@ pub(super) fn decode_object<'a>(
     bytes: &'a [u8],
     out: &mut Vec<Cell<'a>>,
 ) -> Result<()> {
+    if distinct && super::json_scan::scan_object(columns, bytes, out) {
+        return Ok(());
+    }
     let parse_error = |e: serde_json::Error| RuntimeError::Serde(format!("Failed to deserialise JSON: {e}"));
     let mut slots: Vec<Slot<'a>> = (0..columns.len()).map(|_| Slot::default()).collect();
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -220,11 +223,22 @@ impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
 
 /// A primitive column's value: numbers and booleans convert without allocating, strings of a STRING
 /// column stay borrowed; anything else takes the general conversion.
-struct ScalarVisitor<'t>(&'t SqlType);
+pub(super) struct ScalarVisitor<'t>(pub(super) &'t SqlType);
 
 impl ScalarVisitor<'_> {
     fn convert<'a>(&self, json: &Json) -> Result<Cell<'a>> {
         json_to_value(json, self.0).map(Cell::Value)
+    }
+
+    /// An integer into a numeric column converts in place, as `json_to_value` would.
+    fn integer<'a>(&self, v: i64) -> Result<Cell<'a>> {
+        match self.0 {
+            SqlType::Bigint => Ok(Cell::Value(Value::Bigint(v))),
+            SqlType::Int => Ok(Cell::Value(Value::Int(v as i32))),
+            SqlType::Timestamp => Ok(Cell::Value(Value::Timestamp(v))),
+            SqlType::Double => Ok(Cell::Value(Value::Double(v as f64))),
+            _ => self.convert(&Json::Number(v.into())),
+        }
     }
 }
 
@@ -239,19 +253,28 @@ impl<'de> Visitor<'de> for ScalarVisitor<'_> {
         Ok(Ok(Cell::Value(Value::Null)))
     }
     fn visit_bool<E>(self, b: bool) -> std::result::Result<Self::Value, E> {
+        if matches!(self.0, SqlType::Boolean) {
+            return Ok(Ok(Cell::Value(Value::Boolean(b))));
+        }
         Ok(self.convert(&Json::Bool(b)))
     }
     fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-        Ok(self.convert(&Json::Number(v.into())))
+        Ok(self.integer(v))
     }
     fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
-        Ok(self.convert(&Json::Number(v.into())))
+        Ok(match i64::try_from(v) {
+            Ok(v) => self.integer(v),
+            Err(_) => self.convert(&Json::Number(v.into())),
+        })
     }
     fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        if matches!(self.0, SqlType::Double) {
+            return Ok(Ok(Cell::Value(Value::Double(v))));
+        }
         Ok(self.convert(&Number::from_f64(v).map(Json::Number).unwrap_or(Json::Null)))
     }
     fn visit_borrowed_str<E>(self, s: &'de str) -> std::result::Result<Self::Value, E> {
-        if *self.0 == SqlType::String {
+        if matches!(self.0, SqlType::String) {
             return Ok(Ok(Cell::Str(s)));
         }
         Ok(self.convert(&Json::String(s.to_string())))
@@ -333,6 +356,55 @@ mod tests {
         for text in [r#"{"a": 1}"#, r#"{"A": "x", "a": 2}"#, r#"{"a": 1, "A": "y"}"#] {
             let [_, general, tree] = decoded(&cols, text);
             assert_eq!(general.unwrap(), tree.unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_fast_scanner_agrees_with_the_general_reader() {
+        let cols = vec![
+            ("ID".to_string(), SqlType::Bigint),
+            ("NAME".to_string(), SqlType::String),
+            ("PRICE".to_string(), SqlType::Double),
+            ("N".to_string(), SqlType::Int),
+            ("OK".to_string(), SqlType::Boolean),
+            ("TS".to_string(), SqlType::Timestamp),
+        ];
+        let general = |text: &str| {
+            let mut out = Vec::new();
+            decode_object(&cols, false, text.as_bytes(), &mut out)
+                .map(|_| out.into_iter().map(Cell::into_value).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        let fast = |text: &str| {
+            let mut out = Vec::new();
+            decode_object(&cols, true, text.as_bytes(), &mut out)
+                .map(|_| out.into_iter().map(Cell::into_value).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        for text in [
+            r#"{"ID": 1, "NAME": "a", "PRICE": 1.5, "N": 7, "OK": true, "TS": 1700000000000}"#,
+            r#" { "id" : -12 , "name" : "é ü" , "price" : -2.5e3 , "n" : 0 , "ok" : false } "#,
+            r#"{"ID": "7", "NAME": 3.25, "PRICE": 2, "N": "8", "OK": "TRUE", "extra": [1, {"a": 2}]}"#,
+            r#"{"Name": "first", "NAME": "exact", "name": "third"}"#,
+            r#"{"name": "first", "Name": "second", "name": "again"}"#,
+            r#"{"NAME": "esc"aped", "ID": 18446744073709551615}"#,
+            r#"{"ID": 1, "ID": 2, "PRICE": 0.1, "PRICE": 1e-7}"#,
+            r#"{"ID": null, "NAME": null, "unknown": "x", "other": 1.25}"#,
+            r#"{"PRICE": 01}"#,
+            r#"{"PRICE": 1.}"#,
+            r#"{"ID": 1,}"#,
+            r#"{"ID" 1}"#,
+            r#"{"ID": 1} x"#,
+            r#"{"ID": "x"}"#,
+            r#"{"OK": [1]}"#,
+            r#"{"ID": tru}"#,
+            "{\"NAME\": \"tab\there\"}",
+            "{}",
+            "null",
+            "[1]",
+            "",
+        ] {
+            assert_eq!(fast(text), general(text), "{text}");
         }
     }
 

@@ -3,6 +3,7 @@
 mod delimited;
 mod json;
 mod json_read;
+mod json_scan;
 mod json_write;
 mod kafka;
 mod none;

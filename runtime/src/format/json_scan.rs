@@ -1,0 +1,263 @@
+//! The fast path of the JSON object reader: a flat object (no escapes, no nested values in columns of
+//! primitive types) is validated as UTF-8 once and scanned byte by byte, each field's value converted
+//! by the same visitor as the general reader. Anything else (escapes, nested values, syntax and
+//! conversion errors, integers beyond i64) is left to the general reader, so both give the same
+//! cells and the same errors.
+
+use eddy_catalog::SqlType;
+use serde::de::Visitor;
+
+use super::json_read::ScalarVisitor;
+use crate::cell::Cell;
+
+/// Where a column's cell came from: the field named exactly as the column (the last one wins),
+/// else the first field whose name matches ignoring case (its last value when it repeats).
+#[derive(Clone, Copy)]
+enum From<'a> {
+    Nothing,
+    Exact,
+    Folded(&'a str),
+}
+
+/// The bytes that end the plain part of a JSON string: the closing quote, an escape, a control
+/// character (invalid in JSON text).
+static STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
+/// The index of the first `STOP` byte, eight bytes at a time: a byte is flagged when it is zero
+/// after XOR with `"` or `\\`, or below 0x20; the lowest flagged byte is always a real match.
+fn find_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        let x = u64::from_le_bytes(word);
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let flags = zero(x ^ (ONES * b'"' as u64))
+            | zero(x ^ (ONES * b'\\' as u64))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| STOP[b as usize]).map(|i| at + i)
+}
+
+/// A cursor over the record's text.
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+/// A scalar JSON token.
+enum Token<'a> {
+    Str(&'a str),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+impl<'a> Scanner<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes().get(self.at).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek()? == b).then(|| self.at += 1)
+    }
+
+    /// A string without escapes or control characters (the opening quote is next).
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let rest = &self.bytes()[start..];
+        let len = find_stop(rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        self.text.get(start..start + len)
+    }
+
+    /// A number: an integer that fits i64, or a float parsed as serde_json parses it.
+    fn number(&mut self) -> Option<Token<'a>> {
+        let start = self.at;
+        let bytes = self.bytes();
+        let mut end = start;
+        if bytes.get(end) == Some(&b'-') {
+            end += 1;
+        }
+        let digits = bytes[end..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || (digits > 1 && bytes[end] == b'0') {
+            return None;
+        }
+        end += digits;
+        let integer = !matches!(bytes.get(end), Some(b'.' | b'e' | b'E'));
+        if !integer {
+            end +=
+                bytes[end..].iter().take_while(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')).count();
+        }
+        let token = self.text.get(start..end)?;
+        self.at = end;
+        if integer {
+            token.parse::<i64>().ok().map(Token::Integer)
+        } else {
+            serde_json::from_str::<f64>(token).ok().map(Token::Float)
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.text[self.at..].starts_with(word).then(|| self.at += word.len())
+    }
+
+    /// A scalar value; None for nested values and anything the general reader should see.
+    fn scalar(&mut self) -> Option<Token<'a>> {
+        Some(match self.peek()? {
+            b'"' => Token::Str(self.string()?),
+            b't' => self.literal("true").map(|_| Token::Bool(true))?,
+            b'f' => self.literal("false").map(|_| Token::Bool(false))?,
+            b'n' => self.literal("null").map(|_| Token::Null)?,
+            b'-' | b'0'..=b'9' => self.number()?,
+            _ => return None,
+        })
+    }
+}
+
+/// Converts a token as the general reader's visitor does.
+fn convert<'a>(token: Token<'a>, ty: &SqlType) -> Option<crate::error::Result<Cell<'a>>> {
+    let visitor = ScalarVisitor(ty);
+    let converted: std::result::Result<_, serde_json::Error> = match token {
+        Token::Str(s) => visitor.visit_borrowed_str(s),
+        Token::Integer(v) => visitor.visit_i64(v),
+        Token::Float(v) => visitor.visit_f64(v),
+        Token::Bool(b) => visitor.visit_bool(b),
+        Token::Null => visitor.visit_unit(),
+    };
+    converted.ok()
+}
+
+/// Decodes a flat JSON object into one cell per column (whose names differ ignoring case), appended
+/// to `out`; false (with `out` untouched) when the general reader must decode it.
+pub(super) fn scan_object<'a>(columns: &[(String, SqlType)], bytes: &'a [u8], out: &mut Vec<Cell<'a>>) -> bool {
+    if columns.iter().any(|(_, ty)| !ty.is_primitive() || matches!(ty, SqlType::Bytes)) {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else { return false };
+    let mut s = Scanner { text, at: 0 };
+    let first = out.len();
+    out.extend(columns.iter().map(|_| Cell::Value(crate::value::Value::Null)));
+    // Where each column's cell came from; on the stack for the usual number of columns.
+    let mut stack = [From::Nothing; 64];
+    let mut heap = Vec::new();
+    let from: &mut [From<'a>] = if columns.len() <= stack.len() {
+        &mut stack[..columns.len()]
+    } else {
+        heap.resize(columns.len(), From::Nothing);
+        &mut heap
+    };
+    if scan_fields(&mut s, columns, &mut out[first..], from).is_none() {
+        out.truncate(first);
+        return false;
+    }
+    true
+}
+
+/// The fields of the object, each converted into its column's cell.
+fn scan_fields<'a>(
+    s: &mut Scanner<'a>,
+    columns: &[(String, SqlType)],
+    cells: &mut [Cell<'a>],
+    from: &mut [From<'a>],
+) -> Option<()> {
+    s.eat(b'{')?;
+    let mut hint = 0;
+    if s.peek()? == b'}' {
+        s.at += 1;
+    } else {
+        loop {
+            let name = s.string()?;
+            s.eat(b':')?;
+            let value = s.scalar()?;
+            // Fields usually come in column order.
+            let matches = |i: &usize| columns[*i].0.eq_ignore_ascii_case(name);
+            if let Some(i) = (hint..columns.len()).find(matches).or_else(|| (0..hint).find(matches)) {
+                hint = i + 1;
+                let take = match from[i] {
+                    _ if columns[i].0 == name => Some(From::Exact),
+                    From::Nothing => Some(From::Folded(name)),
+                    From::Folded(k) if k == name => Some(From::Folded(name)),
+                    _ => None,
+                };
+                if let Some(f) = take {
+                    from[i] = f;
+                    // A value that does not convert: the general reader reports it.
+                    let old = std::mem::replace(&mut cells[i], convert(value, &columns[i].1)?.ok()?);
+                    if let Cell::Value(crate::value::Value::Null) = old {
+                        std::mem::forget(old); // nothing to free: skip the drop glue
+                    }
+                }
+            }
+            match s.peek()? {
+                b',' => s.at += 1,
+                b'}' => {
+                    s.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if s.peek().is_some() {
+        return None;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_stop_finds_the_first_quote_escape_or_control_character() {
+        let naive = |b: &[u8]| b.iter().position(|&c| STOP[c as usize]);
+        let mut cases: Vec<Vec<u8>> =
+            vec![b"".to_vec(), b"plain".to_vec(), "h\u{e9}llo w\u{f6}rld, no stop here".as_bytes().to_vec()];
+        for stop in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 24];
+                v[at] = stop;
+                v[at + 3] = b'"';
+                cases.push(v);
+            }
+        }
+        // Bytes just around the limits must not be flagged.
+        cases.push(vec![0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0xa2, 0xdc, b'"']);
+        for case in cases {
+            assert_eq!(find_stop(&case), naive(&case), "{case:?}");
+        }
+    }
+}
