@@ -1,5 +1,10 @@
 //! Decodes a poll's worth of Kafka records into one Arrow batch of the source schema.
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, ListArray};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use eddy_catalog::{ColumnKind, SourceKind, SqlType};
 
@@ -79,21 +84,40 @@ impl RecordDecoder {
     pub fn decode(&self, records: &[Record]) -> Result<(RecordBatch, Vec<DecodeError>)> {
         let mut builders: Vec<ColumnBuilder> =
             self.types.iter().map(|t| ColumnBuilder::new(t, records.len())).collect();
+        // The hidden headers column (second to last) is built only when some record has headers.
+        let headers_at = builders.len() - 2;
+        let any_headers = records.iter().any(|r| !r.headers.is_empty());
+        let mut rows = 0;
         let mut errors = Vec::new();
         let mut row = Vec::with_capacity(builders.len());
         for r in records {
             row.clear();
             match self.decode_one(r, &mut row) {
                 Ok(true) => {
-                    for (b, cell) in builders.iter_mut().zip(row.drain(..)) {
-                        b.push(cell)?;
+                    rows += 1;
+                    for (i, (b, cell)) in builders.iter_mut().zip(row.drain(..)).enumerate() {
+                        if i != headers_at || any_headers {
+                            b.push(cell)?;
+                        }
                     }
                 }
                 Ok(false) => {}
                 Err(e) => errors.push(DecodeError { partition: r.partition, offset: r.offset, message: e.to_string() }),
             }
         }
-        let arrays = builders.into_iter().map(ColumnBuilder::finish).collect::<Result<Vec<_>>>()?;
+        let arrays = builders
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, b)| {
+                    if i == headers_at && !any_headers {
+                        Ok(empty_lists(&self.types[i], rows))
+                    } else {
+                        b.finish()
+                    }
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
         Ok((RecordBatch::try_new(self.spec.schema.clone(), arrays)?, errors))
     }
 
@@ -181,6 +205,15 @@ impl RecordDecoder {
         }
         Ok(())
     }
+}
+
+/// `rows` empty lists of the headers column's type.
+fn empty_lists(ty: &SqlType, rows: usize) -> ArrayRef {
+    let DataType::List(field) = eddy_catalog::arrow_type(ty) else {
+        return arrow::array::new_null_array(&eddy_catalog::arrow_type(ty), rows);
+    };
+    let values = arrow::array::new_empty_array(field.data_type());
+    Arc::new(ListArray::new(field, OffsetBuffer::new_zeroed(rows), values, None))
 }
 
 fn value_error(e: RuntimeError) -> RuntimeError {

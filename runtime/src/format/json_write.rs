@@ -1,5 +1,5 @@
-//! Writes a JSON object straight from a row of Arrow arrays: primitive columns are formatted in place,
-//! nested and decimal columns go through `value_to_json`. Same bytes as building the object and
+//! Writes a JSON object straight from a row of Arrow arrays: primitive columns (and decimals that
+//! print exactly) are formatted in place, nested columns go through `value_to_json`. Same bytes as building the object and
 //! serializing it.
 
 use arrow::array::*;
@@ -90,9 +90,38 @@ fn write_value(array: &dyn Array, row: usize, ty: &SqlType, out: &mut Vec<u8>) -
                 return serde_json::to_writer(out, a.value(row)).map_err(serde);
             }
         }
+        DataType::Decimal128(_, scale) => {
+            if let Some(a) = array.as_any().downcast_ref::<Decimal128Array>() {
+                if write_decimal(a.value(row), *scale, out) {
+                    return Ok(());
+                }
+            }
+        }
         _ => {}
     }
     serde_json::to_writer(out, &value_to_json(&array_value(array, row), ty)).map_err(serde)
+}
+
+/// Writes a decimal as `value_to_json` does (its text read back as a JSON number, that is, through
+/// f64): digits with the fraction's trailing zeros dropped (`3.40` -> `3.4`, `3.00` -> `3.0`). Only
+/// when that is exact: at most 15 significant digits and a non-zero integer part; false otherwise.
+fn write_decimal(unscaled: i128, scale: i8, out: &mut Vec<u8>) -> bool {
+    let Ok(scale) = usize::try_from(scale) else { return false };
+    let digits = unscaled.unsigned_abs().to_string();
+    if digits.len() <= scale || digits.trim_end_matches('0').len() > 15 || digits.len() > 15 + scale {
+        return false;
+    }
+    if unscaled < 0 {
+        out.push(b'-');
+    }
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    out.extend_from_slice(int.as_bytes());
+    if scale > 0 {
+        let frac = frac.trim_end_matches('0');
+        out.push(b'.');
+        out.extend_from_slice(if frac.is_empty() { b"0" } else { frac.as_bytes() });
+    }
+    true
 }
 
 #[cfg(test)]
@@ -137,5 +166,22 @@ mod tests {
             assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap());
         }
         assert!(ObjectWriter::new(&[("A".into(), SqlType::Int), ("A".into(), SqlType::Int)]).is_none());
+    }
+
+    #[test]
+    fn decimals_print_as_the_value_path_prints_them() {
+        let unscaled: [i128; 12] =
+            [0, 5, -5, 100, 1234, -120, 999_999_999_999_999, 1_000_000_000_000_000, 10_234_443_912, 7, 40_000, -3];
+        for scale in [0u8, 1, 2, 3, 5] {
+            let ty = SqlType::Decimal { precision: 38, scale };
+            for v in unscaled {
+                let mut fast = Vec::new();
+                if write_decimal(v, scale as i8, &mut fast) {
+                    let slow = serde_json::to_vec(&value_to_json(&Value::Decimal(v), &ty)).unwrap();
+                    assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap(), "{v} scale {scale}");
+                }
+            }
+        }
+        assert!(!write_decimal(5, 2, &mut Vec::new()), "0.05 takes the general path");
     }
 }
