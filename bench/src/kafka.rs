@@ -15,6 +15,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::report::{Measurement, Stopwatch};
 use crate::scenario::{bid_stream_sql, query_sql, Bid, Query};
+use crate::topic_count::{Counting, TopicCount};
 
 const WAIT: Duration = Duration::from_secs(300);
 /// Longest a scenario may see no progress before it gives up.
@@ -33,15 +34,16 @@ pub struct KafkaBench {
     next_id: u32,
     /// The pre-loaded bid topic (named per run: another broker may keep earlier runs' topics).
     input: String,
+    counting: Counting,
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
 impl KafkaBench {
     /// Starts the engine on `kafka` (None: the embedded broker) and loads `bids` into the input topic.
-    pub fn start(kafka: Option<&str>, partitions: i32, bids: &[Bid]) -> Result<Self, String> {
+    pub fn start(kafka: Option<&str>, partitions: i32, bids: &[Bid], counting: Counting) -> Result<Self, String> {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(err)?;
         let (engine, settings, label, cluster) = runtime.block_on(async {
@@ -72,6 +74,7 @@ impl KafkaBench {
             bytes: bids.iter().map(|b| b.json.len() as u64).sum(),
             next_id: 0,
             input: format!("bench_bid_{}_{}", std::process::id(), chrono_now_ms()),
+            counting,
         };
         bench.execute(&bid_stream_sql("bid", &bench.input, partitions))?;
         let now = chrono_now_ms();
@@ -87,18 +90,20 @@ impl KafkaBench {
             Ok::<_, String>(())
         })?;
         // The embedded broker drops the oldest records of a full partition: check none was.
-        // (Some brokers show acknowledged records in their watermarks a little later: wait for them.)
+        // (Some brokers show acknowledged records a little later: wait for them.)
+        let mut count = bench.count(&bench.input)?;
         let deadline = Instant::now() + STALL;
-        let (low, high) = loop {
-            let (low, high) = bench.watermarks(&bench.input)?;
-            if low != 0 || high >= bench.events as i64 || Instant::now() > deadline {
-                break (low, high);
+        let (dropped, total) = loop {
+            let (dropped, total) = (count.dropped()?, count.total()?);
+            if dropped || total >= bench.events || Instant::now() > deadline {
+                break (dropped, total);
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        if low != 0 || high != bench.events as i64 {
+        if dropped || total != bench.events {
             return Err(format!(
-                "the broker kept records {low}..{high} of {} produced to {}: use fewer --kafka-events or more --partitions",
+                "the broker kept {total} of {} records produced to {} (dropped from the front: {dropped}): use fewer \
+                 --kafka-events or more --partitions",
                 bench.events, bench.input
             ));
         }
@@ -118,17 +123,9 @@ impl KafkaBench {
         })
     }
 
-    /// Lowest low watermark and the sum of high watermarks of a topic.
-    fn watermarks(&self, topic: &str) -> Result<(i64, i64), String> {
-        let consumer: BaseConsumer = self.settings.consumer("_eddy_bench_watch", false).create().map_err(err)?;
-        let mut low_min = i64::MAX;
-        let mut total = 0;
-        for p in 0..self.partitions {
-            let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(err)?;
-            low_min = low_min.min(low);
-            total += high;
-        }
-        Ok((low_min, total))
+    /// A counter of `topic`'s records, the way `--count-by-consuming` says.
+    fn count(&self, topic: &str) -> Result<TopicCount, String> {
+        TopicCount::new(&self.settings, self.counting, topic, self.partitions)
     }
 
     fn unique(&mut self, base: &str) -> String {
@@ -142,9 +139,9 @@ impl KafkaBench {
         let deadline = Instant::now() + WAIT;
         let mut first: Option<(Stopwatch, u64)> = None;
         let (mut last_total, mut progress) = (0u64, Instant::now());
+        let mut count = self.count(topic)?;
         loop {
-            let (_, total) = self.watermarks(topic)?;
-            let total = total as u64;
+            let total = count.total()?;
             if total != last_total {
                 (last_total, progress) = (total, Instant::now());
             } else if total > 0 && progress.elapsed() > STALL {
@@ -206,15 +203,12 @@ impl KafkaBench {
         }
         producer.flush(Duration::from_secs(60)).map_err(err)?;
         let (wall, cpu) = watch.stop();
-        let (_, total) = self.watermarks(&out)?;
-        if total as u64 != self.events {
-            return Err(format!("raw-copy: {out} holds {total} records, expected {}", self.events));
-        }
+        self.wait_for_output(&out, self.events).map_err(|e| format!("raw-copy: {e}"))?;
         Ok(Measurement {
             name: "raw-copy".into(),
             events: self.events,
             bytes: self.bytes,
-            outputs: total as u64,
+            outputs: self.events,
             wall,
             cpu,
             latency: None,

@@ -6,11 +6,13 @@ mod kafka;
 mod memory;
 mod report;
 mod scenario;
+mod topic_count;
 
 use clap::Parser;
 
 use report::Measurement;
 use scenario::Query;
+use topic_count::Counting;
 
 /// Eddy's benchmarks: Nexmark bids through the engine alone, and Kafka -> Eddy -> Kafka.
 #[derive(Debug, Parser)]
@@ -30,6 +32,10 @@ struct Args {
     /// Kafka bootstrap servers; absent: the embedded broker.
     #[arg(long)]
     kafka: Option<String>,
+    /// Count topics' records by reading them instead of from their high watermarks (for brokers whose
+    /// watermarks lag, such as tansu 0.6).
+    #[arg(long)]
+    count_by_consuming: bool,
     /// Partitions of the Kafka topics.
     #[arg(long, default_value_t = 16)]
     partitions: i32,
@@ -110,7 +116,10 @@ fn run(args: &Args) -> Result<Vec<Measurement>, String> {
         .then(|| scenario::bids(args.events, args.seed));
     let kafka_bids = scenarios.iter().any(is_kafka).then(|| scenario::bids(args.kafka_events, args.seed));
     let mut kafka = match &kafka_bids {
-        Some(bids) => Some(kafka::KafkaBench::start(args.kafka.as_deref(), args.partitions, bids)?),
+        Some(bids) => {
+            let counting = if args.count_by_consuming { Counting::Consuming } else { Counting::Watermarks };
+            Some(kafka::KafkaBench::start(args.kafka.as_deref(), args.partitions, bids, counting)?)
+        }
         None => None,
     };
     for name in &scenarios {

@@ -328,15 +328,13 @@ impl AggregateFunction {
                     }
                 }
             }
-            (Accumulator::Earliest(a), Accumulator::Earliest(Some(b))) => {
-                if a.as_ref().is_none_or(|(seq, _)| b.0 < *seq) {
-                    *a = Some(b.clone());
-                }
+            (Accumulator::Earliest(a), Accumulator::Earliest(Some(b)))
+                if a.as_ref().is_none_or(|(seq, _)| b.0 < *seq) =>
+            {
+                *a = Some(b.clone())
             }
-            (Accumulator::Latest(a), Accumulator::Latest(Some(b))) => {
-                if a.as_ref().is_none_or(|(seq, _)| b.0 > *seq) {
-                    *a = Some(b.clone());
-                }
+            (Accumulator::Latest(a), Accumulator::Latest(Some(b))) if a.as_ref().is_none_or(|(seq, _)| b.0 > *seq) => {
+                *a = Some(b.clone())
             }
             _ => {}
         }

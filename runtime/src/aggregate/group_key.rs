@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn keys_order_as_kafka_orders_serialized_keys() {
-        let mut keys = vec![GroupKey::Bigint(-1), GroupKey::Bigint(7), GroupKey::Bigint(0)];
+        let mut keys = [GroupKey::Bigint(-1), GroupKey::Bigint(7), GroupKey::Bigint(0)];
         keys.sort();
         let values: Vec<Vec<Value>> = keys.iter().map(GroupKey::values).collect();
         assert_eq!(values, vec![vec![Value::Bigint(0)], vec![Value::Bigint(7)], vec![Value::Bigint(-1)]]);

@@ -95,7 +95,7 @@ impl Groups {
     }
 
     /// Groups held.
-    pub fn len(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.groups.len()
     }
 }
@@ -145,7 +145,7 @@ impl TableGroups {
     }
 
     /// Groups held.
-    pub fn len(&self) -> usize {
-        self.groups.len()
+    pub fn held(&self) -> usize {
+        self.groups.held()
     }
 }

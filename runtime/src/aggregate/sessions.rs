@@ -105,7 +105,7 @@ impl Sessions {
     }
 
     /// Sessions held in state.
-    pub fn len(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.sessions.len()
     }
 

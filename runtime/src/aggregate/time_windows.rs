@@ -105,7 +105,7 @@ impl TimeWindows {
     }
 
     /// Windows held in state.
-    pub fn len(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.windows.len()
     }
 
@@ -152,7 +152,7 @@ mod tests {
         count(&mut w, 0, 90_000);
         assert_eq!(count(&mut w, 0, 10_010), vec![]);
         assert_eq!(w.late(), 1);
-        assert_eq!(w.len(), 2);
+        assert_eq!(w.held(), 2);
     }
 
     #[test]

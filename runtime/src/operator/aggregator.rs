@@ -71,10 +71,10 @@ impl Aggregator {
     /// Groups (windows, sessions) held in state (for metrics).
     pub fn group_count(&self) -> usize {
         match &self.store {
-            Store::Plain(g) => g.len(),
-            Store::Table(g) => g.len(),
-            Store::Time(w) => w.len(),
-            Store::Session(s) => s.len(),
+            Store::Plain(g) => g.held(),
+            Store::Table(g) => g.held(),
+            Store::Time(w) => w.held(),
+            Store::Session(s) => s.held(),
         }
     }
 
