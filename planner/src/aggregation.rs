@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::Schema;
 use eddy_catalog::{arrow_field, SqlType, WindowKind};
 use eddy_parser::{fold_ident, object_name, WindowSpec};
-use eddy_runtime::aggregate::{resolve_aggregate, resolve_offset_aggregate, AggregateFunction};
+use eddy_runtime::aggregate::{resolve_aggregate, resolve_offset_aggregate, resolve_topk, AggregateFunction};
 use eddy_runtime::operator::AggregateCall;
 use eddy_runtime::{Step, WindowPlan, Windowing, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, Spanned};
@@ -145,9 +145,27 @@ impl Rewriter {
     }
 }
 
-/// EARLIEST_BY_OFFSET / LATEST_BY_OFFSET with literal parameters after the column: `(col, n)`,
-/// `(col, ignore_nulls)` or `(col, n, ignore_nulls)`. None for any other call.
+/// Aggregates with literal parameters: EARLIEST_BY_OFFSET / LATEST_BY_OFFSET `(col, n)`,
+/// `(col, ignore_nulls)` or `(col, n, ignore_nulls)`; TOPK / TOPKDISTINCT `(col, [more,] k)`.
+/// None for any other call.
 fn offset_parameters(call: &Call, types: &[SqlType]) -> Result<Option<(AggregateFunction, SqlType)>> {
+    if matches!(call.name.as_str(), "TOPK" | "TOPKDISTINCT") {
+        // TOPK(col, [carried columns...,] k): k is a literal.
+        let k = match call.args.last() {
+            Some(sql::Expr::Value(v)) if call.args.len() >= 2 => match &v.value {
+                sql::Value::Number(n, _) => n.parse::<i64>().ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(k) = k else {
+            return Err(PlanError::new(format!(
+                "Function '{}' takes the number of values to keep as a literal last argument, e.g. {}(price, 3)",
+                call.name, call.name
+            )));
+        };
+        return resolve_topk(&call.name, &types[..types.len() - 1], k).map(Some).map_err(PlanError::new);
+    }
     if !matches!(call.name.as_str(), "EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET") || call.args.len() < 2 {
         return Ok(None);
     }
@@ -349,7 +367,9 @@ pub(crate) fn plan_aggregation(
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
         let (function, ret) = match offset_parameters(call, &types)? {
             Some(resolved) => {
-                args.truncate(1); // the parameters are literals, not columns
+                // The literal parameters are not columns.
+                let columns = if matches!(call.name.as_str(), "TOPK" | "TOPKDISTINCT") { args.len() - 1 } else { 1 };
+                args.truncate(columns);
                 resolved
             }
             None => match resolve_aggregate(&call.name, &types, call.star) {

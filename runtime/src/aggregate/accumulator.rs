@@ -19,6 +19,8 @@ pub const AGGREGATE_NAMES: &[&str] = &[
     "MAX",
     "MIN",
     "SUM",
+    "TOPK",
+    "TOPKDISTINCT",
 ];
 
 /// An aggregate function bound to its argument type.
@@ -45,6 +47,40 @@ pub enum AggregateFunction {
         n: Option<usize>,
         ignore_nulls: bool,
     },
+    /// The `k` greatest values (NULLs skipped), greatest first; with `extra` more columns, each as
+    /// `STRUCT<sort_col, col0, ...>`; TOPKDISTINCT keeps equal values once.
+    TopK {
+        k: usize,
+        distinct: bool,
+        extra: usize,
+    },
+}
+
+/// TOPK / TOPKDISTINCT over `types` (the sorted column, then columns carried along) keeping `k`.
+pub fn resolve_topk(name: &str, types: &[SqlType], k: i64) -> Result<(AggregateFunction, SqlType), String> {
+    let Some((sort, extra)) = types.split_first() else {
+        return Err(format!("{name} needs a column to sort by"));
+    };
+    let comparable =
+        sort.is_numeric() || matches!(sort, SqlType::String | SqlType::Date | SqlType::Time | SqlType::Timestamp);
+    if !comparable || (name == "TOPKDISTINCT" && !extra.is_empty()) {
+        return Err(format!(
+            "Function '{name}' does not accept parameters ({}, INTEGER)",
+            types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !(1..=1_000_000).contains(&k) {
+        return Err(format!("{name} must be called with a positive number of values, got {k}"));
+    }
+    let item = if extra.is_empty() {
+        sort.clone()
+    } else {
+        let mut fields = vec![("sort_col".to_string(), sort.clone())];
+        fields.extend(extra.iter().enumerate().map(|(i, t)| (format!("col{i}"), t.clone())));
+        SqlType::Struct(fields)
+    };
+    let function = AggregateFunction::TopK { k: k as usize, distinct: name == "TOPKDISTINCT", extra: extra.len() };
+    Ok((function, SqlType::Array(Box::new(item))))
 }
 
 /// EARLIEST_BY_OFFSET / LATEST_BY_OFFSET of a `ty` column with their literal parameters: how many
@@ -141,6 +177,27 @@ fn add(a: &Value, b: &Value) -> Value {
     }
 }
 
+/// The value TOPK sorts by: the item, or its `sort_col`.
+fn sort_value(v: &Value) -> &Value {
+    match v {
+        Value::Struct(fields) => fields.first().map(|(_, v)| v).unwrap_or(v),
+        other => other,
+    }
+}
+
+/// Inserts into a list kept greatest first and at most `k` long (after the items it equals).
+fn top_k_insert(items: &mut Vec<Value>, item: Value, k: usize, distinct: bool) {
+    let key = sort_value(&item);
+    if distinct && items.iter().any(|v| compare(sort_value(v), key) == Some(Ordering::Equal)) {
+        return;
+    }
+    let at = items.iter().position(|v| compare(key, sort_value(v)) == Some(Ordering::Greater)).unwrap_or(items.len());
+    if at < k {
+        items.insert(at, item);
+        items.truncate(k);
+    }
+}
+
 fn subtract(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (x, Value::Null) => x.clone(),
@@ -192,6 +249,7 @@ impl AggregateFunction {
             Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
             Self::CollectList => Accumulator::List(Vec::new()),
             Self::CollectSet => Accumulator::Set(Vec::new()),
+            Self::TopK { .. } => Accumulator::List(Vec::new()),
             Self::EarliestByOffset { n: Some(_), .. } | Self::LatestByOffset { n: Some(_), .. } => {
                 Accumulator::Offsets(Vec::new())
             }
@@ -226,6 +284,16 @@ impl AggregateFunction {
                     *sum += x;
                     *count += 1;
                 }
+            }
+            (Self::TopK { k, distinct, extra }, Accumulator::List(items)) if !arg.is_null() => {
+                let item = if *extra == 0 {
+                    arg
+                } else {
+                    let mut fields = vec![("sort_col".to_string(), arg)];
+                    fields.extend(args[1..].iter().enumerate().map(|(i, v)| (format!("col{i}"), v.clone())));
+                    Value::Struct(fields)
+                };
+                top_k_insert(items, item, *k, *distinct);
             }
             (Self::CollectList, Accumulator::List(items)) => items.push(arg),
             (Self::CollectSet, Accumulator::Set(items)) if !items.contains(&arg) => items.push(arg),
@@ -305,7 +373,10 @@ impl AggregateFunction {
                 *sum += s;
                 *count += c;
             }
-            (Accumulator::List(a), Accumulator::List(b)) => a.extend(b.iter().cloned()),
+            (Accumulator::List(a), Accumulator::List(b)) => match self {
+                Self::TopK { k, distinct, .. } => b.iter().for_each(|v| top_k_insert(a, v.clone(), *k, *distinct)),
+                _ => a.extend(b.iter().cloned()),
+            },
             (Accumulator::Set(a), Accumulator::Set(b)) => {
                 for v in b {
                     if !a.contains(v) {

@@ -7,7 +7,9 @@ mod groups;
 mod sessions;
 mod time_windows;
 
-pub use accumulator::{resolve_aggregate, resolve_offset_aggregate, Accumulator, AggregateFunction, AGGREGATE_NAMES};
+pub use accumulator::{
+    resolve_aggregate, resolve_offset_aggregate, resolve_topk, Accumulator, AggregateFunction, AGGREGATE_NAMES,
+};
 pub use group_key::GroupKey;
 pub use groups::{Change, Group, Groups, TableGroups};
 pub use sessions::Sessions;
