@@ -704,13 +704,15 @@ impl<'a> ExprPlanner<'a> {
             None => err(e, format!("Can't find any functions with the name '{name}'")),
             Some(Ok(found)) => Ok(call(&name, found.udf, args, found.return_type)),
             Some(Err(message)) => {
-                // Try widening integer arguments, as ksqlDB's implicit casts do.
+                // Try widening integer (and, to DOUBLE, decimal) arguments, as ksqlDB's implicit casts do.
                 for widen in [SqlType::Bigint, SqlType::Double] {
                     let widened: Vec<SqlType> = types
                         .iter()
                         .map(|t| {
-                            if matches!(t, SqlType::Int | SqlType::Bigint)
-                                && wider_numeric(t, &widen) == Some(widen.clone())
+                            let decimal_to_double = widen == SqlType::Double && matches!(t, SqlType::Decimal { .. });
+                            if decimal_to_double
+                                || matches!(t, SqlType::Int | SqlType::Bigint)
+                                    && wider_numeric(t, &widen) == Some(widen.clone())
                             {
                                 widen.clone()
                             } else {

@@ -1,4 +1,5 @@
-//! Floating-point math: EXP, LN, LOG, SQRT, CBRT, POWER, trigonometry, DEGREES, RADIANS, SIGN, PI, RANDOM.
+//! Floating-point math: EXP, LN, LOG, SQRT, CBRT, POWER, trigonometry, DEGREES, RADIANS, SIGN, PI, RANDOM,
+//! GEO_DISTANCE.
 
 use eddy_catalog::SqlType;
 
@@ -6,8 +7,29 @@ use super::{signature_error, RowFn};
 use crate::value::Value;
 
 pub const NAMES: &[&str] = &[
-    "ACOS", "ASIN", "ATAN", "ATAN2", "CBRT", "COS", "COSH", "COT", "DEGREES", "EXP", "LN", "LOG", "PI", "POWER",
-    "RADIANS", "RANDOM", "SIGN", "SIN", "SINH", "SQRT", "TAN", "TANH",
+    "ACOS",
+    "ASIN",
+    "ATAN",
+    "ATAN2",
+    "CBRT",
+    "COS",
+    "COSH",
+    "COT",
+    "DEGREES",
+    "EXP",
+    "GEO_DISTANCE",
+    "LN",
+    "LOG",
+    "PI",
+    "POWER",
+    "RADIANS",
+    "RANDOM",
+    "SIGN",
+    "SIN",
+    "SINH",
+    "SQRT",
+    "TAN",
+    "TANH",
 ];
 
 type Found = Option<Result<(RowFn, SqlType), String>>;
@@ -75,6 +97,13 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
             [] => Ok(((|_: &[Value]| Ok(Value::Double(std::f64::consts::PI))) as RowFn, SqlType::Double)),
             _ => Err(signature_error(name, args)),
         }),
+        "GEO_DISTANCE" => Some(match args {
+            [SqlType::Double, SqlType::Double, SqlType::Double, SqlType::Double]
+            | [SqlType::Double, SqlType::Double, SqlType::Double, SqlType::Double, SqlType::String] => {
+                Ok((geo_distance as RowFn, SqlType::Double))
+            }
+            _ => Err(signature_error(name, args)),
+        }),
         "RANDOM" => Some(match args {
             [] => Ok((random as RowFn, SqlType::Double)),
             _ => Err(signature_error(name, args)),
@@ -114,6 +143,36 @@ fn sign(a: &[Value]) -> Result<Value, String> {
         Some(_) => Value::Int(0),
         None => Value::Null,
     })
+}
+
+/// GEO_DISTANCE(lat1, lon1, lat2, lon2[, 'KM'|'MI']): the great-circle distance (haversine) in
+/// kilometers (the default) or miles.
+fn geo_distance(a: &[Value]) -> Result<Value, String> {
+    let coords: Option<Vec<f64>> = a[..4].iter().map(double).collect();
+    let Some(c) = coords else { return Ok(Value::Null) };
+    for (lat, lon) in [(c[0], c[1]), (c[2], c[3])] {
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(
+                "valid latitude values for GeoDistance function are in the range of -90 to 90 decimal degrees".into()
+            );
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(
+                "valid longitude values for GeoDistance function are in the range of -180 to +180 decimal degrees"
+                    .into(),
+            );
+        }
+    }
+    let radius = match a.get(4) {
+        None | Some(Value::Null) => 6371.0,
+        Some(Value::String(unit)) if unit.to_lowercase().starts_with("km") => 6371.0,
+        Some(Value::String(unit)) if unit.to_lowercase().starts_with("mi") => 3959.0,
+        Some(_) => return Err("GeoDistance function requires a valid radius unit of 'KM' or 'MI'".into()),
+    };
+    let (lat1, lat2) = (c[0].to_radians(), c[2].to_radians());
+    let (dlat, dlon) = ((c[2] - c[0]).to_radians(), (c[3] - c[1]).to_radians());
+    let h = (dlat / 2.0).sin().powi(2) + (dlon / 2.0).sin().powi(2) * lat1.cos() * lat2.cos();
+    Ok(Value::Double(2.0 * h.sqrt().asin() * radius))
 }
 
 fn random(_: &[Value]) -> Result<Value, String> {
