@@ -43,12 +43,19 @@ impl ColumnBuilder {
 
     /// Appends one value; it must already have the column's type (or be NULL).
     pub fn push(&mut self, cell: Cell<'_>) -> Result<()> {
+        // Primitive cells hold nothing to free: they are forgotten rather than run through drop glue.
         macro_rules! primitive {
             ($b:expr, $variant:ident) => {
-                match cell {
-                    Cell::Value(Value::Null) => $b.append_null(),
-                    Cell::Value(Value::$variant(v)) => $b.append_value(v),
-                    other => return Err(mismatch(self.type_name(), other)),
+                match &cell {
+                    Cell::Value(Value::Null) => {
+                        $b.append_null();
+                        std::mem::forget(cell);
+                    }
+                    Cell::Value(Value::$variant(v)) => {
+                        $b.append_value(*v);
+                        std::mem::forget(cell);
+                    }
+                    _ => return Err(mismatch(self.type_name(), cell)),
                 }
             };
         }
@@ -63,7 +70,10 @@ impl ColumnBuilder {
             Self::String(b) => match cell {
                 Cell::Str(s) => b.append_value(s),
                 Cell::Value(Value::String(s)) => b.append_value(s),
-                Cell::Value(Value::Null) => b.append_null(),
+                Cell::Value(Value::Null) => {
+                    b.append_null();
+                    std::mem::forget(cell);
+                }
                 other => return Err(mismatch("STRING", other)),
             },
             Self::Values(_, values) => values.push(cell.into_value()),

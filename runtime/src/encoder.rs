@@ -1,6 +1,6 @@
 //! Encodes output batches (ROWTIME, keys, values) into records for the sink topic.
 
-use arrow::array::{Array, Int64Array, ListArray};
+use arrow::array::{Array, BooleanArray, Int64Array, ListArray};
 use arrow::record_batch::RecordBatch;
 use eddy_catalog::WindowKind;
 
@@ -52,16 +52,25 @@ impl RecordEncoder {
         let bound = |c: usize, i: usize| {
             columns[c].as_any().downcast_ref::<Int64Array>().filter(|a| a.is_valid(i)).map(|a| a.value(i))
         };
+        let timestamps = columns[0].as_any().downcast_ref::<Int64Array>();
+        let value_nulls = value_null.as_any().downcast_ref::<BooleanArray>();
         for i in 0..batch.num_rows() {
-            let timestamp = match array_value(columns[0].as_ref(), i) {
-                Value::Bigint(t) | Value::Timestamp(t) => t,
-                _ => 0,
+            let timestamp = match timestamps {
+                Some(t) if t.is_valid(i) => t.value(i),
+                Some(_) => 0,
+                None => match array_value(columns[0].as_ref(), i) {
+                    Value::Bigint(t) | Value::Timestamp(t) => t,
+                    _ => 0,
+                },
             };
             if timestamp < 0 {
                 errors.push(format!("row {i} has a negative timestamp {timestamp}; it cannot be written"));
                 continue;
             }
-            let value_is_null = matches!(array_value(value_null, i), Value::Boolean(true));
+            let value_is_null = match value_nulls {
+                Some(v) => v.is_valid(i) && v.value(i),
+                None => matches!(array_value(value_null, i), Value::Boolean(true)),
+            };
             let value = if value_is_null { Ok(None) } else { self.value.encode_row(values, i) };
             let mut key = if self.null_key && keys.iter().all(|c| c.is_null(i)) {
                 Ok(None)

@@ -19,6 +19,8 @@ pub struct JsonCodec {
     wrapped: bool,
     /// No two column names are equal ignoring case (the fast way to match fields to columns).
     distinct: bool,
+    /// Flat objects of these columns can be read by the byte scanner.
+    scannable: bool,
     /// Writes objects straight from arrays (wrapped codecs whose column names are distinct).
     writer: Option<ObjectWriter>,
 }
@@ -39,7 +41,8 @@ impl JsonCodec {
         }
         let writer = if wrapped { ObjectWriter::new(&columns) } else { None };
         let distinct = distinct_ignoring_case(&columns);
-        Ok(Self { columns, wrapped, distinct, writer })
+        let scannable = super::json_scan::scannable(&columns);
+        Ok(Self { columns, wrapped, distinct, scannable, writer })
     }
 }
 
@@ -59,6 +62,9 @@ impl Codec for JsonCodec {
             return Ok(());
         }
         if self.wrapped {
+            if self.scannable && super::json_scan::scan_object(&self.columns, bytes, out) {
+                return Ok(());
+            }
             return decode_object(&self.columns, self.distinct, bytes, out);
         }
         let json: Json = serde_json::from_slice(bytes)

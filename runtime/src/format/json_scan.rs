@@ -160,18 +160,22 @@ fn convert<'a>(token: Token<'a>, ty: &SqlType) -> Option<crate::error::Result<Ce
     converted.ok()
 }
 
-/// Decodes a flat JSON object into one cell per column (whose names differ ignoring case), appended
-/// to `out`; false (with `out` untouched) when the general reader must decode it.
+/// Whether `scan_object` can read objects for these columns: names distinct ignoring case, every
+/// type primitive (not BYTES).
+pub(super) fn scannable(columns: &[(String, SqlType)]) -> bool {
+    super::json_read::distinct_ignoring_case(columns)
+        && columns.iter().all(|(_, ty)| ty.is_primitive() && !matches!(ty, SqlType::Bytes))
+}
+
+/// Decodes a flat JSON object into one cell per column (`scannable` columns), appended to `out`;
+/// false (with `out` untouched) when the general reader must decode it.
 pub(super) fn scan_object<'a>(columns: &[(String, SqlType)], bytes: &'a [u8], out: &mut Vec<Cell<'a>>) -> bool {
-    if columns.iter().any(|(_, ty)| !ty.is_primitive() || matches!(ty, SqlType::Bytes)) {
-        return false;
-    }
     let Ok(text) = std::str::from_utf8(bytes) else { return false };
     let mut s = Scanner { text, at: 0 };
     let first = out.len();
     out.extend(columns.iter().map(|_| Cell::Value(crate::value::Value::Null)));
     // Where each column's cell came from; on the stack for the usual number of columns.
-    let mut stack = [From::Nothing; 64];
+    let mut stack = [From::Nothing; 16];
     let mut heap = Vec::new();
     let from: &mut [From<'a>] = if columns.len() <= stack.len() {
         &mut stack[..columns.len()]

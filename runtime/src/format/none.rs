@@ -28,7 +28,15 @@ impl Codec for NoneCodec {
         Ok(Vec::new())
     }
 
+    fn decode_cells<'a>(&self, _: Option<&'a [u8]>, _: &mut Vec<crate::cell::Cell<'a>>) -> Result<()> {
+        Ok(())
+    }
+
     fn encode(&self, _: &[Value]) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    fn encode_row(&self, _: &[arrow::array::ArrayRef], _: usize) -> Result<Option<Vec<u8>>> {
         Ok(None)
     }
 }
