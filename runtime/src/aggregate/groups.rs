@@ -49,6 +49,16 @@ impl Group {
     }
 }
 
+/// One input row of an aggregation: its group, each function's arguments, its timestamp, and its
+/// arrival number (which orders EARLIEST/LATEST_BY_OFFSET across merged sessions).
+#[derive(Debug, Clone)]
+pub struct GroupRow<'r> {
+    pub key: GroupKey,
+    pub args: &'r [Vec<Value>],
+    pub timestamp: i64,
+    pub seq: u64,
+}
+
 /// One row of an aggregation's changelog.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -68,14 +78,8 @@ pub struct Groups {
 
 impl Groups {
     /// Folds a row into its group; returns the group's new row.
-    pub fn add(
-        &mut self,
-        functions: &[AggregateFunction],
-        key: GroupKey,
-        args: &[Vec<Value>],
-        timestamp: i64,
-        seq: u64,
-    ) -> Change {
+    pub fn add(&mut self, functions: &[AggregateFunction], row: GroupRow<'_>) -> Change {
+        let GroupRow { key, args, timestamp, seq } = row;
         let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(functions, timestamp));
         group.update(functions, args, timestamp, seq);
         Change { key, window: None, timestamp: group.max_timestamp, results: Some(group.results(functions)) }
@@ -129,7 +133,7 @@ impl TableGroups {
         match (old, new) {
             (Some((old_group, old_args)), Some((group, args))) if old_group == group => {
                 self.groups.remove(functions, old_group, &old_args, timestamp);
-                out.push(self.groups.add(functions, group.clone(), &args, timestamp, seq));
+                out.push(self.groups.add(functions, GroupRow { key: group.clone(), args: &args, timestamp, seq }));
                 self.rows.insert(row_key, (group, args));
             }
             (old, new) => {
@@ -137,7 +141,7 @@ impl TableGroups {
                     out.push(self.groups.remove(functions, old_group, &old_args, timestamp));
                 }
                 if let Some((group, args)) = new {
-                    out.push(self.groups.add(functions, group.clone(), &args, timestamp, seq));
+                    out.push(self.groups.add(functions, GroupRow { key: group.clone(), args: &args, timestamp, seq }));
                     self.rows.insert(row_key, (group, args));
                 }
             }

@@ -11,6 +11,6 @@ pub use accumulator::{
     resolve_aggregate, resolve_offset_aggregate, resolve_topk, Accumulator, AggregateFunction, AGGREGATE_NAMES,
 };
 pub use group_key::GroupKey;
-pub use groups::{Change, Group, Groups, TableGroups};
+pub use groups::{Change, Group, GroupRow, Groups, TableGroups};
 pub use sessions::Sessions;
 pub use time_windows::TimeWindows;

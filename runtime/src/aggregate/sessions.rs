@@ -9,8 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{AggregateFunction, Change, Group, GroupKey};
-use crate::value::Value;
+use super::{AggregateFunction, Change, Group, GroupKey, GroupRow};
 
 /// The state of a session-windowed aggregation.
 #[derive(Debug)]
@@ -40,15 +39,8 @@ impl Sessions {
     }
 
     /// Folds a row into its session and appends the changes to emit.
-    pub fn add(
-        &mut self,
-        functions: &[AggregateFunction],
-        key: GroupKey,
-        args: &[Vec<Value>],
-        timestamp: i64,
-        seq: u64,
-        out: &mut Vec<Change>,
-    ) {
+    pub fn add(&mut self, functions: &[AggregateFunction], row: GroupRow<'_>, out: &mut Vec<Change>) {
+        let GroupRow { key, args, timestamp, seq } = row;
         self.stream_time = self.stream_time.max(timestamp);
         let close = self.stream_time.saturating_sub(self.grace).saturating_sub(self.gap);
         let from = timestamp.saturating_sub(self.gap).max(close);
@@ -118,10 +110,12 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     fn count(s: &mut Sessions, ts: i64) -> Vec<(i64, i64, i64, Option<i64>)> {
         let mut out = Vec::new();
-        s.add(&[AggregateFunction::Count { star: true }], GroupKey::Str("k".into()), &[vec![]], ts, 0, &mut out);
+        let row = GroupRow { key: GroupKey::Str("k".into()), args: &[vec![]], timestamp: ts, seq: 0 };
+        s.add(&[AggregateFunction::Count { star: true }], row, &mut out);
         out.iter()
             .map(|c| {
                 let n = match c.results.as_deref() {

@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{AggregateFunction, Change, Group, GroupKey};
-use crate::value::Value;
+use super::{AggregateFunction, Change, Group, GroupKey, GroupRow};
 
 /// The state of a tumbling or hopping windowed aggregation.
 #[derive(Debug)]
@@ -50,15 +49,8 @@ impl TimeWindows {
     }
 
     /// Folds a row into its windows and appends the changes to emit.
-    pub fn add(
-        &mut self,
-        functions: &[AggregateFunction],
-        key: GroupKey,
-        args: &[Vec<Value>],
-        timestamp: i64,
-        seq: u64,
-        out: &mut Vec<Change>,
-    ) {
+    pub fn add(&mut self, functions: &[AggregateFunction], row: GroupRow<'_>, out: &mut Vec<Change>) {
+        let GroupRow { key, args, timestamp, seq } = row;
         self.stream_time = self.stream_time.max(timestamp);
         let close = self.stream_time.saturating_sub(self.grace);
         let starts: Vec<i64> = self.starts(timestamp).collect();
@@ -118,10 +110,12 @@ impl TimeWindows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     fn count(w: &mut TimeWindows, key: i64, ts: i64) -> Vec<(i64, i64, i64, i64)> {
         let mut out = Vec::new();
-        w.add(&[AggregateFunction::Count { star: true }], GroupKey::Bigint(key), &[vec![]], ts, 0, &mut out);
+        let row = GroupRow { key: GroupKey::Bigint(key), args: &[vec![]], timestamp: ts, seq: 0 };
+        w.add(&[AggregateFunction::Count { star: true }], row, &mut out);
         out.iter()
             .map(|c| {
                 let n = match c.results.as_deref() {

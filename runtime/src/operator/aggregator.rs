@@ -8,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use eddy_catalog::sql_type_of;
 
 use super::Operator;
-use crate::aggregate::{AggregateFunction, Change, GroupKey, Groups, Sessions, TableGroups, TimeWindows};
+use crate::aggregate::{AggregateFunction, Change, GroupKey, GroupRow, Groups, Sessions, TableGroups, TimeWindows};
 use crate::columnar::{array_value, values_to_array};
 use crate::dataflow::{WindowPlan, Windowing};
 use crate::error::{Result, RuntimeError};
@@ -176,12 +176,13 @@ impl Operator for Aggregator {
             };
             let args = row_args(&self.calls, &batch, 1 + self.keys, row);
             self.seq += 1;
-            let (functions, seq) = (&self.functions, self.seq);
+            let functions = &self.functions;
+            let row = GroupRow { key, args: &args, timestamp, seq: self.seq };
             match &mut self.store {
-                Store::Plain(groups) => changes.push(groups.add(functions, key, &args, timestamp, seq)),
+                Store::Plain(groups) => changes.push(groups.add(functions, row)),
                 Store::Table(_) => {}
-                Store::Time(windows) => windows.add(functions, key, &args, timestamp, seq, &mut changes),
-                Store::Session(sessions) => sessions.add(functions, key, &args, timestamp, seq, &mut changes),
+                Store::Time(windows) => windows.add(functions, row, &mut changes),
+                Store::Session(sessions) => sessions.add(functions, row, &mut changes),
             }
         }
         if changes.is_empty() {
