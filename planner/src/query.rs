@@ -178,6 +178,11 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
     let mut synthetic = 0usize;
     let aggregated = !select.group_by.is_empty();
     let mut window = if join.is_none() { source.window } else { None };
+    if window.is_some() && !select.partition_by.is_empty() {
+        return Err(PlanError::new(
+            "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+        ));
+    }
     let mut projection: Vec<SelectItem> = select.projection.clone();
     let (scope, keys, partition_exprs) = if aggregated {
         // Over a table, the aggregation tells its rows apart by the table's key (a join's key).
