@@ -19,8 +19,8 @@ pub struct JsonCodec {
     wrapped: bool,
     /// No two column names are equal ignoring case (the fast way to match fields to columns).
     distinct: bool,
-    /// Flat objects of these columns can be read by the byte scanner.
-    scannable: bool,
+    /// Flat objects of these columns can be read by the byte scanner (with these field patterns).
+    scannable: Option<super::json_scan::KeyPatterns>,
     /// Writes objects straight from arrays (wrapped codecs whose column names are distinct).
     writer: Option<ObjectWriter>,
 }
@@ -41,7 +41,7 @@ impl JsonCodec {
         }
         let writer = if wrapped { ObjectWriter::new(&columns) } else { None };
         let distinct = distinct_ignoring_case(&columns);
-        let scannable = super::json_scan::scannable(&columns);
+        let scannable = super::json_scan::scannable(&columns).then(|| super::json_scan::KeyPatterns::new(&columns));
         Ok(Self { columns, wrapped, distinct, scannable, writer })
     }
 }
@@ -62,8 +62,10 @@ impl Codec for JsonCodec {
             return Ok(());
         }
         if self.wrapped {
-            if self.scannable && super::json_scan::scan_object(&self.columns, bytes, out) {
-                return Ok(());
+            if let Some(patterns) = &self.scannable {
+                if super::json_scan::scan_object(&self.columns, patterns, bytes, out) {
+                    return Ok(());
+                }
             }
             return decode_object(&self.columns, self.distinct, bytes, out);
         }

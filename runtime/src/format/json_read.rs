@@ -376,7 +376,8 @@ mod tests {
         // The scanner where it reads the record, else the general reader with its fast field matching.
         let fast = |text: &str| {
             let mut out = Vec::new();
-            if super::super::json_scan::scan_object(&cols, text.as_bytes(), &mut out) {
+            let patterns = super::super::json_scan::KeyPatterns::new(&cols);
+            if super::super::json_scan::scan_object(&cols, &patterns, text.as_bytes(), &mut out) {
                 return Ok(out.into_iter().map(Cell::into_value).collect::<Vec<_>>());
             }
             assert!(out.is_empty());
@@ -386,6 +387,8 @@ mod tests {
         };
         for text in [
             r#"{"ID": 1, "NAME": "a", "PRICE": 1.5, "N": 7, "OK": true, "TS": 1700000000000}"#,
+            r#"{"id":1,"name":"a","price":1.5,"n":7,"ok":true,"ts":1700000000000}"#,
+            r#"{"id":1,"Name":"b","NAME":"c","name":"d","ID":2,"idx":3,"ID" :4}"#,
             r#" { "id" : -12 , "name" : "é ü" , "price" : -2.5e3 , "n" : 0 , "ok" : false } "#,
             r#"{"ID": "7", "NAME": 3.25, "PRICE": 2, "N": "8", "OK": "TRUE", "extra": [1, {"a": 2}]}"#,
             r#"{"Name": "first", "NAME": "exact", "name": "third"}"#,

@@ -167,9 +167,49 @@ pub(super) fn scannable(columns: &[(String, SqlType)]) -> bool {
         && columns.iter().all(|(_, ty)| ty.is_primitive() && !matches!(ty, SqlType::Bytes))
 }
 
+/// Each column's field as it usually starts, `"NAME":` and `"name":`: when the next field in a record
+/// is the expected column's spelled one of these ways, it is taken without scanning and matching its
+/// name (empty patterns for names that JSON would escape).
+pub(super) struct KeyPatterns {
+    exact: Vec<Vec<u8>>,
+    lower: Vec<Vec<u8>>,
+}
+
+impl KeyPatterns {
+    pub fn new(columns: &[(String, SqlType)]) -> Self {
+        let pattern = |name: &str| -> Vec<u8> {
+            if name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+                return Vec::new();
+            }
+            [b"\"", name.as_bytes(), b"\":"].concat()
+        };
+        Self {
+            exact: columns.iter().map(|(n, _)| pattern(n)).collect(),
+            lower: columns.iter().map(|(n, _)| pattern(&n.to_ascii_lowercase())).collect(),
+        }
+    }
+
+    /// Whether `rest` starts with column `i`'s field: Some(true) spelled exactly, Some(false) in lower case.
+    fn at(&self, i: usize, rest: &[u8]) -> Option<bool> {
+        let (exact, lower) = (self.exact.get(i)?, &self.lower[i]);
+        if !exact.is_empty() && rest.starts_with(exact) {
+            Some(true)
+        } else if !lower.is_empty() && rest.starts_with(lower) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
 /// Decodes a flat JSON object into one cell per column (`scannable` columns), appended to `out`;
 /// false (with `out` untouched) when the general reader must decode it.
-pub(super) fn scan_object<'a>(columns: &[(String, SqlType)], bytes: &'a [u8], out: &mut Vec<Cell<'a>>) -> bool {
+pub(super) fn scan_object<'a>(
+    columns: &[(String, SqlType)],
+    patterns: &KeyPatterns,
+    bytes: &'a [u8],
+    out: &mut Vec<Cell<'a>>,
+) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else { return false };
     let mut s = Scanner { text, at: 0 };
     let first = out.len();
@@ -183,7 +223,7 @@ pub(super) fn scan_object<'a>(columns: &[(String, SqlType)], bytes: &'a [u8], ou
         heap.resize(columns.len(), From::Nothing);
         &mut heap
     };
-    if scan_fields(&mut s, columns, &mut out[first..], from).is_none() {
+    if scan_fields(&mut s, columns, patterns, &mut out[first..], from).is_none() {
         out.truncate(first);
         return false;
     }
@@ -194,6 +234,7 @@ pub(super) fn scan_object<'a>(columns: &[(String, SqlType)], bytes: &'a [u8], ou
 fn scan_fields<'a>(
     s: &mut Scanner<'a>,
     columns: &[(String, SqlType)],
+    patterns: &KeyPatterns,
     cells: &mut [Cell<'a>],
     from: &mut [From<'a>],
 ) -> Option<()> {
@@ -203,15 +244,28 @@ fn scan_fields<'a>(
         s.at += 1;
     } else {
         loop {
-            let name = s.string()?;
-            s.eat(b':')?;
+            // Fields usually come in column order, spelled as the column or in lower case.
+            s.peek()?;
+            let (name, found) = match patterns.at(hint, &s.bytes()[s.at..]) {
+                Some(exact) => {
+                    let len = columns[hint].0.len();
+                    let name = s.text.get(s.at + 1..s.at + 1 + len)?;
+                    s.at += len + 3;
+                    (name, Some((hint, exact)))
+                }
+                None => {
+                    let name = s.string()?;
+                    s.eat(b':')?;
+                    let matches = |i: &usize| columns[*i].0.eq_ignore_ascii_case(name);
+                    let found = (hint..columns.len()).find(matches).or_else(|| (0..hint).find(matches));
+                    (name, found.map(|i| (i, columns[i].0 == name)))
+                }
+            };
             let value = s.scalar()?;
-            // Fields usually come in column order.
-            let matches = |i: &usize| columns[*i].0.eq_ignore_ascii_case(name);
-            if let Some(i) = (hint..columns.len()).find(matches).or_else(|| (0..hint).find(matches)) {
+            if let Some((i, exact)) = found {
                 hint = i + 1;
                 let take = match from[i] {
-                    _ if columns[i].0 == name => Some(From::Exact),
+                    _ if exact => Some(From::Exact),
                     From::Nothing => Some(From::Folded(name)),
                     From::Folded(k) if k == name => Some(From::Folded(name)),
                     _ => None,
