@@ -107,19 +107,32 @@ fn write_value(array: &dyn Array, row: usize, ty: &SqlType, out: &mut Vec<u8>) -
 /// when that is exact: at most 15 significant digits and a non-zero integer part; false otherwise.
 fn write_decimal(unscaled: i128, scale: i8, out: &mut Vec<u8>) -> bool {
     let Ok(scale) = usize::try_from(scale) else { return false };
-    let digits = unscaled.unsigned_abs().to_string();
-    if digits.len() <= scale || digits.trim_end_matches('0').len() > 15 || digits.len() > 15 + scale {
+    let Ok(mut magnitude) = u64::try_from(unscaled.unsigned_abs()) else { return false };
+    // The digits, formatted on the stack.
+    let mut buffer = [0u8; 20];
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    let digits = &buffer[at..];
+    let without_zeros = |d: &[u8]| d.len() - d.iter().rev().take_while(|&&b| b == b'0').count();
+    if digits.len() <= scale || without_zeros(digits) > 15 || digits.len() > 15 + scale {
         return false;
     }
     if unscaled < 0 {
         out.push(b'-');
     }
     let (int, frac) = digits.split_at(digits.len() - scale);
-    out.extend_from_slice(int.as_bytes());
+    out.extend_from_slice(int);
     if scale > 0 {
-        let frac = frac.trim_end_matches('0');
+        let frac = &frac[..without_zeros(frac)];
         out.push(b'.');
-        out.extend_from_slice(if frac.is_empty() { b"0" } else { frac.as_bytes() });
+        out.extend_from_slice(if frac.is_empty() { b"0" } else { frac });
     }
     true
 }

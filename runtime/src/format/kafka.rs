@@ -54,6 +54,18 @@ impl Codec for KafkaCodec {
         Ok(vec![value])
     }
 
+    /// No key columns read nothing; STRING text stays borrowed from the record.
+    fn decode_cells<'a>(&self, bytes: Option<&'a [u8]>, out: &mut Vec<crate::cell::Cell<'a>>) -> Result<()> {
+        match (&self.ty, bytes) {
+            (None, _) => {}
+            (Some(SqlType::String), Some(b)) => out.push(crate::cell::Cell::Str(
+                std::str::from_utf8(b).map_err(|e| RuntimeError::Serde(format!("invalid UTF-8: {e}")))?,
+            )),
+            _ => out.extend(self.decode(bytes)?.into_iter().map(crate::cell::Cell::Value)),
+        }
+        Ok(())
+    }
+
     fn encode(&self, values: &[Value]) -> Result<Option<Vec<u8>>> {
         Ok(match values.first() {
             None | Some(Value::Null) => None,
