@@ -9,6 +9,7 @@ mod pull;
 mod query;
 mod scope;
 mod sources;
+mod time_literals;
 mod types;
 
 pub use error::{PlanError, Result};

@@ -142,7 +142,8 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
             return Err(PlanError::new(format!("Error in WHERE expression: Unknown column {b}.")));
         }
     }
-    if let Some(w) = &select.selection {
+    let selection = select.selection.as_ref().map(crate::time_literals::rewrite_time_literals).transpose()?;
+    if let Some(w) = &selection {
         let t = planner0.plan(w).map_err(|e| {
             if let (Some(rest), true) = (e.message.strip_prefix("Column '"), e.message.ends_with("cannot be resolved."))
             {

@@ -12,6 +12,7 @@ pub const AGGREGATE_NAMES: &[&str] = &[
     "AVG",
     "COLLECT_LIST",
     "COLLECT_SET",
+    "CORRELATION",
     "COUNT",
     "COUNT_DISTINCT",
     "EARLIEST_BY_OFFSET",
@@ -34,6 +35,8 @@ pub enum AggregateFunction {
     Min(SqlType),
     Max(SqlType),
     Avg,
+    /// Pearson's correlation of the pairs where both values are non-NULL (NaN below two pairs).
+    Correlation,
     CollectList,
     CollectSet,
     CountDistinct,
@@ -137,6 +140,9 @@ pub fn resolve_aggregate(
         ("MIN", [t]) if comparable(t) => Ok((AggregateFunction::Min(t.clone()), t.clone())),
         ("MAX", [t]) if comparable(t) => Ok((AggregateFunction::Max(t.clone()), t.clone())),
         ("AVG", [t]) if t.is_numeric() => Ok((AggregateFunction::Avg, SqlType::Double)),
+        ("CORRELATION", [x, y]) if x.is_numeric() && y.is_numeric() => {
+            Ok((AggregateFunction::Correlation, SqlType::Double))
+        }
         ("COLLECT_LIST", [t]) => Ok((AggregateFunction::CollectList, SqlType::Array(Box::new(t.clone())))),
         ("COLLECT_SET", [t]) => Ok((AggregateFunction::CollectSet, SqlType::Array(Box::new(t.clone())))),
         ("COUNT_DISTINCT", [_]) => Ok((AggregateFunction::CountDistinct, SqlType::Bigint)),
@@ -156,6 +162,8 @@ pub enum Accumulator {
         sum: f64,
         count: i64,
     },
+    /// n, Σx, Σy, Σxy, Σx², Σy² (boxed: rarely used, and it would double every accumulator's size).
+    Moments(Box<[f64; 6]>),
     List(Vec<Value>),
     Set(Vec<Value>),
     /// The first (last) non-NULL value and the sequence number of the row it came from, so that
@@ -174,6 +182,20 @@ fn add(a: &Value, b: &Value) -> Value {
         (Value::Double(x), Value::Double(y)) => Value::Double(x + y),
         (Value::Decimal(x), Value::Decimal(y)) => Value::Decimal(x + y),
         (x, _) => x.clone(),
+    }
+}
+
+/// Adds (`sign` 1) or removes (-1) the pair `(x, y)` of a CORRELATION, unless either is NULL.
+fn add_pair(m: &mut [f64; 6], args: &[Value], sign: f64) {
+    let number = |v: Option<&Value>| match v {
+        Some(Value::Decimal(d)) => Some(*d as f64),
+        Some(other) => as_f64(other),
+        None => None,
+    };
+    if let (Some(x), Some(y)) = (number(args.first()), number(args.get(1))) {
+        for (slot, v) in m.iter_mut().zip([1.0, x, y, x * y, x * x, y * y]) {
+            *slot += sign * v;
+        }
     }
 }
 
@@ -247,6 +269,7 @@ impl AggregateFunction {
             }),
             Self::Min(_) | Self::Max(_) => Accumulator::Extreme(Value::Null),
             Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
+            Self::Correlation => Accumulator::Moments(Box::new([0.0; 6])),
             Self::CollectList => Accumulator::List(Vec::new()),
             Self::CollectSet => Accumulator::Set(Vec::new()),
             Self::TopK { .. } => Accumulator::List(Vec::new()),
@@ -262,6 +285,7 @@ impl AggregateFunction {
     pub fn update(&self, acc: &mut Accumulator, args: &[Value], seq: u64) {
         let arg = args.first().cloned().unwrap_or(Value::Null);
         match (self, acc) {
+            (Self::Correlation, Accumulator::Moments(m)) => add_pair(m, args, 1.0),
             (Self::Count { star: true }, Accumulator::Count(n)) => *n += 1,
             (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n += 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = add(s, &arg),
@@ -329,13 +353,17 @@ impl AggregateFunction {
 
     /// Whether the function can take a row back out (aggregations over tables need it).
     pub fn supports_undo(&self) -> bool {
-        matches!(self, Self::Count { .. } | Self::Sum(_) | Self::Avg | Self::CollectList | Self::CollectSet)
+        matches!(
+            self,
+            Self::Count { .. } | Self::Sum(_) | Self::Avg | Self::Correlation | Self::CollectList | Self::CollectSet
+        )
     }
 
     /// Takes one row's arguments back out of the accumulator (a table row that changed or left).
     pub fn undo(&self, acc: &mut Accumulator, args: &[Value]) {
         let arg = args.first().cloned().unwrap_or(Value::Null);
         match (self, acc) {
+            (Self::Correlation, Accumulator::Moments(m)) => add_pair(m, args, -1.0),
             (Self::Count { star: true }, Accumulator::Count(n)) => *n -= 1,
             (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n -= 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = subtract(s, &arg),
@@ -369,6 +397,7 @@ impl AggregateFunction {
                     *a = b.clone();
                 }
             }
+            (Accumulator::Moments(a), Accumulator::Moments(b)) => a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x += y),
             (Accumulator::Avg { sum, count }, Accumulator::Avg { sum: s, count: c }) => {
                 *sum += s;
                 *count += c;
@@ -426,6 +455,11 @@ impl AggregateFunction {
             }
             Accumulator::List(items) | Accumulator::Set(items) => Value::Array(items.clone()),
             Accumulator::Offsets(items) => Value::Array(items.iter().map(|(_, v)| v.clone()).collect()),
+            Accumulator::Moments(m) => {
+                let [n, sx, sy, sxy, sxx, syy] = **m;
+                let denominator = ((n * sxx - sx * sx) * (n * syy - sy * sy)).sqrt();
+                Value::Double(if n < 2.0 || denominator == 0.0 { f64::NAN } else { (n * sxy - sx * sy) / denominator })
+            }
             Accumulator::Earliest(v) | Accumulator::Latest(v) => {
                 v.as_ref().map(|(_, v)| v.clone()).unwrap_or(Value::Null)
             }
