@@ -74,17 +74,17 @@ pub(crate) fn rewrite_time_literals(e: &sql::Expr) -> Result<sql::Expr> {
     let mut failed = None;
     let _ = sql::visit_expressions_mut(&mut e, |x: &mut sql::Expr| {
         let result = match x {
-            sql::Expr::BinaryOp { left, op, right }
-                if matches!(
-                    op,
+            sql::Expr::BinaryOp {
+                left,
+                op:
                     BinaryOperator::Gt
-                        | BinaryOperator::Lt
-                        | BinaryOperator::GtEq
-                        | BinaryOperator::LtEq
-                        | BinaryOperator::Eq
-                        | BinaryOperator::NotEq
-                ) =>
-            {
+                    | BinaryOperator::Lt
+                    | BinaryOperator::GtEq
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Eq
+                    | BinaryOperator::NotEq,
+                right,
+            } => {
                 if let (true, Some(s)) = (is_time_column(left), string_literal(right)) {
                     millis_literal(s).map(|m| **right = m)
                 } else if let (Some(s), true) = (string_literal(left), is_time_column(right)) {
