@@ -148,7 +148,7 @@ impl Rewriter {
 /// Aggregates with literal parameters: EARLIEST_BY_OFFSET / LATEST_BY_OFFSET `(col, n)`,
 /// `(col, ignore_nulls)` or `(col, n, ignore_nulls)`; TOPK / TOPKDISTINCT `(col, [more,] k)`.
 /// None for any other call.
-fn offset_parameters(call: &Call, types: &[SqlType]) -> Result<Option<(AggregateFunction, SqlType)>> {
+fn literal_parameters(call: &Call, types: &[SqlType]) -> Result<Option<(AggregateFunction, SqlType)>> {
     if matches!(call.name.as_str(), "TOPK" | "TOPKDISTINCT") {
         // TOPK(col, [carried columns...,] k): k is a literal.
         let k = match call.args.last() {
@@ -365,7 +365,7 @@ pub(crate) fn plan_aggregation(
         }
         let mut args = call.args.iter().map(|a| planner0.plan(a)).collect::<Result<Vec<_>>>()?;
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
-        let (function, ret) = match offset_parameters(call, &types)? {
+        let (function, ret) = match literal_parameters(call, &types)? {
             Some(resolved) => {
                 // The literal parameters are not columns.
                 let columns = if matches!(call.name.as_str(), "TOPK" | "TOPKDISTINCT") { args.len() - 1 } else { 1 };

@@ -38,8 +38,12 @@ impl GroupKey {
                 return Some(GroupKey::Str(a.value(row).into()));
             }
         }
-        let values: Vec<Value> = columns.iter().map(|c| array_value(*c, row)).collect();
-        Some(GroupKey::Other(Box::new((format!("{values:?}"), values))))
+        Some(GroupKey::from_values(columns.iter().map(|c| array_value(*c, row)).collect()))
+    }
+
+    /// The key of any values (NULLs included), compared by their debug text.
+    pub fn from_values(values: Vec<Value>) -> GroupKey {
+        GroupKey::Other(Box::new((format!("{values:?}"), values)))
     }
 
     /// The key's values, one per key column.

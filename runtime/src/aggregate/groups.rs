@@ -85,6 +85,13 @@ impl Groups {
         Change { key, window: None, timestamp: group.max_timestamp, results: Some(group.results(functions)) }
     }
 
+    /// Takes a row back out of its group; returns the group.
+    fn undo(&mut self, functions: &[AggregateFunction], key: &GroupKey, args: &[Vec<Value>], timestamp: i64) -> &Group {
+        let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(functions, timestamp));
+        group.undo(functions, args, timestamp);
+        group
+    }
+
     /// Takes a row back out of its group; returns the group's new row.
     pub fn remove(
         &mut self,
@@ -93,9 +100,9 @@ impl Groups {
         args: &[Vec<Value>],
         timestamp: i64,
     ) -> Change {
-        let group = self.groups.entry(key.clone()).or_insert_with(|| Group::new(functions, timestamp));
-        group.undo(functions, args, timestamp);
-        Change { key, window: None, timestamp: group.max_timestamp, results: Some(group.results(functions)) }
+        let group = self.undo(functions, &key, args, timestamp);
+        let (timestamp, results) = (group.max_timestamp, group.results(functions));
+        Change { key, window: None, timestamp, results: Some(results) }
     }
 
     /// Groups held.
@@ -132,7 +139,8 @@ impl TableGroups {
         let old = self.rows.remove(&row_key);
         match (old, new) {
             (Some((old_group, old_args)), Some((group, args))) if old_group == group => {
-                self.groups.remove(functions, old_group, &old_args, timestamp);
+                // One emission: the row leaves and rejoins the same group.
+                self.groups.undo(functions, &old_group, &old_args, timestamp);
                 out.push(self.groups.add(functions, GroupRow { key: group.clone(), args: &args, timestamp, seq }));
                 self.rows.insert(row_key, (group, args));
             }

@@ -11,6 +11,12 @@ use std::collections::BTreeMap;
 
 use super::{AggregateFunction, Change, Group, GroupKey, GroupRow};
 
+/// The starts of the windows of `size` every `advance` that contain `timestamp`, ascending.
+fn window_starts(size: i64, advance: i64, timestamp: i64) -> impl Iterator<Item = i64> {
+    let first = (timestamp.saturating_sub(size).saturating_add(advance)).max(0) / advance * advance;
+    (0..).map(move |i: i64| first + i * advance).take_while(move |s| *s <= timestamp)
+}
+
 /// The state of a tumbling or hopping windowed aggregation.
 #[derive(Debug)]
 pub struct TimeWindows {
@@ -40,21 +46,12 @@ impl TimeWindows {
         }
     }
 
-    /// The starts of the windows that contain `timestamp`, ascending.
-    fn starts(&self, timestamp: i64) -> impl Iterator<Item = i64> {
-        let first =
-            (timestamp.saturating_sub(self.size).saturating_add(self.advance)).max(0) / self.advance * self.advance;
-        let advance = self.advance;
-        (0..).map(move |i: i64| first + i * advance).take_while(move |s| *s <= timestamp)
-    }
-
     /// Folds a row into its windows and appends the changes to emit.
     pub fn add(&mut self, functions: &[AggregateFunction], row: GroupRow<'_>, out: &mut Vec<Change>) {
         let GroupRow { key, args, timestamp, seq } = row;
         self.stream_time = self.stream_time.max(timestamp);
         let close = self.stream_time.saturating_sub(self.grace);
-        let starts: Vec<i64> = self.starts(timestamp).collect();
-        for start in starts {
+        for start in window_starts(self.size, self.advance, timestamp) {
             let end = start.saturating_add(self.size);
             if end <= close {
                 self.late += 1;
@@ -132,8 +129,11 @@ mod tests {
         let mut w = TimeWindows::new(30_000, 5_000, 1_000_000, 2_000_000, false);
         assert_eq!(count(&mut w, 0, 0), vec![(0, 30_000, 0, 1)]);
         assert_eq!(count(&mut w, 0, 5_000), vec![(0, 30_000, 5_000, 2), (5_000, 35_000, 5_000, 1)]);
-        assert_eq!(w.starts(29_999).collect::<Vec<_>>(), vec![0, 5_000, 10_000, 15_000, 20_000, 25_000]);
-        assert_eq!(w.starts(-1).count(), 0);
+        assert_eq!(
+            window_starts(30_000, 5_000, 29_999).collect::<Vec<_>>(),
+            vec![0, 5_000, 10_000, 15_000, 20_000, 25_000]
+        );
+        assert_eq!(window_starts(30_000, 5_000, -1).count(), 0);
     }
 
     #[test]

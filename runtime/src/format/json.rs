@@ -41,7 +41,8 @@ impl JsonCodec {
         }
         let writer = if wrapped { ObjectWriter::new(&columns) } else { None };
         let distinct = distinct_ignoring_case(&columns);
-        let scannable = super::json_scan::scannable(&columns).then(|| super::json_scan::KeyPatterns::new(&columns));
+        let scannable =
+            super::json_scan::scannable(&columns, distinct).then(|| super::json_scan::KeyPatterns::new(&columns));
         Ok(Self { columns, wrapped, distinct, scannable, writer })
     }
 }

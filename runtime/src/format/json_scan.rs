@@ -160,11 +160,10 @@ fn convert<'a>(token: Token<'a>, ty: &SqlType) -> Option<crate::error::Result<Ce
     converted.ok()
 }
 
-/// Whether `scan_object` can read objects for these columns: names distinct ignoring case, every
+/// Whether `scan_object` can read objects for these columns: names `distinct` ignoring case, every
 /// type primitive (not BYTES).
-pub(super) fn scannable(columns: &[(String, SqlType)]) -> bool {
-    super::json_read::distinct_ignoring_case(columns)
-        && columns.iter().all(|(_, ty)| ty.is_primitive() && !matches!(ty, SqlType::Bytes))
+pub(super) fn scannable(columns: &[(String, SqlType)], distinct: bool) -> bool {
+    distinct && columns.iter().all(|(_, ty)| ty.is_primitive() && !matches!(ty, SqlType::Bytes))
 }
 
 /// Each column's field as it usually starts, `"NAME":` and `"name":`: when the next field in a record

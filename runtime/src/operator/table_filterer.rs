@@ -9,17 +9,17 @@ use arrow::record_batch::RecordBatch;
 use datafusion_physical_expr::PhysicalExpr;
 
 use super::Operator;
+use crate::aggregate::GroupKey;
 use crate::columnar::array_value;
 use crate::error::{Result, RuntimeError};
 use crate::eval::evaluate_mask;
-use crate::value::Value;
 
 /// The table filter; expects the hidden value-null column last.
 pub struct TableFilterer {
     predicate: Arc<dyn PhysicalExpr>,
     /// Key columns (after ROWTIME) when the filter tracks which keys downstream holds.
     keys: Option<usize>,
-    present: HashSet<String>,
+    present: HashSet<GroupKey>,
     errors: Vec<String>,
 }
 
@@ -47,9 +47,10 @@ impl Operator for TableFilterer {
         let Some(keys) = self.keys else { return Ok(Some(batch)) };
         // Keep tombstones only for keys that were let through before.
         let mut keep = Vec::with_capacity(batch.num_rows());
+        let key_columns: Vec<&dyn Array> = (1..=keys).map(|c| batch.column(c).as_ref()).collect();
         for row in 0..batch.num_rows() {
-            let key: Vec<Value> = (1..=keys).map(|c| array_value(batch.column(c).as_ref(), row)).collect();
-            let key = format!("{key:?}");
+            let key = GroupKey::from_columns(&key_columns, row)
+                .unwrap_or_else(|| GroupKey::from_values(key_columns.iter().map(|c| array_value(*c, row)).collect()));
             if tombstone.value(row) {
                 keep.push(self.present.remove(&key));
             } else {
