@@ -8,9 +8,14 @@ if ! command -v psql >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null) || { echo "cannot install psql" >&2; exit 1; }
 fi
 
-cargo build -q --bin eddy-server
+# EDDY_SERVER_BIN: a server binary already built (CI builds the workspace once); else build one.
+server="${EDDY_SERVER_BIN:-}"
+if [ -z "$server" ]; then
+  cargo build -q --bin eddy-server
+  server="${CARGO_TARGET_DIR:-target}/debug/eddy-server"
+fi
 log=$(mktemp)
-"${CARGO_TARGET_DIR:-target}/debug/eddy-server" --pg-listen 127.0.0.1:0 --log warn >"$log" 2>&1 &
+"$server" --pg-listen 127.0.0.1:0 --log warn >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 
