@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, ListArray};
+use arrow::array::{ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, ListArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
@@ -34,7 +34,7 @@ pub struct RecordDecoder {
     types: Vec<SqlType>,
     /// Every value column is read from the value (no HEADER(S) columns): decoded in place.
     plain_values: bool,
-    /// Index into a decoded row of the `TIMESTAMP` column.
+    /// Index among a record's key and value cells of the `TIMESTAMP` column.
     timestamp_column: Option<(usize, SqlType, Option<String>)>,
 }
 
@@ -62,9 +62,9 @@ impl RecordDecoder {
                     .iter()
                     .position(|(n, _)| *n == name)
                     .ok_or_else(|| RuntimeError::Internal(format!("timestamp column {name} not in schema")))?;
-                // Its place in a row: after the pseudo-columns, and after the window bounds for values.
+                // Its place among a record's key and value cells: after the window bounds for values.
                 let bounds = if spec.window.is_some() && idx >= spec.key_columns.len() { 2 } else { 0 };
-                Some((3 + idx + bounds, all[idx].1.clone(), format.clone()))
+                Some((idx + bounds, all[idx].1.clone(), format.clone()))
             }
         };
         let types = spec
@@ -76,60 +76,73 @@ impl RecordDecoder {
                     .ok_or_else(|| RuntimeError::Internal(format!("unsupported column type {}", f.data_type())))
             })
             .collect::<Result<Vec<_>>>()?;
+        if types.len() < 5 {
+            return Err(RuntimeError::Internal(format!(
+                "a source batch has ROWTIME, ROWPARTITION, ROWOFFSET, its columns and two hidden ones, not {} columns",
+                types.len()
+            )));
+        }
         let plain_values = spec.value_columns.iter().all(|(_, _, k)| *k == ColumnKind::Value);
         Ok(Self { spec: spec.clone(), key, value, types, plain_values, timestamp_column })
     }
 
     /// Decodes records into a batch; returns the batch and the records that were skipped.
     pub fn decode(&self, records: &[Record]) -> Result<(RecordBatch, Vec<DecodeError>)> {
-        let mut builders: Vec<ColumnBuilder> =
-            self.types.iter().map(|t| ColumnBuilder::new(t, records.len())).collect();
+        // The record's own fields go straight to typed builders; keys and values pass through `row`.
+        let n = records.len();
+        let (mut timestamps, mut partitions, mut offsets) =
+            (Int64Builder::with_capacity(n), Int32Builder::with_capacity(n), Int64Builder::with_capacity(n));
+        let mut value_nulls = BooleanBuilder::with_capacity(n);
+        let middle = &self.types[3..self.types.len() - 2];
+        let mut builders: Vec<ColumnBuilder> = middle.iter().map(|t| ColumnBuilder::new(t, n)).collect();
         // The hidden headers column (second to last) is built only when some record has headers.
-        let headers_at = builders.len() - 2;
-        let any_headers = records.iter().any(|r| !r.headers.is_empty());
+        let headers_type = &self.types[self.types.len() - 2];
+        let mut headers = records.iter().any(|r| !r.headers.is_empty()).then(|| ColumnBuilder::new(headers_type, n));
         let mut rows = 0;
         let mut errors = Vec::new();
         let mut row = Vec::with_capacity(builders.len());
         for r in records {
             row.clear();
             match self.decode_one(r, &mut row) {
-                Ok(true) => {
+                Ok(Some(timestamp)) => {
                     rows += 1;
-                    for (i, (b, cell)) in builders.iter_mut().zip(row.drain(..)).enumerate() {
-                        if i != headers_at || any_headers {
-                            b.push(cell)?;
-                        }
+                    timestamps.append_value(timestamp);
+                    partitions.append_value(r.partition);
+                    offsets.append_value(r.offset);
+                    for (b, cell) in builders.iter_mut().zip(row.drain(..)) {
+                        b.push(cell)?;
                     }
+                    if let Some(h) = &mut headers {
+                        h.push(Cell::Value(headers_value(&r.headers)))?;
+                    }
+                    value_nulls.append_value(r.value.is_none());
                 }
-                Ok(false) => {}
+                Ok(None) => {}
                 Err(e) => errors.push(DecodeError { partition: r.partition, offset: r.offset, message: e.to_string() }),
             }
         }
-        let arrays = builders
-            .into_iter()
-            .enumerate()
-            .map(
-                |(i, b)| {
-                    if i == headers_at && !any_headers {
-                        Ok(empty_lists(&self.types[i], rows))
-                    } else {
-                        b.finish()
-                    }
-                },
-            )
-            .collect::<Result<Vec<_>>>()?;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.types.len());
+        arrays.push(Arc::new(timestamps.finish()));
+        arrays.push(Arc::new(partitions.finish()));
+        arrays.push(Arc::new(offsets.finish()));
+        for b in builders {
+            arrays.push(b.finish()?);
+        }
+        arrays.push(match headers {
+            Some(h) => h.finish()?,
+            None => empty_lists(headers_type, rows),
+        });
+        arrays.push(Arc::new(value_nulls.finish()));
         Ok((RecordBatch::try_new(self.spec.schema.clone(), arrays)?, errors))
     }
 
-    /// Appends one row (pseudo-columns, keys, values, hidden columns) to `row`; false for a record to ignore.
-    fn decode_one<'a>(&self, r: &'a Record, row: &mut Vec<Cell<'a>>) -> Result<bool> {
+    /// Appends the key and value cells of one record (keys, window bounds, values) to `row` and
+    /// returns its timestamp; None for a record to ignore.
+    fn decode_one<'a>(&self, r: &'a Record, row: &mut Vec<Cell<'a>>) -> Result<Option<i64>> {
         if r.key.is_none() && self.spec.kind == SourceKind::Table {
             // A table's rows are identified by their key: Kafka Streams skips records without one.
-            return Ok(false);
+            return Ok(None);
         }
-        row.push(Cell::Value(Value::Bigint(r.timestamp)));
-        row.push(Cell::Value(Value::Int(r.partition)));
-        row.push(Cell::Value(Value::Bigint(r.offset)));
         let (key, window) = match (self.spec.window, r.key.as_deref()) {
             (Some(kind), Some(bytes)) => match kind.split(bytes) {
                 Some((key, start, end)) => (Some(key), Some((start, end))),
@@ -148,16 +161,14 @@ impl RecordDecoder {
             row.push(Cell::Value(start));
             row.push(Cell::Value(end));
         }
-        let headers = headers_value(&r.headers);
         if self.plain_values {
             self.value.decode_cells(r.value.as_deref(), row).map_err(value_error)?;
         } else {
-            self.interleave_values(r, &headers, row)?;
+            self.interleave_values(r, row)?;
         }
-        row.push(Cell::Value(headers));
-        row.push(Cell::Value(Value::Boolean(r.value.is_none())));
-        if let Some((idx, ty, format)) = &self.timestamp_column {
-            let ts = match (&row[*idx], ty) {
+        let timestamp = match &self.timestamp_column {
+            None => r.timestamp,
+            Some((idx, ty, format)) => match (&row[*idx], ty) {
                 (Cell::Value(Value::Bigint(v)), _) | (Cell::Value(Value::Timestamp(v)), _) => *v,
                 (Cell::Str(s), SqlType::String) => parse_timestamp(s, format.as_deref())?,
                 (Cell::Value(Value::String(s)), SqlType::String) => parse_timestamp(s, format.as_deref())?,
@@ -170,27 +181,24 @@ impl RecordDecoder {
                         other.clone().into_value()
                     )))
                 }
-            };
-            row[0] = Cell::Value(Value::Bigint(ts));
+            },
+        };
+        if timestamp < 0 {
+            // Kafka Streams drops records whose timestamp is negative.
+            return Err(RuntimeError::Serde(format!("invalid (negative) timestamp {timestamp}; record skipped")));
         }
-        if let Cell::Value(Value::Bigint(ts)) = row[0] {
-            if ts < 0 {
-                // Kafka Streams drops records whose timestamp is negative.
-                return Err(RuntimeError::Serde(format!("invalid (negative) timestamp {ts}; record skipped")));
-            }
-        }
-        Ok(true)
+        Ok(Some(timestamp))
     }
 
     /// The value columns when some of them are HEADER(S) columns: decoded values and headers interleaved.
-    fn interleave_values<'a>(&self, r: &'a Record, headers: &Value, row: &mut Vec<Cell<'a>>) -> Result<()> {
+    fn interleave_values<'a>(&self, r: &'a Record, row: &mut Vec<Cell<'a>>) -> Result<()> {
         let mut values = Vec::with_capacity(self.spec.value_columns.len());
         self.value.decode_cells(r.value.as_deref(), &mut values).map_err(value_error)?;
         let mut values = values.into_iter();
         for (_, _, kind) in &self.spec.value_columns {
             row.push(match kind {
                 ColumnKind::Value => values.next().unwrap_or(Cell::Value(Value::Null)),
-                ColumnKind::Headers => Cell::Value(headers.clone()),
+                ColumnKind::Headers => Cell::Value(headers_value(&r.headers)),
                 ColumnKind::Header(key) => Cell::Value(
                     r.headers
                         .iter()

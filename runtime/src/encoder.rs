@@ -54,6 +54,7 @@ impl RecordEncoder {
         };
         let timestamps = columns[0].as_any().downcast_ref::<Int64Array>();
         let value_nulls = value_null.as_any().downcast_ref::<BooleanArray>();
+        let (mut key_encoder, mut value_encoder) = (self.key.row_encoder(keys), self.value.row_encoder(values));
         for i in 0..batch.num_rows() {
             let timestamp = match timestamps {
                 Some(t) if t.is_valid(i) => t.value(i),
@@ -71,12 +72,9 @@ impl RecordEncoder {
                 Some(v) => v.is_valid(i) && v.value(i),
                 None => matches!(array_value(value_null, i), Value::Boolean(true)),
             };
-            let value = if value_is_null { Ok(None) } else { self.value.encode_row(values, i) };
-            let mut key = if self.null_key && keys.iter().all(|c| c.is_null(i)) {
-                Ok(None)
-            } else {
-                self.key.encode_row(keys, i)
-            };
+            let value = if value_is_null { Ok(None) } else { value_encoder.encode_row(i) };
+            let mut key =
+                if self.null_key && keys.iter().all(|c| c.is_null(i)) { Ok(None) } else { key_encoder.encode_row(i) };
             if let (Some(kind), Ok(bytes)) = (self.window, &mut key) {
                 match (bound(1 + k, i), bound(2 + k, i)) {
                     (Some(start), Some(end)) => kind.append(bytes.get_or_insert_with(Vec::new), start, end),

@@ -7,8 +7,9 @@ use serde_json::{Map, Number, Value as Json};
 use arrow::array::ArrayRef;
 
 use super::json_read::{decode_object, distinct_ignoring_case};
+use super::json_write::BoundWriter;
 use super::json_write::ObjectWriter;
-use super::{encode_via_values, Codec};
+use super::{Codec, RowEncoder, ViaValues};
 use crate::cell::Cell;
 use crate::error::{Result, RuntimeError};
 use crate::value::{decimal_to_string, parse_decimal, Value};
@@ -76,14 +77,10 @@ impl Codec for JsonCodec {
         Ok(())
     }
 
-    fn encode_row(&self, columns: &[ArrayRef], row: usize) -> Result<Option<Vec<u8>>> {
+    fn row_encoder<'c>(&'c self, columns: &'c [ArrayRef]) -> Box<dyn RowEncoder + 'c> {
         match &self.writer {
-            Some(writer) if !self.columns.is_empty() => {
-                let mut out = Vec::with_capacity(128);
-                writer.write(columns, row, &mut out)?;
-                Ok(Some(out))
-            }
-            _ => encode_via_values(self, columns, row),
+            Some(writer) if !self.columns.is_empty() => Box::new(Objects { writer: writer.bind(columns) }),
+            _ => Box::new(ViaValues { codec: self, columns }),
         }
     }
 
@@ -105,6 +102,19 @@ impl Codec for JsonCodec {
             value_to_json(&v, &self.columns[0].1)
         };
         serde_json::to_vec(&json).map(Some).map_err(|e| RuntimeError::Serde(e.to_string()))
+    }
+}
+
+/// Writes each row as an object straight from the arrays.
+struct Objects<'c> {
+    writer: BoundWriter<'c>,
+}
+
+impl RowEncoder for Objects<'_> {
+    fn encode_row(&mut self, row: usize) -> Result<Option<Vec<u8>>> {
+        let mut out = Vec::with_capacity(128);
+        self.writer.write(row, &mut out)?;
+        Ok(Some(out))
     }
 }
 

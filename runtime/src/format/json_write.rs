@@ -3,6 +3,7 @@
 //! serializing it.
 
 use arrow::array::*;
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, TimeUnit};
 use eddy_catalog::SqlType;
 
@@ -36,70 +37,109 @@ impl ObjectWriter {
         Some(Self { prefixes, types: columns.iter().map(|(_, t)| t.clone()).collect() })
     }
 
-    /// Writes row `row` of `columns` (one per codec column) as an object.
-    pub fn write(&self, columns: &[ArrayRef], row: usize, out: &mut Vec<u8>) -> Result<()> {
+    /// The writer of rows of `columns` (one per codec column), each array's type looked at once.
+    pub fn bind<'c>(&'c self, columns: &'c [ArrayRef]) -> BoundWriter<'c> {
+        let fields = self
+            .prefixes
+            .iter()
+            .zip(&self.types)
+            .zip(columns)
+            .map(|((prefix, ty), array)| Field {
+                prefix,
+                nulls: array.nulls().cloned(),
+                column: Column::of(array.as_ref()),
+                array: array.as_ref(),
+                ty,
+            })
+            .collect();
+        BoundWriter { fields }
+    }
+}
+
+/// An object writer bound to one batch's arrays.
+pub(super) struct BoundWriter<'c> {
+    fields: Vec<Field<'c>>,
+}
+
+struct Field<'c> {
+    prefix: &'c [u8],
+    nulls: Option<NullBuffer>,
+    column: Column<'c>,
+    array: &'c dyn Array,
+    ty: &'c SqlType,
+}
+
+/// A column's values, by how they are written.
+enum Column<'c> {
+    Boolean(&'c BooleanArray),
+    Int32(&'c [i32]),
+    Int64(&'c [i64]),
+    Double(&'c [f64]),
+    String(&'c StringArray),
+    Decimal(&'c [i128], i8),
+    /// Nested values, bytes and anything else: through `value_to_json`.
+    Other,
+}
+
+impl<'c> Column<'c> {
+    fn of(array: &'c dyn Array) -> Self {
+        let any = array.as_any();
+        let column = match array.data_type() {
+            DataType::Boolean => any.downcast_ref::<BooleanArray>().map(Column::Boolean),
+            DataType::Int32 => any.downcast_ref::<Int32Array>().map(|a| Column::Int32(a.values())),
+            DataType::Date32 => any.downcast_ref::<Date32Array>().map(|a| Column::Int32(a.values())),
+            DataType::Time32(TimeUnit::Millisecond) => {
+                any.downcast_ref::<Time32MillisecondArray>().map(|a| Column::Int32(a.values()))
+            }
+            DataType::Int64 => any.downcast_ref::<Int64Array>().map(|a| Column::Int64(a.values())),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                any.downcast_ref::<TimestampMillisecondArray>().map(|a| Column::Int64(a.values()))
+            }
+            DataType::Float64 => any.downcast_ref::<Float64Array>().map(|a| Column::Double(a.values())),
+            DataType::Utf8 => any.downcast_ref::<StringArray>().map(Column::String),
+            DataType::Decimal128(_, scale) => {
+                any.downcast_ref::<Decimal128Array>().map(|a| Column::Decimal(a.values(), *scale))
+            }
+            _ => None,
+        };
+        column.unwrap_or(Column::Other)
+    }
+}
+
+impl BoundWriter<'_> {
+    /// Writes row `row` as an object.
+    pub fn write(&self, row: usize, out: &mut Vec<u8>) -> Result<()> {
         out.push(b'{');
-        for (i, ((prefix, ty), column)) in self.prefixes.iter().zip(&self.types).zip(columns).enumerate() {
+        for (i, field) in self.fields.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(prefix);
-            write_value(column.as_ref(), row, ty, out)?;
+            out.extend_from_slice(field.prefix);
+            if field.nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                out.extend_from_slice(b"null");
+                continue;
+            }
+            write_value(field, row, out)?;
         }
         out.push(b'}');
         Ok(())
     }
 }
 
-fn write_value(array: &dyn Array, row: usize, ty: &SqlType, out: &mut Vec<u8>) -> Result<()> {
-    if array.is_null(row) {
-        out.extend_from_slice(b"null");
-        return Ok(());
-    }
+/// Writes the non-null value at `row` as `value_to_json` and serde_json would.
+fn write_value(field: &Field<'_>, row: usize, out: &mut Vec<u8>) -> Result<()> {
     let serde = |e: serde_json::Error| RuntimeError::Serde(e.to_string());
-    macro_rules! integer {
-        ($t:ty) => {
-            if let Some(a) = array.as_any().downcast_ref::<$t>() {
-                return serde_json::to_writer(out, &a.value(row)).map_err(serde);
-            }
-        };
+    match &field.column {
+        Column::Boolean(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
+        Column::Int32(v) => out.extend_from_slice(itoa::Buffer::new().format(v[row]).as_bytes()),
+        Column::Int64(v) => out.extend_from_slice(itoa::Buffer::new().format(v[row]).as_bytes()),
+        Column::Double(v) if v[row].is_finite() => serde_json::to_writer(out, &v[row]).map_err(serde)?,
+        Column::String(a) => serde_json::to_writer(out, a.value(row)).map_err(serde)?,
+        Column::Decimal(v, scale) if write_decimal(v[row], *scale, out) => {}
+        // Non-finite doubles, inexact decimals, nested values, bytes.
+        _ => serde_json::to_writer(out, &value_to_json(&array_value(field.array, row), field.ty)).map_err(serde)?,
     }
-    let serde = |e: serde_json::Error| RuntimeError::Serde(e.to_string());
-    match array.data_type() {
-        DataType::Boolean => {
-            if let Some(a) = array.as_any().downcast_ref::<BooleanArray>() {
-                out.extend_from_slice(if a.value(row) { b"true" } else { b"false" });
-                return Ok(());
-            }
-        }
-        DataType::Int32 => integer!(Int32Array),
-        DataType::Int64 => integer!(Int64Array),
-        DataType::Date32 => integer!(Date32Array),
-        DataType::Time32(TimeUnit::Millisecond) => integer!(Time32MillisecondArray),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => integer!(TimestampMillisecondArray),
-        DataType::Float64 => {
-            if let Some(a) = array.as_any().downcast_ref::<Float64Array>() {
-                let v = a.value(row);
-                if v.is_finite() {
-                    return serde_json::to_writer(out, &v).map_err(serde);
-                }
-            }
-        }
-        DataType::Utf8 => {
-            if let Some(a) = array.as_any().downcast_ref::<StringArray>() {
-                return serde_json::to_writer(out, a.value(row)).map_err(serde);
-            }
-        }
-        DataType::Decimal128(_, scale) => {
-            if let Some(a) = array.as_any().downcast_ref::<Decimal128Array>() {
-                if write_decimal(a.value(row), *scale, out) {
-                    return Ok(());
-                }
-            }
-        }
-        _ => {}
-    }
-    serde_json::to_writer(out, &value_to_json(&array_value(array, row), ty)).map_err(serde)
+    Ok(())
 }
 
 /// Writes a decimal as `value_to_json` does (its text read back as a JSON number, that is, through
@@ -167,9 +207,10 @@ mod tests {
             crate::columnar::values_to_array(&[Value::Decimal(1234), Value::Decimal(-5)], &columns[5].1).unwrap(),
         ];
         let writer = ObjectWriter::new(&columns).unwrap();
+        let bound = writer.bind(&arrays);
         for row in 0..2 {
             let mut fast = Vec::new();
-            writer.write(&arrays, row, &mut fast).unwrap();
+            bound.write(row, &mut fast).unwrap();
             let object: serde_json::Map<String, serde_json::Value> = columns
                 .iter()
                 .zip(&arrays)

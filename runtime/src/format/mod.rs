@@ -38,16 +38,30 @@ pub trait Codec: Send + Sync {
         Ok(())
     }
 
-    /// Encodes row `row` of `columns` (one array per codec column); a format may read the arrays directly.
-    fn encode_row(&self, columns: &[ArrayRef], row: usize) -> Result<Option<Vec<u8>>> {
-        encode_via_values(self, columns, row)
+    /// The encoder of the rows of one batch's `columns` (one array per codec column); a format may
+    /// read the arrays directly.
+    fn row_encoder<'c>(&'c self, columns: &'c [ArrayRef]) -> Box<dyn RowEncoder + 'c> {
+        Box::new(ViaValues { codec: self, columns })
     }
 }
 
+/// Encodes rows of one batch: made once per batch, so that a format looks at the arrays' types once.
+pub trait RowEncoder {
+    /// Encodes row `row`; None writes a null key/value.
+    fn encode_row(&mut self, row: usize) -> Result<Option<Vec<u8>>>;
+}
+
 /// Encodes a row of arrays by reading it into values first.
-fn encode_via_values<C: Codec + ?Sized>(codec: &C, columns: &[ArrayRef], row: usize) -> Result<Option<Vec<u8>>> {
-    let values: Vec<Value> = columns.iter().map(|c| array_value(c.as_ref(), row)).collect();
-    codec.encode(&values)
+struct ViaValues<'c, C: ?Sized> {
+    codec: &'c C,
+    columns: &'c [ArrayRef],
+}
+
+impl<C: Codec + ?Sized> RowEncoder for ViaValues<'_, C> {
+    fn encode_row(&mut self, row: usize) -> Result<Option<Vec<u8>>> {
+        let values: Vec<Value> = self.columns.iter().map(|c| array_value(c.as_ref(), row)).collect();
+        self.codec.encode(&values)
+    }
 }
 
 /// The columns a codec reads or writes, in order.

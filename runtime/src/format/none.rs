@@ -2,7 +2,7 @@
 
 use eddy_catalog::SqlType;
 
-use super::Codec;
+use super::{Codec, RowEncoder};
 use crate::error::{Result, RuntimeError};
 use crate::value::Value;
 
@@ -36,7 +36,16 @@ impl Codec for NoneCodec {
         Ok(None)
     }
 
-    fn encode_row(&self, _: &[arrow::array::ArrayRef], _: usize) -> Result<Option<Vec<u8>>> {
+    fn row_encoder<'c>(&'c self, _: &'c [arrow::array::ArrayRef]) -> Box<dyn RowEncoder + 'c> {
+        Box::new(Nothing)
+    }
+}
+
+/// Every row encodes to nothing.
+struct Nothing;
+
+impl RowEncoder for Nothing {
+    fn encode_row(&mut self, _: usize) -> Result<Option<Vec<u8>>> {
         Ok(None)
     }
 }
