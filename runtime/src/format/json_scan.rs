@@ -193,6 +193,12 @@ impl<'a> Scanner<'a> {
 
 /// Converts a token as the general reader's visitor does.
 fn convert<'a>(token: Token<'a>, ty: &SqlType) -> Option<crate::error::Result<Cell<'a>>> {
+    // The usual pairs first, without the visitor's dispatch.
+    match (&token, ty) {
+        (Token::Integer(v), SqlType::Bigint) => return Some(Ok(Cell::Value(crate::value::Value::Bigint(*v)))),
+        (Token::Str(s), SqlType::String) => return Some(Ok(Cell::Str(s))),
+        _ => {}
+    }
     let visitor = ScalarVisitor(ty);
     let converted: std::result::Result<_, serde_json::Error> = match token {
         Token::Str(s) => visitor.visit_borrowed_str(s),
