@@ -9,6 +9,7 @@ mod pull;
 mod query;
 mod scope;
 mod sources;
+mod table_functions;
 mod time_literals;
 mod types;
 

@@ -18,6 +18,7 @@ use crate::expr::{cast_to, ExprPlanner, Typed};
 use crate::join::{plan_from, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
 use crate::sources::{check_codecs, default_wrapping, formats, timestamp_spec, RESERVED, WINDOW_BOUNDS};
+use crate::table_functions::{first_table_function, plan_table_functions};
 
 /// A column of a query's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +186,16 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
         ));
     }
     let mut projection: Vec<SelectItem> = select.projection.clone();
+    let table_function = first_table_function(&projection);
+    if let Some(call) = &table_function {
+        let refuse = |message: &str| Err(PlanError::at(message, call.span().start));
+        if aggregated {
+            return refuse("Table functions cannot be used with aggregations.");
+        }
+        if kind == SourceKind::Table {
+            return refuse("Table source is not supported with table functions");
+        }
+    }
     let (scope, keys, partition_exprs) = if aggregated {
         // Over a table, the aggregation tells its rows apart by the table's key (a join's key).
         let table_keys: Vec<sql::Expr> = match (kind, &join) {
@@ -321,6 +332,8 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
         );
         (scope, new_keys.into_iter().map(|(n, _)| n).collect(), texts)
     };
+    let scope =
+        if table_function.is_some() { plan_table_functions(&mut projection, scope, &mut steps)? } else { scope };
     let planner = ExprPlanner::new(&scope);
     let partition_asts: Vec<String> = select.partition_by.iter().map(normalized).collect();
     let mut items = Vec::new();

@@ -196,6 +196,9 @@ pub enum Step {
     },
     /// Computes a new set of columns.
     Project { exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef, texts: Vec<String> },
+    /// Table functions: each row becomes one row per element of its longest result; output the
+    /// input's columns but the hidden ones, one column per call, then the two hidden columns.
+    Explode { calls: Vec<crate::operator::TableFunctionCall>, schema: SchemaRef, texts: Vec<String> },
 }
 
 /// Where the output goes. The last step's output is ROWTIME, the key columns, (WINDOWSTART and
@@ -257,6 +260,7 @@ impl Dataflow {
                 Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
                 Step::Aggregate { .. } => lines.push(format!("{indent}{}", aggregate_line(step))),
                 Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
+                Step::Explode { texts, .. } => lines.push(format!("{indent}FlatMap [{}]", texts.join(", "))),
             }
             depth += 1;
         }
@@ -273,6 +277,7 @@ fn explain_steps(steps: &[Step], mut depth: usize, lines: &mut Vec<String>) -> u
             Step::TableFilter { text, .. } => lines.push(format!("{indent}TableFilter {text}")),
             Step::Aggregate { .. } => lines.push(format!("{indent}{}", aggregate_line(step))),
             Step::Project { texts, .. } => lines.push(format!("{indent}Project [{}]", texts.join(", "))),
+            Step::Explode { texts, .. } => lines.push(format!("{indent}FlatMap [{}]", texts.join(", "))),
         }
         depth += 1;
     }

@@ -64,9 +64,9 @@ fn node_for(input: &Input) -> Result<Node> {
 /// Visible columns of a branch's output (its two hidden columns excluded).
 fn branch_width(b: &JoinBranch) -> usize {
     let last_schema = b.steps.iter().rev().find_map(|s| match s {
-        crate::dataflow::Step::Project { schema, .. } | crate::dataflow::Step::Aggregate { schema, .. } => {
-            Some(schema.fields().len())
-        }
+        crate::dataflow::Step::Project { schema, .. }
+        | crate::dataflow::Step::Aggregate { schema, .. }
+        | crate::dataflow::Step::Explode { schema, .. } => Some(schema.fields().len()),
         _ => None,
     });
     let fields = last_schema.unwrap_or_else(|| match &b.input {

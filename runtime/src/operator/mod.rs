@@ -1,6 +1,7 @@
 //! Operators: I/O-free transformations of record batches, built from dataflow steps.
 
 mod aggregator;
+mod exploder;
 mod filterer;
 mod joiner;
 mod projector;
@@ -9,6 +10,7 @@ mod table_filterer;
 use arrow::record_batch::RecordBatch;
 
 pub use aggregator::{AggregateCall, Aggregator};
+pub use exploder::{Exploder, TableFunction, TableFunctionCall};
 pub use filterer::Filterer;
 pub use joiner::Joiner;
 pub use projector::Projector;
@@ -36,5 +38,6 @@ pub fn operator_for(step: &Step) -> Box<dyn Operator> {
             Box::new(Aggregator::new(*keys, calls.clone(), schema.clone(), *window, *table_keys))
         }
         Step::Project { exprs, schema, .. } => Box::new(Projector::new(exprs.clone(), schema.clone())),
+        Step::Explode { calls, schema, .. } => Box::new(Exploder::new(calls.clone(), schema.clone())),
     }
 }
