@@ -662,6 +662,10 @@ impl<'a> ExprPlanner<'a> {
 
     fn function(&self, e: &sql::Expr, f: &sql::Function) -> Result<Typed> {
         let name = eddy_parser::object_name(&f.name).to_uppercase();
+        if eddy_runtime::operator::TableFunction::of(&name).is_some() {
+            // The SELECT list's table functions are planned as a flat map before expressions see them.
+            return err(e, format!("Table function {name} can only be used in the SELECT list of a stream query"));
+        }
         if !is_aggregate(&name) && !eddy_runtime::function::function_names().contains(&name.as_str()) {
             return err(e, format!("Can't find any functions with the name '{name}'"));
         }

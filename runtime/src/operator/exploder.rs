@@ -16,6 +16,9 @@ use crate::error::{Result, RuntimeError};
 use crate::eval::evaluate_rowwise;
 use crate::value::Value;
 
+/// Names of the table functions Eddy implements.
+pub const TABLE_FUNCTION_NAMES: &[&str] = &["CUBE_EXPLODE", "EXPLODE"];
+
 /// The table functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFunction {
@@ -245,6 +248,11 @@ mod tests {
         assert_eq!(y.iter().collect::<Vec<_>>(), vec![Some(10), Some(11), Some(12), Some(20), None]);
         let hidden = out.column(6).as_any().downcast_ref::<Int32Array>().unwrap();
         assert_eq!(hidden.values().to_vec(), vec![5, 5, 5, 6, 8]);
+    }
+
+    #[test]
+    fn every_listed_name_is_a_table_function() {
+        assert!(TABLE_FUNCTION_NAMES.iter().all(|n| TableFunction::of(n).is_some()));
     }
 
     #[test]

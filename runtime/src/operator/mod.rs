@@ -10,7 +10,7 @@ mod table_filterer;
 use arrow::record_batch::RecordBatch;
 
 pub use aggregator::{AggregateCall, Aggregator};
-pub use exploder::{Exploder, TableFunction, TableFunctionCall};
+pub use exploder::{Exploder, TableFunction, TableFunctionCall, TABLE_FUNCTION_NAMES};
 pub use filterer::Filterer;
 pub use joiner::Joiner;
 pub use projector::Projector;

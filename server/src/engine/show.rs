@@ -2,7 +2,9 @@
 
 use eddy_catalog::SourceKind;
 use eddy_parser::ShowKind;
+use eddy_runtime::aggregate::AGGREGATE_NAMES;
 use eddy_runtime::function::function_names;
+use eddy_runtime::operator::TABLE_FUNCTION_NAMES;
 
 use super::error::{sqlstate, EngineError};
 use super::{pg, Engine, Output, ResultColumn, Session};
@@ -23,7 +25,7 @@ pub(super) fn show_columns(kind: &ShowKind) -> Vec<ResultColumn> {
         ShowKind::Topics { .. } => TOPIC_COLUMNS,
         ShowKind::Queries { .. } => QUERY_COLUMNS,
         ShowKind::Properties => PROPERTY_COLUMNS,
-        ShowKind::Functions => &["Function Name"],
+        ShowKind::Functions => &["Function Name", "Type"],
         ShowKind::Connectors => CONNECTOR_COLUMNS,
         ShowKind::Variable(name) => return vec![ResultColumn::text(name.clone())],
     };
@@ -113,10 +115,18 @@ impl Engine {
                 }
                 Output::text_table(PROPERTY_COLUMNS, rows)
             }
-            ShowKind::Functions => Output::text_table(
-                &["Function Name"],
-                function_names().into_iter().map(|n| vec![n.to_string()]).collect(),
-            ),
+            ShowKind::Functions => {
+                // Every function Eddy implements, by name, with its kind as ksqlDB names it.
+                let mut rows: Vec<Vec<String>> = function_names()
+                    .into_iter()
+                    .map(|n| (n, "SCALAR"))
+                    .chain(AGGREGATE_NAMES.iter().map(|n| (*n, "AGGREGATE")))
+                    .chain(TABLE_FUNCTION_NAMES.iter().map(|n| (*n, "TABLE")))
+                    .map(|(n, kind)| vec![n.to_string(), kind.to_string()])
+                    .collect();
+                rows.sort();
+                Output::text_table(&["Function Name", "Type"], rows)
+            }
             ShowKind::Connectors => {
                 let rows = state
                     .connectors
