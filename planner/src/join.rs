@@ -119,7 +119,7 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         JoinKind::Outer => "[FULL] OUTER",
     };
     let left_name = left.sources.last().cloned().unwrap_or_default();
-    let shape = match (left.kind, right_source.kind) {
+    let mut shape = match (left.kind, right_source.kind) {
         (SourceKind::Stream, SourceKind::Stream) => {
             let Some(w) = &join.within else {
                 return Err(PlanError::new(format!(
@@ -273,14 +273,46 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         };
         return Err(PlanError::new(format!("Invalid join condition: {what}. Got {condition_text}.")));
     }
-    if left.kind == SourceKind::Table && left.join.is_none() && !is_key_of(&left.scope, l_ast, &left.source) {
-        return Err(PlanError::new(format!(
-            "Invalid join condition: table-table joins require to join on the primary key of the left input table. Got {condition_text}."
-        )));
+    // A left table joined on anything but its primary key (or an earlier join's key) joins on a
+    // foreign key: the output is keyed by the left table's primary key.
+    let l_index = left.scope.index_of(l_ast);
+    let left_is_key = match &left.join {
+        None => is_key_of(&left.scope, l_ast, &left.source),
+        Some(prev) => l_index.is_some_and(|i| prev.candidates.contains(&i) || prev.index == i),
+    };
+    let mut foreign = None;
+    if shape == JoinShape::TableTable && !left_is_key {
+        if left.join.is_some() {
+            return Err(PlanError::new(format!(
+                "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {condition_text}."
+            )));
+        }
+        match kind {
+            JoinKind::Right => return Err(PlanError::new("RIGHT OUTER JOIN on a foreign key is not supported")),
+            JoinKind::Outer => return Err(PlanError::new("FULL OUTER JOIN on a foreign key is not supported")),
+            JoinKind::Inner | JoinKind::Left => {}
+        }
+        let keys: Vec<_> = left.source.key_columns().collect();
+        let [primary] = keys.as_slice() else {
+            return Err(PlanError::new(format!(
+                "Foreign-key joins of a table with {} primary key columns are not supported yet. Got {condition_text}.",
+                keys.len()
+            )));
+        };
+        let index =
+            left.scope.columns.iter().position(|c| c.qualifier.is_some() && c.name == primary.name).ok_or_else(
+                || PlanError::new(format!("the primary key {} is not a column of the left table", primary.name)),
+            )?;
+        shape = JoinShape::ForeignKey { left_primary: index };
+        let text = format!("{}.{}", left.source.name, primary.name);
+        foreign = Some((index, primary.ty.clone(), text));
     }
 
     // Output layout: ROWTIME, ROWPARTITION, ROWOFFSET, the key, the left's columns, the right's, hidden.
-    let key_ty = l_typed.ty.clone();
+    let key_ty = match &foreign {
+        Some((_, ty, _)) => ty.clone(),
+        None => l_typed.ty.clone(),
+    };
     if crate::sources::contains_map(&key_ty) {
         let name = match l_ast {
             sql::Expr::CompoundIdentifier(p) if p.len() == 2 => format!("{}_{}", fold_ident(&p[0]), fold_ident(&p[1])),
@@ -302,7 +334,6 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         })
         .collect();
     let right_visible = visible(&right_scope);
-    let l_index = left.scope.index_of(l_ast);
     let r_index = right_scope.index_of(r_ast);
     let synthetic = kind == JoinKind::Outer || (l_index.is_none() && r_index.is_none());
     let mut used: Vec<String> = left_visible.iter().chain(&right_visible).map(|c| c.name.clone()).collect();
@@ -332,7 +363,10 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     columns.push(ScopeColumn { qualifier: None, name: VALUE_NULL_COLUMN.into(), ty: SqlType::Boolean });
     let scope = Scope::new(columns);
     let mut candidates = Vec::new();
-    if !synthetic {
+    if let Some((index, _, _)) = &foreign {
+        // The left table's primary key is the output's key.
+        candidates.push(left_offset + index);
+    } else if !synthetic {
         if let Some(i) = l_index {
             candidates.push(left_offset + i);
         }
@@ -346,7 +380,10 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             }
         }
     }
-    let mut texts = vec![ksql_text(l_ast), ksql_text(r_ast)];
+    let mut texts = match &foreign {
+        Some((_, _, text)) => vec![text.clone()],
+        None => vec![ksql_text(l_ast), ksql_text(r_ast)],
+    };
     if let Some(prev) = &left.join {
         if l_index.is_some_and(|i| prev.candidates.contains(&i) || prev.index == i) {
             texts = prev.texts.iter().cloned().chain(std::iter::once(ksql_text(r_ast))).collect();
@@ -354,8 +391,26 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     }
     let types: Vec<SqlType> = scope.columns.iter().map(|c| c.ty.clone()).collect();
     let schema = Arc::new(Schema::new(scope.columns.iter().map(|c| arrow_field(&c.name, &c.ty)).collect::<Vec<_>>()));
-    let l_key = cast_to(l_typed, &key_ty)?;
-    let r_key = cast_to(r_typed, &key_ty)?;
+    // A foreign-key join matches the foreign key with the right key (same type); the output key is
+    // the left row's primary key.
+    let join_ty = if foreign.is_some() { l_typed.ty.clone() } else { key_ty.clone() };
+    // Joined on an earlier join's key: read its key column, which a deletion (all other columns
+    // NULL) carries too.
+    let l_typed = match &left.join {
+        Some(prev) if left_is_key && foreign.is_none() => {
+            let name = &left.scope.columns[prev.index].name;
+            let key_column = ExprPlanner::new(&left.scope)
+                .plan(&sql::Expr::Identifier(sql::Ident::with_quote('`', name.clone())))?;
+            if key_column.ty == l_typed.ty {
+                key_column
+            } else {
+                l_typed
+            }
+        }
+        _ => l_typed,
+    };
+    let l_key = cast_to(l_typed, &join_ty)?;
+    let r_key = cast_to(r_typed, &join_ty)?;
     let spec = JoinSpec {
         kind,
         shape,

@@ -99,6 +99,11 @@ pub enum JoinShape {
     },
     StreamTable,
     TableTable,
+    /// A table-table join of a left expression (the foreign key) on the right table's primary key;
+    /// the output is keyed by the left table's primary key, column `left_primary` of the left side.
+    ForeignKey {
+        left_primary: usize,
+    },
 }
 
 /// One side of a join: its input, the steps applied to it, and the expression it is joined on.
@@ -319,6 +324,7 @@ fn explain_input(input: &Input, depth: usize, lines: &mut Vec<String>) {
                 }
                 JoinShape::StreamTable => " stream-table".to_string(),
                 JoinShape::TableTable => " table-table".to_string(),
+                JoinShape::ForeignKey { .. } => " table-table foreign-key".to_string(),
             };
             lines.push(format!("{indent}{} JOIN{window} ON {} = {}", j.kind, j.left.key_text, j.right.key_text));
             for branch in [&j.left, &j.right] {

@@ -1,7 +1,7 @@
 //! Joins two inputs as Kafka Streams does for ksqlDB: stream-stream within join windows, stream-table
 //! lookups, and table-table joins over both sides' latest rows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
@@ -50,7 +50,20 @@ pub struct Joiner {
     /// Unmatched stream rows waiting for their window to close: (timestamp, right side first, key) -> row.
     outer: BTreeMap<(i64, bool, String), Vec<(Value, Row)>>,
     stream_time: i64,
+    /// Foreign-key joins: the left rows' primary keys by foreign key, in arrival order, and the left
+    /// keys with a joined row in the output (an inner join deletes it when the match goes).
+    foreign: HashMap<String, Vec<String>>,
+    joined: HashSet<String>,
+    left_rows: HashMap<String, LeftRow>,
     errors: Vec<String>,
+}
+
+/// A left row of a foreign-key join: its primary key, the row and its foreign key.
+#[derive(Debug, Clone)]
+struct LeftRow {
+    key: Value,
+    row: Row,
+    foreign_key: Value,
 }
 
 /// An output row under construction.
@@ -87,6 +100,9 @@ impl Joiner {
             windows: [WindowStore::default(), WindowStore::default()],
             outer: BTreeMap::new(),
             stream_time: i64::MIN,
+            foreign: HashMap::new(),
+            joined: HashSet::new(),
+            left_rows: HashMap::new(),
             errors: Vec::new(),
         }
     }
@@ -126,6 +142,10 @@ impl Joiner {
             let is_null_value = value_null.is_valid(i) && value_null.value(i);
             match self.shape {
                 JoinShape::TableTable => self.table_table(left, key, row, is_null_value, &mut out),
+                JoinShape::ForeignKey { left_primary } if left => {
+                    self.foreign_left(left_primary, key, row, is_null_value, &mut out)
+                }
+                JoinShape::ForeignKey { .. } => self.foreign_right(key, row, is_null_value, &mut out),
                 JoinShape::StreamTable => self.stream_table(left, key, row, is_null_value, &mut out),
                 JoinShape::StreamStream { before_ms, after_ms, grace_ms } => {
                     self.stream_stream(left, key, row, is_null_value, (before_ms, after_ms, grace_ms), &mut out)
@@ -168,6 +188,104 @@ impl Joiner {
         }
         let (l, r) = if left { (this_row, other_row) } else { (other_row, this_row) };
         out.push(Joined { ts, key, left: l, right: r, tombstone: false, trigger: row });
+    }
+
+    /// A left row of a foreign-key join: (re)joined with the right row its foreign key names; a
+    /// deleted left row deletes its output row.
+    fn foreign_left(&mut self, primary: usize, foreign_key: Value, row: Row, deleted: bool, out: &mut Vec<Joined>) {
+        let key = row.columns.get(primary).cloned().unwrap_or(Value::Null);
+        if key.is_null() {
+            return;
+        }
+        let k = format!("{key:?}");
+        if let Some(old) = self.left_rows.remove(&k) {
+            let old_fk = format!("{:?}", old.foreign_key);
+            if let Some(keys) = self.foreign.get_mut(&old_fk) {
+                keys.retain(|x| *x != k);
+                if keys.is_empty() {
+                    self.foreign.remove(&old_fk);
+                }
+            }
+            if deleted {
+                self.joined.remove(&k);
+                out.push(Joined { ts: row.ts, key, left: None, right: None, tombstone: true, trigger: row });
+                return;
+            }
+        } else if deleted {
+            return;
+        }
+        let right = if foreign_key.is_null() {
+            None
+        } else {
+            let fk = format!("{foreign_key:?}");
+            self.foreign.entry(fk.clone()).or_default().push(k.clone());
+            self.tables[1].get(&fk).cloned()
+        };
+        self.left_rows.insert(k.clone(), LeftRow { key: key.clone(), row: row.clone(), foreign_key });
+        match right {
+            Some(r) => {
+                self.joined.insert(k);
+                let ts = row.ts.max(r.ts);
+                out.push(Joined { ts, key, left: Some(row.clone()), right: Some(r), tombstone: false, trigger: row });
+            }
+            None if self.kind.preserves(true) => out.push(Joined {
+                ts: row.ts,
+                key,
+                left: Some(row.clone()),
+                right: None,
+                tombstone: false,
+                trigger: row,
+            }),
+            None => {
+                if self.joined.remove(&k) {
+                    out.push(Joined { ts: row.ts, key, left: None, right: None, tombstone: true, trigger: row });
+                }
+            }
+        }
+    }
+
+    /// A right row of a foreign-key join: every left row whose foreign key names it is joined again
+    /// (or, when it is deleted, loses its match).
+    fn foreign_right(&mut self, key: Value, row: Row, deleted: bool, out: &mut Vec<Joined>) {
+        if key.is_null() {
+            return;
+        }
+        let k = format!("{key:?}");
+        let existed = if deleted {
+            self.tables[1].remove(&k).is_some()
+        } else {
+            self.tables[1].insert(k.clone(), row.clone());
+            true
+        };
+        if !existed {
+            return;
+        }
+        for left_key in self.foreign.get(&k).cloned().unwrap_or_default() {
+            let Some(l) = self.left_rows.get(&left_key).cloned() else { continue };
+            let (lk, ts) = (l.key, row.ts.max(l.row.ts));
+            if !deleted {
+                self.joined.insert(left_key);
+                out.push(Joined {
+                    ts,
+                    key: lk,
+                    left: Some(l.row),
+                    right: Some(row.clone()),
+                    tombstone: false,
+                    trigger: row.clone(),
+                });
+            } else if self.kind.preserves(true) {
+                out.push(Joined {
+                    ts,
+                    key: lk,
+                    left: Some(l.row),
+                    right: None,
+                    tombstone: false,
+                    trigger: row.clone(),
+                });
+            } else if self.joined.remove(&left_key) {
+                out.push(Joined { ts, key: lk, left: None, right: None, tombstone: true, trigger: row.clone() });
+            }
+        }
     }
 
     fn stream_table(&mut self, left: bool, key: Value, row: Row, deleted: bool, out: &mut Vec<Joined>) {
