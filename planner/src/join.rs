@@ -39,6 +39,8 @@ pub(crate) struct JoinKey {
     pub synthetic: bool,
     /// The join expressions as ksqlDB prints them, for messages.
     pub texts: Vec<String>,
+    /// A foreign-key join: the left table's name and its primary key column (the output's key).
+    pub foreign: Option<(String, String)>,
 }
 
 /// Plans the FROM clause.
@@ -77,6 +79,29 @@ fn ksql_text(e: &sql::Expr) -> String {
         sql::Expr::Value(v) if v.value == sql::Value::Null => "null".to_string(),
         other => other.to_string(),
     }
+}
+
+/// An expression as ksqlDB prints it in join messages: each column named with its source's name or
+/// alias (`LEFT_TABLE.FOREIGN_KEY`, `CAST(LT.F1 AS STRING)`).
+fn qualified_text(e: &sql::Expr, scope: &Scope) -> String {
+    let mut e = e.clone();
+    let _ = sql::visit_expressions_mut(&mut e, |x: &mut sql::Expr| {
+        let parts = match x {
+            sql::Expr::Identifier(i) => {
+                let name = fold_ident(i);
+                let qualifier =
+                    scope.resolve(None, &name).ok().flatten().and_then(|k| scope.columns[k].qualifier.clone());
+                qualifier.map(|q| vec![q, name])
+            }
+            sql::Expr::CompoundIdentifier(parts) => Some(parts.iter().map(fold_ident).collect()),
+            _ => None,
+        };
+        if let Some(parts) = parts {
+            *x = sql::Expr::CompoundIdentifier(parts.into_iter().map(sql::Ident::new).collect());
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    ksql_text(&e)
 }
 
 fn has_column(e: &sql::Expr) -> bool {
@@ -253,9 +278,9 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     if l_typed.ty != r_typed.ty {
         return Err(PlanError::new(format!(
             "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-            ksql_text(l_ast),
+            qualified_text(l_ast, &left.scope),
             l_typed.ty,
-            ksql_text(r_ast),
+            qualified_text(r_ast, &right_scope),
             r_typed.ty
         )));
     }
@@ -264,7 +289,7 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         let keys: Vec<_> = source.key_columns().collect();
         keys.len() == 1 && scope.index_of(e).is_some_and(|i| scope.columns[i].name == keys[0].name)
     };
-    let condition_text = format!("{} = {}", ksql_text(l_ast), ksql_text(r_ast));
+    let condition_text = format!("{} = {}", qualified_text(l_ast, &left.scope), qualified_text(r_ast, &right_scope));
     if right_source.kind == SourceKind::Table && !is_key_of(&right_scope, r_ast, &right_source) {
         let what = if left.kind == SourceKind::Table {
             "table-table joins require to join on the primary key of the right input table"
@@ -305,12 +330,12 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             )?;
         shape = JoinShape::ForeignKey { left_primary: index };
         let text = format!("{}.{}", left.source.name, primary.name);
-        foreign = Some((index, primary.ty.clone(), text));
+        foreign = Some((index, primary.ty.clone(), text, left.source.name.clone(), primary.name.clone()));
     }
 
     // Output layout: ROWTIME, ROWPARTITION, ROWOFFSET, the key, the left's columns, the right's, hidden.
     let key_ty = match &foreign {
-        Some((_, ty, _)) => ty.clone(),
+        Some((_, ty, ..)) => ty.clone(),
         None => l_typed.ty.clone(),
     };
     if crate::sources::contains_map(&key_ty) {
@@ -363,7 +388,7 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
     columns.push(ScopeColumn { qualifier: None, name: VALUE_NULL_COLUMN.into(), ty: SqlType::Boolean });
     let scope = Scope::new(columns);
     let mut candidates = Vec::new();
-    if let Some((index, _, _)) = &foreign {
+    if let Some((index, ..)) = &foreign {
         // The left table's primary key is the output's key.
         candidates.push(left_offset + index);
     } else if !synthetic {
@@ -381,12 +406,12 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         }
     }
     let mut texts = match &foreign {
-        Some((_, _, text)) => vec![text.clone()],
-        None => vec![ksql_text(l_ast), ksql_text(r_ast)],
+        Some((_, _, text, ..)) => vec![text.clone()],
+        None => vec![qualified_text(l_ast, &left.scope), qualified_text(r_ast, &right_scope)],
     };
     if let Some(prev) = &left.join {
         if l_index.is_some_and(|i| prev.candidates.contains(&i) || prev.index == i) {
-            texts = prev.texts.iter().cloned().chain(std::iter::once(ksql_text(r_ast))).collect();
+            texts = prev.texts.iter().cloned().chain(std::iter::once(qualified_text(r_ast, &right_scope))).collect();
         }
     }
     let types: Vec<SqlType> = scope.columns.iter().map(|c| c.ty.clone()).collect();
@@ -437,7 +462,13 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         kind: result_kind,
         scope,
         qualifier: String::new(),
-        join: Some(JoinKey { index: 3, candidates, synthetic, texts }),
+        join: Some(JoinKey {
+            index: 3,
+            candidates,
+            synthetic,
+            texts,
+            foreign: foreign.map(|(_, _, _, table, column)| (table, column)),
+        }),
         sources,
     })
 }

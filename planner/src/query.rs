@@ -621,7 +621,11 @@ fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<u
         plan.items.iter().map(|i| i.ast.as_ref().and_then(|e| plan.scope.index_of(e))).collect();
     let is_key = |i: usize| i == join.index || join.candidates.contains(&i);
     let Some(first) = resolved.iter().position(|r| r.is_some_and(is_key)) else {
-        let message = if join.synthetic {
+        let message = if let Some((table, column)) = &join.foreign {
+            format!(
+                "Primary key column missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`{table}`). Missing column: `{column}`."
+            )
+        } else if join.synthetic {
             let name = &plan.scope.columns[join.index].name;
             format!(
                 "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join expression {name} in its projection (eg, SELECT {name}...).\n{name} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased."
@@ -648,9 +652,13 @@ fn join_key_item(plan: &SelectPlan, join: &JoinKey, sink_name: &str) -> Result<u
     if same.len() > 1 {
         let mut names = same.clone();
         names.sort_unstable();
+        // A foreign-key join's key column is named after the left table, as ksqlDB names it.
+        let key = match &join.foreign {
+            Some((table, column)) => format!("{table}_{column}"),
+            None => plan.items[first].name.clone(),
+        };
         return Err(PlanError::new(format!(
-            "The projection contains a key column (`{}`) more than once, aliased as: {}.",
-            plan.items[first].name,
+            "The projection contains a key column (`{key}`) more than once, aliased as: {}.",
             names.join(" and ")
         )));
     }
