@@ -8,6 +8,7 @@ mod row_udf;
 mod string;
 mod text;
 mod trig;
+mod url;
 
 use std::sync::Arc;
 
@@ -33,7 +34,8 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
         .or_else(|| trig::resolve(name, args))
         .or_else(|| conditional::resolve(name, args))
         .or_else(|| text::resolve(name, args))
-        .or_else(|| collections::resolve(name, args))?;
+        .or_else(|| collections::resolve(name, args))
+        .or_else(|| url::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
         return_type: ret,
@@ -50,6 +52,7 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(text::NAMES)
         .chain(collections::NAMES)
         .chain(json::NAMES)
+        .chain(url::NAMES)
         .copied()
         .collect();
     names.sort();
