@@ -85,7 +85,17 @@ impl Codec for DelimitedCodec {
                 }
                 (other, _) => other.to_string(),
             };
-            if text.contains(self.delimiter) || text.contains('"') || text.contains('\n') {
+            // Quoted as Apache Commons CSV's minimal quoting does (ksqlDB writes with it): a value
+            // starting with a character up to '#' or ending with one up to ' ', one holding the
+            // delimiter, a quote or a line break, and an empty string (not NULL) first on the line.
+            let quote = match (text.chars().next(), text.chars().last()) {
+                (None, _) => i == 0 && !v.is_null(),
+                (Some(first), Some(last)) => {
+                    first <= '#' || last <= ' ' || text.contains([self.delimiter, '"', '\n', '\r'])
+                }
+                (Some(_), None) => false,
+            };
+            if quote {
                 out.push('"');
                 out.push_str(&text.replace('"', "\"\""));
                 out.push('"');
@@ -185,6 +195,20 @@ mod tests {
     fn splits_quoted_fields() {
         let f = split("a,\"b,c\",,\"\"", ',').unwrap();
         assert_eq!(f, vec![Some("a".into()), Some("b,c".into()), None, Some(String::new())]);
+    }
+
+    #[test]
+    fn values_are_quoted_as_commons_csv_quotes_them() {
+        let columns: Vec<(String, SqlType)> = (0..3).map(|i| (format!("C{i}"), SqlType::String)).collect();
+        let codec = DelimitedCodec::new(columns, ',', false).unwrap();
+        let line = |v: [&str; 3]| {
+            let values: Vec<Value> = v.iter().map(|s| Value::String(s.to_string())).collect();
+            String::from_utf8(codec.encode(&values).unwrap().unwrap()).unwrap()
+        };
+        assert_eq!(line(["!", "#x", "a"]), "\"!\",\"#x\",a");
+        assert_eq!(line(["a b", "tail ", "-5"]), "a b,\"tail \",-5");
+        assert_eq!(line(["x,y", "say \"hi\"", "two\nlines"]), "\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\"");
+        assert_eq!(line(["", "", "z"]), "\"\",,z");
     }
 
     #[test]

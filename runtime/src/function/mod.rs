@@ -1,5 +1,6 @@
 //! ksqlDB's built-in scalar functions, registered as DataFusion UDFs with ksqlDB semantics.
 
+mod bytes;
 mod collections;
 mod conditional;
 mod json;
@@ -35,7 +36,8 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
         .or_else(|| conditional::resolve(name, args))
         .or_else(|| text::resolve(name, args))
         .or_else(|| collections::resolve(name, args))
-        .or_else(|| url::resolve(name, args))?;
+        .or_else(|| url::resolve(name, args))
+        .or_else(|| bytes::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
         return_type: ret,
@@ -53,6 +55,7 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(collections::NAMES)
         .chain(json::NAMES)
         .chain(url::NAMES)
+        .chain(bytes::NAMES)
         .copied()
         .collect();
     names.sort();

@@ -54,6 +54,9 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         "INITCAP" if strings(1) => ok(initcap, S),
         "REPLACE" if strings(3) => ok(replace, S),
         "SPLIT" if strings(2) => ok(split, SqlType::Array(Box::new(S))),
+        "SPLIT" if args == [SqlType::Bytes, SqlType::Bytes] => {
+            ok(split_bytes, SqlType::Array(Box::new(SqlType::Bytes)))
+        }
         "CONCAT_WS" if args.len() >= 2 && args.iter().all(|t| *t == S) => ok(concat_ws, S),
         "INSTR" => match args {
             [S, S] | [S, S, Int] | [S, S, Int, Int] => ok(instr, Int),
@@ -132,6 +135,28 @@ fn split(a: &[Value]) -> Result<Value, String> {
     } else {
         s.split(d).map(|p| Value::String(p.to_string())).collect()
     };
+    Ok(Value::Array(parts))
+}
+
+/// SPLIT of bytes by a delimiter of bytes; an empty delimiter splits into single bytes.
+fn split_bytes(a: &[Value]) -> Result<Value, String> {
+    let (Value::Bytes(b), Value::Bytes(d)) = (&a[0], &a[1]) else { return Ok(Value::Null) };
+    if d.is_empty() {
+        return Ok(Value::Array(b.iter().map(|x| Value::Bytes(vec![*x])).collect()));
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + d.len() <= b.len() {
+        if b[i..i + d.len()] == d[..] {
+            parts.push(Value::Bytes(b[start..i].to_vec()));
+            i += d.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    parts.push(Value::Bytes(b[start..].to_vec()));
     Ok(Value::Array(parts))
 }
 
