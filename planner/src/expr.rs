@@ -840,6 +840,7 @@ pub(crate) fn is_aggregate(name: &str) -> bool {
             | "LATEST_BY_OFFSET"
             | "COUNT_DISTINCT"
             | "STDDEV_SAMP"
+            | "STDDEV_SAMPLE"
             | "STDDEV_POP"
             | "CORRELATION"
             | "ATTR"

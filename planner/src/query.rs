@@ -8,7 +8,7 @@ use arrow::datatypes::Schema;
 use eddy_catalog::{
     arrow_field, Catalog, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, WindowKind,
 };
-use eddy_parser::{fold_ident, EmitMode, Properties, Select, SelectItem};
+use eddy_parser::{fold_ident, object_name, EmitMode, Properties, Select, SelectItem};
 use eddy_runtime::{Dataflow, Input, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
@@ -120,6 +120,45 @@ fn is_null_literal(e: &sql::Expr) -> bool {
     matches!(e, sql::Expr::Value(v) if v.value == sql::Value::Null)
 }
 
+/// Aggregates whose running state ksqlDB keeps as a STRUCT, ARRAY or MAP in the source's value
+/// format: DELIMITED cannot hold it, and ksqlDB refuses them.
+const STRUCTURED_STATE: &[&str] = &[
+    "ATTR",
+    "AVG",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "CORRELATION",
+    "COUNT_DISTINCT",
+    "EARLIEST_BY_OFFSET",
+    "HISTOGRAM",
+    "LATEST_BY_OFFSET",
+    "STDDEV_POP",
+    "STDDEV_SAMP",
+    "STDDEV_SAMPLE",
+    "TOPK",
+    "TOPKDISTINCT",
+];
+
+fn refuse_intermediate_state(exprs: &[&sql::Expr], source: &Source) -> Result<()> {
+    if source.value_format.format != Format::Delimited {
+        return Ok(());
+    }
+    for e in exprs {
+        let found = sql::visit_expressions(*e, |x: &sql::Expr| match x {
+            sql::Expr::Function(f) if STRUCTURED_STATE.contains(&object_name(&f.name).to_uppercase().as_str()) => {
+                std::ops::ControlFlow::Break(())
+            }
+            _ => std::ops::ControlFlow::Continue(()),
+        });
+        if found.is_break() {
+            return Err(PlanError::new(
+                "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A synthetic column name not yet used.
 fn synthetic_name(counter: &mut usize, used: &HashSet<String>) -> String {
     loop {
@@ -220,6 +259,7 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
         if let Some(h) = &select.having {
             exprs.push(h);
         }
+        refuse_intermediate_state(&exprs, &source)?;
         let windows = select.window.as_ref().map(|w| windowing(w, select.emit == Some(EmitMode::Final))).transpose()?;
         if let (Some(_), Some(h)) = (&windows, &select.having) {
             if let Some(b) = window_bound(h) {

@@ -9,6 +9,7 @@ use crate::value::Value;
 
 /// Names of the aggregate functions Eddy implements.
 pub const AGGREGATE_NAMES: &[&str] = &[
+    "ATTR",
     "AVG",
     "COLLECT_LIST",
     "COLLECT_SET",
@@ -19,6 +20,8 @@ pub const AGGREGATE_NAMES: &[&str] = &[
     "LATEST_BY_OFFSET",
     "MAX",
     "MIN",
+    "STDDEV_SAMP",
+    "STDDEV_SAMPLE",
     "SUM",
     "TOPK",
     "TOPKDISTINCT",
@@ -37,6 +40,14 @@ pub enum AggregateFunction {
     Avg,
     /// Pearson's correlation of the pairs where both values are non-NULL (NaN below two pairs).
     Correlation,
+    /// The sample standard deviation of the non-NULL values (0 below two), computed as ksqlDB does:
+    /// count, sum and the sum of squared differences updated per value. ksqlDB's STDDEV_SAMP
+    /// returns the sample variance (`root` false), STDDEV_SAMPLE its square root.
+    StddevSamp {
+        root: bool,
+    },
+    /// The value every row had (NULL counts as a value), or NULL once two rows differ.
+    Attr,
     CollectList,
     CollectSet,
     CountDistinct,
@@ -143,6 +154,10 @@ pub fn resolve_aggregate(
         ("CORRELATION", [x, y]) if x.is_numeric() && y.is_numeric() => {
             Ok((AggregateFunction::Correlation, SqlType::Double))
         }
+        ("STDDEV_SAMP" | "STDDEV_SAMPLE", [t]) if t.is_numeric() => {
+            Ok((AggregateFunction::StddevSamp { root: name == "STDDEV_SAMPLE" }, SqlType::Double))
+        }
+        ("ATTR", [t]) => Ok((AggregateFunction::Attr, t.clone())),
         ("COLLECT_LIST", [t]) => Ok((AggregateFunction::CollectList, SqlType::Array(Box::new(t.clone())))),
         ("COLLECT_SET", [t]) => Ok((AggregateFunction::CollectSet, SqlType::Array(Box::new(t.clone())))),
         ("COUNT_DISTINCT", [_]) => Ok((AggregateFunction::CountDistinct, SqlType::Bigint)),
@@ -172,6 +187,11 @@ pub enum Accumulator {
     Latest(Option<(u64, Value)>),
     /// The first (last) n values with their sequence numbers, in arrival order.
     Offsets(Vec<(u64, Value)>),
+    /// ATTR: the first row's value, and whether a later row differed.
+    Attr {
+        first: Option<Value>,
+        mixed: bool,
+    },
 }
 
 fn add(a: &Value, b: &Value) -> Value {
@@ -196,6 +216,38 @@ fn add_pair(m: &mut [f64; 6], args: &[Value], sign: f64) {
         for (slot, v) in m.iter_mut().zip([1.0, x, y, x * y, x * x, y * y]) {
             *slot += sign * v;
         }
+    }
+}
+
+/// Adds (`sign` 1) or removes (-1) a value of a STDDEV_SAMP, kept as [count, sum, m2, ..] with
+/// ksqlDB's update: delta = x·n − sum (after counting x), m2 += delta² / (n(n−1)).
+fn add_deviation(m: &mut [f64; 6], arg: &Value, sign: f64) {
+    let x = match arg {
+        Value::Decimal(d) => *d as f64,
+        other => match as_f64(other) {
+            Some(x) => x,
+            None => return,
+        },
+    };
+    if sign > 0.0 {
+        let n = m[0] + 1.0;
+        let sum = m[1] + x;
+        if n > 1.0 {
+            let delta = x * n - sum;
+            m[2] += delta * delta / (n * (n - 1.0));
+        }
+        m[0] = n;
+        m[1] = sum;
+    } else if m[0] > 0.0 {
+        let (n, sum) = (m[0], m[1]);
+        if n > 1.0 {
+            let delta = x * n - sum;
+            m[2] -= delta * delta / (n * (n - 1.0));
+        } else {
+            m[2] = 0.0;
+        }
+        m[0] = n - 1.0;
+        m[1] = sum - x;
     }
 }
 
@@ -269,7 +321,8 @@ impl AggregateFunction {
             }),
             Self::Min(_) | Self::Max(_) => Accumulator::Extreme(Value::Null),
             Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
-            Self::Correlation => Accumulator::Moments(Box::new([0.0; 6])),
+            Self::Correlation | Self::StddevSamp { .. } => Accumulator::Moments(Box::new([0.0; 6])),
+            Self::Attr => Accumulator::Attr { first: None, mixed: false },
             Self::CollectList => Accumulator::List(Vec::new()),
             Self::CollectSet => Accumulator::Set(Vec::new()),
             Self::TopK { .. } => Accumulator::List(Vec::new()),
@@ -286,6 +339,12 @@ impl AggregateFunction {
         let arg = args.first().cloned().unwrap_or(Value::Null);
         match (self, acc) {
             (Self::Correlation, Accumulator::Moments(m)) => add_pair(m, args, 1.0),
+            (Self::StddevSamp { .. }, Accumulator::Moments(m)) => add_deviation(m, &arg, 1.0),
+            (Self::Attr, Accumulator::Attr { first, mixed }) => match first {
+                None => *first = Some(arg),
+                Some(v) if *v != arg => *mixed = true,
+                Some(_) => {}
+            },
             (Self::Count { star: true }, Accumulator::Count(n)) => *n += 1,
             (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n += 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = add(s, &arg),
@@ -355,7 +414,13 @@ impl AggregateFunction {
     pub fn supports_undo(&self) -> bool {
         matches!(
             self,
-            Self::Count { .. } | Self::Sum(_) | Self::Avg | Self::Correlation | Self::CollectList | Self::CollectSet
+            Self::Count { .. }
+                | Self::Sum(_)
+                | Self::Avg
+                | Self::Correlation
+                | Self::StddevSamp { .. }
+                | Self::CollectList
+                | Self::CollectSet
         )
     }
 
@@ -364,6 +429,7 @@ impl AggregateFunction {
         let arg = args.first().cloned().unwrap_or(Value::Null);
         match (self, acc) {
             (Self::Correlation, Accumulator::Moments(m)) => add_pair(m, args, -1.0),
+            (Self::StddevSamp { .. }, Accumulator::Moments(m)) => add_deviation(m, &arg, -1.0),
             (Self::Count { star: true }, Accumulator::Count(n)) => *n -= 1,
             (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n -= 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = subtract(s, &arg),
@@ -397,7 +463,27 @@ impl AggregateFunction {
                     *a = b.clone();
                 }
             }
+            (Accumulator::Moments(a), Accumulator::Moments(b)) if matches!(self, Self::StddevSamp { .. }) => {
+                // Two groups' squared differences, plus the one between their means.
+                let (na, nb) = (a[0], b[0]);
+                if na > 0.0 && nb > 0.0 {
+                    let d = a[1] / na - b[1] / nb;
+                    a[2] += b[2] + d * d * na * nb / (na + nb);
+                } else {
+                    a[2] += b[2];
+                }
+                a[0] += nb;
+                a[1] += b[1];
+            }
             (Accumulator::Moments(a), Accumulator::Moments(b)) => a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x += y),
+            (Accumulator::Attr { first, mixed }, Accumulator::Attr { first: f, mixed: m }) => {
+                *mixed |= *m;
+                match (first.as_ref(), f) {
+                    (None, _) => *first = f.clone(),
+                    (Some(a), Some(b)) if a != b => *mixed = true,
+                    _ => {}
+                }
+            }
             (Accumulator::Avg { sum, count }, Accumulator::Avg { sum: s, count: c }) => {
                 *sum += s;
                 *count += c;
@@ -455,6 +541,15 @@ impl AggregateFunction {
             }
             Accumulator::List(items) | Accumulator::Set(items) => Value::Array(items.clone()),
             Accumulator::Offsets(items) => Value::Array(items.iter().map(|(_, v)| v.clone()).collect()),
+            Accumulator::Moments(m) if matches!(self, Self::StddevSamp { .. }) => {
+                let (n, m2) = (m[0], m[2]);
+                let variance = if n < 2.0 { 0.0 } else { m2 / (n - 1.0) };
+                Value::Double(if *self == (Self::StddevSamp { root: true }) { variance.sqrt() } else { variance })
+            }
+            Accumulator::Attr { first, mixed } => match first {
+                Some(v) if !mixed => v.clone(),
+                _ => Value::Null,
+            },
             Accumulator::Moments(m) => {
                 let [n, sx, sy, sxy, sxx, syy] = **m;
                 let denominator = ((n * sxx - sx * sx) * (n * syy - sy * sy)).sqrt();
@@ -464,5 +559,54 @@ impl AggregateFunction {
                 v.as_ref().map(|(_, v)| v.clone()).unwrap_or(Value::Null)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(f: &AggregateFunction, values: &[Value]) -> Accumulator {
+        let mut acc = f.init();
+        for (seq, v) in values.iter().enumerate() {
+            f.update(&mut acc, std::slice::from_ref(v), seq as u64);
+        }
+        acc
+    }
+
+    #[test]
+    fn stddev_updates_undoes_and_merges_as_ksqldb_computes_it() {
+        let sample = AggregateFunction::StddevSamp { root: true };
+        let variance = AggregateFunction::StddevSamp { root: false };
+        let xs: Vec<Value> = [10.0, 12.0, 13.0, 14.0, 16.0].into_iter().map(Value::Double).collect();
+        assert_eq!(sample.result(&fold(&sample, &xs[..1])), Value::Double(0.0));
+        assert_eq!(variance.result(&fold(&variance, &xs[..2])), Value::Double(2.0));
+        assert_eq!(sample.result(&fold(&sample, &xs[..3])), Value::Double(1.5275252316519465));
+        // Taking the last value back out gives the state before it.
+        let mut acc = fold(&sample, &xs[..4]);
+        sample.undo(&mut acc, &xs[3..4]);
+        let Value::Double(after_undo) = sample.result(&acc) else { panic!() };
+        assert!((after_undo - 1.5275252316519465).abs() < 1e-12);
+        // Merging two halves equals folding everything.
+        let mut left = fold(&sample, &xs[..2]);
+        sample.merge(&mut left, &fold(&sample, &xs[2..]));
+        let (Value::Double(merged), Value::Double(all)) = (sample.result(&left), sample.result(&fold(&sample, &xs)))
+        else {
+            panic!()
+        };
+        assert!((merged - all).abs() < 1e-12);
+    }
+
+    #[test]
+    fn attr_keeps_the_one_value_or_gives_null() {
+        let s = |v: &str| Value::String(v.to_string());
+        let f = AggregateFunction::Attr;
+        assert_eq!(f.result(&fold(&f, &[s("a"), s("a")])), s("a"));
+        assert_eq!(f.result(&fold(&f, &[s("a"), Value::Null, s("a")])), Value::Null);
+        assert_eq!(f.result(&fold(&f, &[Value::Null, s("b")])), Value::Null);
+        assert_eq!(f.result(&f.init()), Value::Null);
+        let mut a = fold(&f, &[s("a")]);
+        f.merge(&mut a, &fold(&f, &[s("b")]));
+        assert_eq!(f.result(&a), Value::Null);
     }
 }
