@@ -674,7 +674,16 @@ impl<'a> ExprPlanner<'a> {
             sql::FunctionArguments::List(list) => list
                 .args
                 .iter()
-                .map(|a| match a {
+                .enumerate()
+                .map(|(i, a)| match a {
+                    // DATEADD(DAYS, ...) and its kind: the first argument is a time unit, read as its name.
+                    sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(sql::Expr::Identifier(unit)))
+                        if i == 0
+                            && eddy_runtime::function::takes_time_unit(&name)
+                            && eddy_runtime::function::time_unit_millis(&fold_ident(unit)).is_some() =>
+                    {
+                        Ok(literal(ScalarValue::Utf8(Some(fold_ident(unit))), SqlType::String))
+                    }
                     sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) => self.plan(x),
                     _ => err(e, format!("Unsupported argument in {name}: {a}")),
                 })

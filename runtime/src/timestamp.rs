@@ -22,7 +22,8 @@ pub fn parse_timestamp(text: &str, java_format: Option<&str>) -> Result<i64> {
     let fmt = java_to_strftime(java);
     // chrono's %z does not read the `Z` that Java's X pattern accepts for UTC.
     let owned;
-    let text = if fmt.contains("%z") && text.ends_with('Z') {
+    // Java's formatters read case-insensitively here (`z` too).
+    let text = if fmt.contains("%z") && (text.ends_with('Z') || text.ends_with('z')) {
         owned = format!("{}+0000", &text[..text.len() - 1]);
         owned.as_str()
     } else {
@@ -50,6 +51,9 @@ pub fn java_to_strftime(java: &str) -> String {
         if c == '\'' {
             i += 1;
             while i < chars.len() && chars[i] != '\'' {
+                if chars[i] == '%' {
+                    out.push('%');
+                }
                 out.push(chars[i]);
                 i += 1;
             }
@@ -74,6 +78,8 @@ pub fn java_to_strftime(java: &str) -> String {
             ('S', _) => "%3f".to_string(),
             ('a', _) => "%p".to_string(),
             ('X', _) | ('x', _) | ('Z', _) => "%z".to_string(),
+            ('z', 1..=3) => "%Z".to_string(),
+            ('%', _) => "%%".repeat(n),
             ('E', 1..=3) => "%a".to_string(),
             ('E', _) => "%A".to_string(),
             _ => c.to_string().repeat(n),

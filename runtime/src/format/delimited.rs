@@ -85,13 +85,17 @@ impl Codec for DelimitedCodec {
                 }
                 (other, _) => other.to_string(),
             };
-            // Quoted as Apache Commons CSV's minimal quoting does (ksqlDB writes with it): a value
-            // starting with a character up to '#' or ending with one up to ' ', one holding the
-            // delimiter, a quote or a line break, and an empty string (not NULL) first on the line.
+            // Quoted as Apache Commons CSV's minimal quoting does (ksqlDB writes with it): the first
+            // value of a line unless it starts with a letter or digit, any value starting with a
+            // character up to '#' or ending with one up to ' ', one holding the delimiter, a quote or
+            // a line break, and an empty string (not NULL) first on the line.
             let quote = match (text.chars().next(), text.chars().last()) {
                 (None, _) => i == 0 && !v.is_null(),
                 (Some(first), Some(last)) => {
-                    first <= '#' || last <= ' ' || text.contains([self.delimiter, '"', '\n', '\r'])
+                    (i == 0 && !first.is_ascii_alphanumeric())
+                        || first <= '#'
+                        || last <= ' '
+                        || text.contains([self.delimiter, '"', '\n', '\r'])
                 }
                 (Some(_), None) => false,
             };
@@ -209,6 +213,7 @@ mod tests {
         assert_eq!(line(["a b", "tail ", "-5"]), "a b,\"tail \",-5");
         assert_eq!(line(["x,y", "say \"hi\"", "two\nlines"]), "\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\"");
         assert_eq!(line(["", "", "z"]), "\"\",,z");
+        assert_eq!(line(["-5", "-5", "_"]), "\"-5\",-5,_");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod bytes;
 mod collections;
 mod conditional;
+mod datetime;
 mod json;
 mod math;
 mod row_udf;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use datafusion_expr::ScalarUDF;
 use eddy_catalog::SqlType;
 
+pub use datetime::{takes_time_unit, time_unit_millis};
 pub use row_udf::{RowFn, RowUdf};
 
 /// A function resolved for argument types: the UDF to call and its result type.
@@ -37,7 +39,8 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
         .or_else(|| text::resolve(name, args))
         .or_else(|| collections::resolve(name, args))
         .or_else(|| url::resolve(name, args))
-        .or_else(|| bytes::resolve(name, args))?;
+        .or_else(|| bytes::resolve(name, args))
+        .or_else(|| datetime::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
         return_type: ret,
@@ -56,6 +59,7 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(json::NAMES)
         .chain(url::NAMES)
         .chain(bytes::NAMES)
+        .chain(datetime::NAMES)
         .copied()
         .collect();
     names.sort();
