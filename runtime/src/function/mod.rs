@@ -5,8 +5,10 @@ mod collections;
 mod conditional;
 mod datetime;
 mod json;
+mod json_text;
 mod math;
 mod row_udf;
+mod sets;
 mod string;
 mod text;
 mod trig;
@@ -40,7 +42,9 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
         .or_else(|| collections::resolve(name, args))
         .or_else(|| url::resolve(name, args))
         .or_else(|| bytes::resolve(name, args))
-        .or_else(|| datetime::resolve(name, args))?;
+        .or_else(|| datetime::resolve(name, args))
+        .or_else(|| sets::resolve(name, args))
+        .or_else(|| json_text::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
         return_type: ret,
@@ -60,6 +64,8 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(url::NAMES)
         .chain(bytes::NAMES)
         .chain(datetime::NAMES)
+        .chain(sets::NAMES)
+        .chain(json_text::NAMES)
         .copied()
         .collect();
     names.sort();
