@@ -671,6 +671,13 @@ impl<'a> ExprPlanner<'a> {
         }
         let args = match &f.args {
             sql::FunctionArguments::None => Vec::new(),
+            // `F(*)` of a scalar function passes no arguments (the signature check then says so).
+            sql::FunctionArguments::List(list)
+                if !is_aggregate(&name)
+                    && matches!(list.args.as_slice(), [sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard)]) =>
+            {
+                Vec::new()
+            }
             sql::FunctionArguments::List(list) => list
                 .args
                 .iter()
@@ -712,6 +719,7 @@ impl<'a> ExprPlanner<'a> {
                 .collect::<Result<Vec<_>>>()?,
             None => args,
         };
+        let args = if matches!(name.as_str(), "GREATEST" | "LEAST") { comparable_arguments(args)? } else { args };
         let types: Vec<SqlType> = args.iter().map(|a| a.ty.clone()).collect();
         match resolve_function(&name, &types) {
             None => err(e, format!("Can't find any functions with the name '{name}'")),
@@ -743,6 +751,23 @@ impl<'a> ExprPlanner<'a> {
             }
         }
     }
+}
+
+/// GREATEST / LEAST arguments brought to one type as ksqlDB does: strings next to dates, times or
+/// timestamps read as those; decimals of different precision widen to one that holds them all.
+fn comparable_arguments(args: Vec<Typed>) -> Result<Vec<Typed>> {
+    let temporal = args.iter().map(|a| &a.ty).find(|t| matches!(t, SqlType::Date | SqlType::Time | SqlType::Timestamp));
+    if let Some(ty) = temporal.cloned() {
+        return args.into_iter().map(|a| if a.ty == SqlType::String { cast_to(a, &ty) } else { Ok(a) }).collect();
+    }
+    if args.len() > 1 && args.iter().all(|a| matches!(a.ty, SqlType::Decimal { .. })) {
+        let first = args[0].ty.clone();
+        let common = args.iter().skip(1).try_fold(first, |acc, a| wider_numeric(&acc, &a.ty));
+        if let Some(ty) = common {
+            return args.into_iter().map(|a| cast_to(a, &ty)).collect();
+        }
+    }
+    Ok(args)
 }
 
 /// A row-wise UDF call with a declared result type.

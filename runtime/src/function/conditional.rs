@@ -29,11 +29,22 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         } else {
             Err(signature_error(name, args))
         }),
-        "GREATEST" | "LEAST" => Some(if same && (args[0].is_numeric() || args[0] == SqlType::String) {
-            Ok((if name == "GREATEST" { greatest } else { least } as RowFn, args[0].clone()))
-        } else {
-            Err(signature_error(name, args))
-        }),
+        "GREATEST" | "LEAST" => Some(
+            if same
+                && !args.is_empty()
+                && (args[0].is_numeric()
+                    || matches!(
+                        args[0],
+                        SqlType::String | SqlType::Bytes | SqlType::Date | SqlType::Time | SqlType::Timestamp
+                    ))
+            {
+                Ok((if name == "GREATEST" { greatest } else { least } as RowFn, args[0].clone()))
+            } else {
+                // ksqlDB names these two in lower case in its messages.
+                let types: Vec<String> = args.iter().map(|t| t.to_string()).collect();
+                Err(format!("Function '{}' does not accept parameters ({}).", name.to_lowercase(), types.join(", ")))
+            },
+        ),
         _ => None,
     }
 }
@@ -53,6 +64,9 @@ fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
         (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
         (Value::Decimal(x), Value::Decimal(y)) => Some(x.cmp(y)),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) | (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
+        (Value::Timestamp(x), Value::Timestamp(y)) => Some(x.cmp(y)),
         _ => None,
     }
 }
