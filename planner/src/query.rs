@@ -9,6 +9,7 @@ use eddy_catalog::{
     arrow_field, Catalog, Column, ColumnKind, Format, FormatSpec, Source, SourceKind, SqlType, WindowKind,
 };
 use eddy_parser::{fold_ident, object_name, EmitMode, Properties, Select, SelectItem};
+use eddy_runtime::aggregate::AggregateFunction;
 use eddy_runtime::{Dataflow, Input, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
@@ -154,6 +155,31 @@ fn refuse_intermediate_state(exprs: &[&sql::Expr], source: &Source) -> Result<()
             return Err(PlanError::new(
                 "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.",
             ));
+        }
+    }
+    Ok(())
+}
+
+/// `ksql.functions.collect_list.limit` / `ksql.functions.collect_set.limit` from the session, for the
+/// COLLECT_LIST / COLLECT_SET calls of a persistent query.
+fn apply_collect_limits(steps: &mut [Step], session: &BTreeMap<String, String>) -> Result<()> {
+    let limit = |key: &str| -> Result<Option<usize>> {
+        match session.get(key) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
+                PlanError::new(format!("Invalid value {v} for configuration {key}: a non-negative number is expected"))
+            }),
+        }
+    };
+    let (list, set) = (limit("ksql.functions.collect_list.limit")?, limit("ksql.functions.collect_set.limit")?);
+    for step in steps {
+        let Step::Aggregate { calls, .. } = step else { continue };
+        for call in calls {
+            match (&mut call.function, list, set) {
+                (AggregateFunction::CollectList { limit }, Some(n), _)
+                | (AggregateFunction::CollectSet { limit }, _, Some(n)) => *limit = n,
+                _ => {}
+            }
         }
     }
     Ok(())
@@ -718,6 +744,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         }
     }
     let mut plan = plan_select(select, catalog, false)?;
+    apply_collect_limits(&mut plan.steps, sink.session)?;
     if plan.kind == SourceKind::Table && plan.source.window.is_some() && plan.join.is_none() {
         return Err(PlanError::new("KSQL does not support persistent queries on windowed tables."));
     }

@@ -27,6 +27,10 @@ pub const AGGREGATE_NAMES: &[&str] = &[
     "TOPKDISTINCT",
 ];
 
+/// How many values COLLECT_LIST and COLLECT_SET keep unless `ksql.functions.collect_list.limit` /
+/// `ksql.functions.collect_set.limit` say otherwise (ksqlDB's default).
+pub const DEFAULT_COLLECT_LIMIT: usize = 1000;
+
 /// An aggregate function bound to its argument type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AggregateFunction {
@@ -48,8 +52,14 @@ pub enum AggregateFunction {
     },
     /// The value every row had (NULL counts as a value), or NULL once two rows differ.
     Attr,
-    CollectList,
-    CollectSet,
+    /// Values in arrival order (NULLs too), at most `limit` of them.
+    CollectList {
+        limit: usize,
+    },
+    /// Distinct values in order of first arrival, at most `limit` of them.
+    CollectSet {
+        limit: usize,
+    },
     CountDistinct,
     /// The first (last) value by arrival, or with `n` the first (last) n as an array; NULLs are
     /// skipped when `ignore_nulls`.
@@ -158,8 +168,12 @@ pub fn resolve_aggregate(
             Ok((AggregateFunction::StddevSamp { root: name == "STDDEV_SAMPLE" }, SqlType::Double))
         }
         ("ATTR", [t]) => Ok((AggregateFunction::Attr, t.clone())),
-        ("COLLECT_LIST", [t]) => Ok((AggregateFunction::CollectList, SqlType::Array(Box::new(t.clone())))),
-        ("COLLECT_SET", [t]) => Ok((AggregateFunction::CollectSet, SqlType::Array(Box::new(t.clone())))),
+        ("COLLECT_LIST", [t]) => {
+            Ok((AggregateFunction::CollectList { limit: DEFAULT_COLLECT_LIMIT }, SqlType::Array(Box::new(t.clone()))))
+        }
+        ("COLLECT_SET", [t]) => {
+            Ok((AggregateFunction::CollectSet { limit: DEFAULT_COLLECT_LIMIT }, SqlType::Array(Box::new(t.clone()))))
+        }
         ("COUNT_DISTINCT", [_]) => Ok((AggregateFunction::CountDistinct, SqlType::Bigint)),
         ("EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET", [t]) => resolve_offset_aggregate(name, t, None, None),
         (n, _) if AGGREGATE_NAMES.contains(&n) => bad(),
@@ -251,6 +265,20 @@ fn add_deviation(m: &mut [f64; 6], arg: &Value, sign: f64) {
     }
 }
 
+/// Equality of values where maps are unordered (a map's entries may arrive in any order).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.iter().any(|(k2, v2)| k == k2 && same(v, v2)))
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Struct(x), Value::Struct(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|((n, p), (m, q))| n == m && same(p, q))
+        }
+        _ => a == b,
+    }
+}
+
 /// The value TOPK sorts by: the item, or its `sort_col`.
 fn sort_value(v: &Value) -> &Value {
     match v {
@@ -323,8 +351,8 @@ impl AggregateFunction {
             Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
             Self::Correlation | Self::StddevSamp { .. } => Accumulator::Moments(Box::new([0.0; 6])),
             Self::Attr => Accumulator::Attr { first: None, mixed: false },
-            Self::CollectList => Accumulator::List(Vec::new()),
-            Self::CollectSet => Accumulator::Set(Vec::new()),
+            Self::CollectList { .. } => Accumulator::List(Vec::new()),
+            Self::CollectSet { .. } => Accumulator::Set(Vec::new()),
             Self::TopK { .. } => Accumulator::List(Vec::new()),
             Self::EarliestByOffset { n: Some(_), .. } | Self::LatestByOffset { n: Some(_), .. } => {
                 Accumulator::Offsets(Vec::new())
@@ -378,8 +406,12 @@ impl AggregateFunction {
                 };
                 top_k_insert(items, item, *k, *distinct);
             }
-            (Self::CollectList, Accumulator::List(items)) => items.push(arg),
-            (Self::CollectSet, Accumulator::Set(items)) if !items.contains(&arg) => items.push(arg),
+            (Self::CollectList { limit }, Accumulator::List(items)) if items.len() < *limit => items.push(arg),
+            (Self::CollectSet { limit }, Accumulator::Set(items))
+                if items.len() < *limit && !items.iter().any(|v| same(v, &arg)) =>
+            {
+                items.push(arg)
+            }
             (Self::CountDistinct, Accumulator::Set(items)) if !arg.is_null() && !items.contains(&arg) => {
                 items.push(arg)
             }
@@ -419,8 +451,8 @@ impl AggregateFunction {
                 | Self::Avg
                 | Self::Correlation
                 | Self::StddevSamp { .. }
-                | Self::CollectList
-                | Self::CollectSet
+                | Self::CollectList { .. }
+                | Self::CollectSet { .. }
         )
     }
 
@@ -443,7 +475,10 @@ impl AggregateFunction {
                     *count -= 1;
                 }
             }
-            (Self::CollectList | Self::CollectSet, Accumulator::List(items) | Accumulator::Set(items)) => {
+            (
+                Self::CollectList { .. } | Self::CollectSet { .. },
+                Accumulator::List(items) | Accumulator::Set(items),
+            ) => {
                 if let Some(i) = items.iter().position(|v| *v == arg) {
                     items.remove(i);
                 }
@@ -490,11 +525,16 @@ impl AggregateFunction {
             }
             (Accumulator::List(a), Accumulator::List(b)) => match self {
                 Self::TopK { k, distinct, .. } => b.iter().for_each(|v| top_k_insert(a, v.clone(), *k, *distinct)),
+                Self::CollectList { limit } => a.extend(b.iter().take(limit.saturating_sub(a.len())).cloned()),
                 _ => a.extend(b.iter().cloned()),
             },
             (Accumulator::Set(a), Accumulator::Set(b)) => {
+                let limit = match self {
+                    Self::CollectSet { limit } => *limit,
+                    _ => usize::MAX,
+                };
                 for v in b {
-                    if !a.contains(v) {
+                    if a.len() < limit && !a.iter().any(|x| same(x, v)) {
                         a.push(v.clone());
                     }
                 }
@@ -595,6 +635,21 @@ mod tests {
             panic!()
         };
         assert!((merged - all).abs() < 1e-12);
+    }
+
+    #[test]
+    fn collections_stop_at_their_limit() {
+        let list = AggregateFunction::CollectList { limit: 2 };
+        let set = AggregateFunction::CollectSet { limit: 2 };
+        let xs: Vec<Value> = [1, 1, 2, 3].into_iter().map(Value::Int).collect();
+        assert_eq!(list.result(&fold(&list, &xs)), Value::Array(vec![Value::Int(1), Value::Int(1)]));
+        assert_eq!(set.result(&fold(&set, &xs)), Value::Array(vec![Value::Int(1), Value::Int(2)]));
+        let map = |e: &[(i32, i32)]| Value::Map(e.iter().map(|(k, v)| (Value::Int(*k), Value::Int(*v))).collect());
+        let maps = [map(&[(1, 2), (3, 4)]), map(&[(3, 4), (1, 2)])];
+        assert_eq!(set.result(&fold(&set, &maps)), Value::Array(vec![maps[0].clone()]));
+        let mut merged = fold(&list, &xs[..1]);
+        list.merge(&mut merged, &fold(&list, &xs[2..]));
+        assert_eq!(list.result(&merged), Value::Array(vec![Value::Int(1), Value::Int(2)]));
     }
 
     #[test]
