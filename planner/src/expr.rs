@@ -820,6 +820,24 @@ fn struct_field(args: &[Value]) -> std::result::Result<Value, String> {
 }
 
 /// An expression as ksqlDB prints it: binary operations in parentheses.
+/// An expression as ksqlDB prints it in messages: names in upper case, binary operations in
+/// parentheses (`(F1 + SUM(F2))`).
+pub(crate) fn ksql_display(e: &sql::Expr) -> String {
+    let mut e = e.clone();
+    let _ = sql::visit_expressions_mut(&mut e, |x: &mut sql::Expr| {
+        match x {
+            sql::Expr::Identifier(i) => *i = sql::Ident::new(fold_ident(i)),
+            sql::Expr::CompoundIdentifier(parts) => parts.iter_mut().for_each(|p| *p = sql::Ident::new(fold_ident(p))),
+            sql::Expr::Function(f) => {
+                f.name = sql::ObjectName::from(vec![sql::Ident::new(eddy_parser::object_name(&f.name).to_uppercase())])
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    ksql_format(&e)
+}
+
 pub(crate) fn ksql_format(e: &sql::Expr) -> String {
     match e {
         sql::Expr::BinaryOp { left, op, right } => format!("({} {op} {})", ksql_format(left), ksql_format(right)),

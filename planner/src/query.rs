@@ -309,7 +309,18 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
         }
         if let Some(h) = &select.having {
             let h_rewritten = rewritten.next().unwrap_or_else(|| h.clone());
-            let t = ExprPlanner::new(&agg.scope).plan(&h_rewritten)?;
+            let t = ExprPlanner::new(&agg.scope).plan(&h_rewritten).map_err(|e| {
+                match e.message.strip_prefix("Column '").filter(|_| e.message.ends_with("cannot be resolved.")) {
+                    Some(rest) => {
+                        let column = rest.split('\'').next().unwrap_or_default().to_string();
+                        PlanError {
+                            message: format!("Non-aggregate HAVING expression not part of GROUP BY: {column}"),
+                            ..e
+                        }
+                    }
+                    None => e,
+                }
+            })?;
             let t = cast_to(t, &SqlType::Boolean)?;
             // The filter tracks rows by key (and window).
             let keys = agg.keys.len() + if window.is_some() { WINDOW_BOUNDS.len() } else { 0 };
@@ -403,6 +414,27 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
     let planner = ExprPlanner::new(&scope);
     let partition_asts: Vec<String> = select.partition_by.iter().map(normalized).collect();
     let mut items = Vec::new();
+    if aggregated {
+        // Every SELECT expression that is neither a group key nor made of aggregates, as ksqlDB lists them.
+        let stray: Vec<String> = projection
+            .iter()
+            .zip(&select.projection)
+            .filter_map(|(item, original)| match (item, original) {
+                (SelectItem::Expr { expr, .. }, SelectItem::Expr { expr: shown, .. }) => planner
+                    .plan(expr)
+                    .err()
+                    .filter(|e| e.message.starts_with("Column '") && e.message.ends_with("cannot be resolved."))
+                    .map(|_| crate::expr::ksql_display(shown)),
+                _ => None,
+            })
+            .collect();
+        if !stray.is_empty() {
+            return Err(PlanError::new(format!(
+                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or remove them from the SELECT.",
+                stray.join(", ")
+            )));
+        }
+    }
     for item in &projection {
         match item {
             SelectItem::Wildcard { qualifier: q } if join.is_some() => {
