@@ -89,8 +89,14 @@ impl Rewriter {
                 let mut f = f.clone();
                 if let sql::FunctionArguments::List(list) = &mut f.args {
                     for a in list.args.iter_mut() {
-                        if let sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) = a {
-                            *x = self.rewrite(x)?;
+                        // Named arguments too: STRUCT(F := COLLECT_LIST(X)).
+                        match a {
+                            sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x))
+                            | sql::FunctionArg::Named { arg: sql::FunctionArgExpr::Expr(x), .. }
+                            | sql::FunctionArg::ExprNamed { arg: sql::FunctionArgExpr::Expr(x), .. } => {
+                                *x = self.rewrite(x)?
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -101,6 +107,14 @@ impl Rewriter {
             }
             E::UnaryOp { op, expr } => E::UnaryOp { op: *op, expr: boxed(self, expr)? },
             E::Nested(x) => E::Nested(boxed(self, x)?),
+            E::Struct { values, fields } => E::Struct {
+                values: values.iter().map(|v| self.rewrite(v)).collect::<Result<_>>()?,
+                fields: fields.clone(),
+            },
+            E::Array(array) => E::Array(sql::Array {
+                elem: array.elem.iter().map(|v| self.rewrite(v)).collect::<Result<_>>()?,
+                named: array.named,
+            }),
             E::IsNull(x) => E::IsNull(boxed(self, x)?),
             E::IsNotNull(x) => E::IsNotNull(boxed(self, x)?),
             E::Cast { kind, expr, data_type, array, format } => E::Cast {

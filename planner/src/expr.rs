@@ -248,6 +248,9 @@ impl<'a> ExprPlanner<'a> {
                         sql::Expr::Identifier(i) => fold_ident(i),
                         other => return err(other, "Expected a field name in STRUCT"),
                     };
+                    if fields.iter().any(|(n, _)| *n == name) {
+                        return err(v, format!("Duplicate field names found in STRUCT: '{name}'"));
+                    }
                     let t = self.plan(right)?;
                     let t = if t.null_literal { cast_to(t, &SqlType::String)? } else { t };
                     fields.push((name.clone(), t.ty.clone()));

@@ -289,7 +289,10 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         let keys: Vec<_> = source.key_columns().collect();
         keys.len() == 1 && scope.index_of(e).is_some_and(|i| scope.columns[i].name == keys[0].name)
     };
-    let condition_text = format!("{} = {}", qualified_text(l_ast, &left.scope), qualified_text(r_ast, &right_scope));
+    // The condition as written (its sides may have been swapped to put the left source first).
+    let (l_text, r_text) = (qualified_text(l_ast, &left.scope), qualified_text(r_ast, &right_scope));
+    let condition_text =
+        if std::ptr::eq(l_ast, a) { format!("{l_text} = {r_text}") } else { format!("{r_text} = {l_text}") };
     if right_source.kind == SourceKind::Table && !is_key_of(&right_scope, r_ast, &right_source) {
         let what = if left.kind == SourceKind::Table {
             "table-table joins require to join on the primary key of the right input table"
