@@ -72,6 +72,15 @@ impl Engine {
         replay: Option<&Command>,
     ) -> Result<Output, EngineError> {
         let mut state = self.state.lock().await;
+        // Source (read-only) streams and tables are never replaced, nor replace anything.
+        let replaces_source = state.catalog.source(&c.name).is_ok_and(|s| s.is_source);
+        if c.or_replace && (c.is_source || replaces_source) {
+            let kind = c.kind.to_string().to_lowercase();
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot add {kind} '{}': CREATE OR REPLACE is not supported on source {kind}s.", c.name),
+            ));
+        }
         if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
             return Ok(already_exists(c.kind, &c.name));
         }
@@ -188,16 +197,16 @@ impl Engine {
                 )
             })?
             .clone();
-        if existing.is_source {
-            return Err(EngineError::new(
-                sqlstate::INVALID_PARAMETER,
-                format!("Cannot insert into read-only {} {target}.", existing.kind.to_string().to_lowercase()),
-            ));
-        }
         if existing.kind == SourceKind::Table {
             return Err(EngineError::new(
                 sqlstate::INVALID_PARAMETER,
                 format!("INSERT INTO can only be used to insert into a stream. {target} is a table."),
+            ));
+        }
+        if existing.is_source {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot insert into read-only {} {target}.", existing.kind.to_string().to_lowercase()),
             ));
         }
         if existing.columns.iter().any(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))) {
@@ -305,6 +314,12 @@ impl Engine {
             return Err(EngineError::new(
                 sqlstate::INVALID_PARAMETER,
                 format!("Incompatible data source type is {}, but statement was DROP {kind}", source.kind),
+            ));
+        }
+        if delete_topic && source.is_source {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot delete topic for read-only source: {name}"),
             ));
         }
         let users = state.catalog.queries_using(name);
