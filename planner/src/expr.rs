@@ -232,7 +232,13 @@ impl<'a> ExprPlanner<'a> {
                 self.call_function(e, "SUBSTRING", args)
             }
             E::Array(array) => {
+                if array.elem.is_empty() {
+                    return err(e, "Array constructor cannot be empty. Please supply at least one element (see https://github.com/confluentinc/ksql/issues/4239).");
+                }
                 let items = array.elem.iter().map(|x| self.plan(x)).collect::<Result<Vec<_>>>()?;
+                if items.iter().all(|i| i.null_literal) {
+                    return err(e, "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.");
+                }
                 let ty = self.common(e, &items, "ARRAY")?;
                 let items = items.into_iter().map(|i| cast_to(i, &ty)).collect::<Result<Vec<_>>>()?;
                 Ok(row_call("ARRAY", items, SqlType::Array(Box::new(ty)), build_array))
@@ -585,11 +591,22 @@ impl<'a> ExprPlanner<'a> {
             };
             let key = if name.quote_style == Some('\'') {
                 literal(ScalarValue::Utf8(Some(name.value.clone())), SqlType::String)
+            } else if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("NULL") {
+                self.plan(&sql::Expr::Value(sql::Value::Null.into()))?
             } else {
                 self.plan(&sql::Expr::Identifier(name.clone()))?
             };
             keys.push(key);
             values.push(self.plan(v)?);
+        }
+        if keys.is_empty() {
+            return err(e, "Map constructor cannot be empty. Please supply at least one key value pair (see https://github.com/confluentinc/ksql/issues/4239).");
+        }
+        if keys.iter().all(|k| k.null_literal) {
+            return err(e, "Cannot construct a map with all NULL keys (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.");
+        }
+        if values.iter().all(|v| v.null_literal) {
+            return err(e, "Cannot construct a map with all NULL values (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.");
         }
         let kt = self.common(e, &keys, "MAP")?;
         let vt = self.common(e, &values, "MAP")?;

@@ -84,12 +84,12 @@ pub fn values_to_array(values: &[Value], ty: &SqlType) -> Result<ArrayRef> {
                 offsets.push(children.len() as i32);
             }
             let child = values_to_array(&children, item)?;
-            Arc::new(ListArray::new(
+            Arc::new(ListArray::try_new(
                 Arc::new(Field::new("item", arrow_type(item), true)),
                 OffsetBuffer::new(offsets.into()),
                 child,
                 Some(NullBuffer::from(valid)),
-            ))
+            )?)
         }
         SqlType::Map(k, v) => {
             let mut offsets = vec![0i32];
@@ -115,14 +115,16 @@ pub fn values_to_array(values: &[Value], ty: &SqlType) -> Result<ArrayRef> {
             let DataType::Struct(fields) = entries_field.data_type().clone() else {
                 return Err(RuntimeError::Internal("map entries type".into()));
             };
-            let entries = StructArray::new(fields, vec![values_to_array(&keys, k)?, values_to_array(&vals, v)?], None);
-            Arc::new(MapArray::new(
+            // A NULL key cannot be stored (map keys are not nullable): an error, not a panic.
+            let entries =
+                StructArray::try_new(fields, vec![values_to_array(&keys, k)?, values_to_array(&vals, v)?], None)?;
+            Arc::new(MapArray::try_new(
                 entries_field,
                 OffsetBuffer::new(offsets.into()),
                 entries,
                 Some(NullBuffer::from(valid)),
                 false,
-            ))
+            )?)
         }
         SqlType::Struct(fields) => {
             let DataType::Struct(arrow_fields) = arrow_type(ty) else {
@@ -152,7 +154,7 @@ pub fn values_to_array(values: &[Value], ty: &SqlType) -> Result<ArrayRef> {
             if fields.is_empty() {
                 Arc::new(StructArray::new_empty_fields(values.len(), Some(NullBuffer::from(valid))))
             } else {
-                Arc::new(StructArray::new(arrow_fields, arrays, Some(NullBuffer::from(valid))))
+                Arc::new(StructArray::try_new(arrow_fields, arrays, Some(NullBuffer::from(valid)))?)
             }
         }
     })
@@ -219,5 +221,19 @@ pub fn array_value(array: &dyn Array, i: usize) -> Value {
             Value::Struct(fields.iter().zip(s.columns()).map(|(f, c)| (f.name().clone(), array_value(c, i))).collect())
         }
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_with_a_null_key_is_an_error_not_a_panic() {
+        let ty = SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Int));
+        let good = Value::Map(vec![(Value::String("a".into()), Value::Int(1))]);
+        let bad = Value::Map(vec![(Value::Null, Value::Int(1))]);
+        assert_eq!(array_value(values_to_array(std::slice::from_ref(&good), &ty).unwrap().as_ref(), 0), good);
+        assert!(values_to_array(&[good, bad], &ty).is_err());
     }
 }
