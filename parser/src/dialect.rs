@@ -1,7 +1,10 @@
 //! The sqlparser dialect for ksqlDB expressions: generic SQL, with `->` (struct field access)
 //! binding tighter than any operator, as in ksqlDB (`s->f = 1` is `(s->f) = 1`).
 
-use sqlparser::ast::{CastKind, DataType, Expr, Ident, ObjectName};
+use sqlparser::ast::{
+    CastKind, DataType, Expr, Ident, LambdaFunction, LambdaFunctionParameter, LambdaSyntax, ObjectName,
+    OneOrManyWithParens,
+};
 use sqlparser::dialect::{Dialect, GenericDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -82,8 +85,37 @@ impl Dialect for KsqlDialect {
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
         match parser.peek_token_ref().token {
             Token::Arrow => Some(Ok(self.prec_value(Precedence::DoubleColon))),
+            // A lambda's `=>` binds loosest: its body is the whole expression after it.
+            Token::RArrow => Some(Ok(1)),
             _ => None,
         }
+    }
+
+    /// `x => body` and `(a, b) => body`: ksqlDB's lambdas (TRANSFORM, FILTER, REDUCE).
+    fn parse_infix(&self, parser: &mut Parser, expr: &Expr, _precedence: u8) -> Option<Result<Expr, ParserError>> {
+        if parser.peek_token_ref().token != Token::RArrow {
+            return None;
+        }
+        let param = |e: &Expr| match e {
+            Expr::Identifier(name) => Ok(LambdaFunctionParameter { name: name.clone(), data_type: None }),
+            other => Err(ParserError::ParserError(format!("Expected a lambda parameter name, found: {other}"))),
+        };
+        let params = match expr {
+            Expr::Identifier(_) => param(expr).map(OneOrManyWithParens::One),
+            Expr::Nested(inner) => param(inner).map(|p| OneOrManyWithParens::Many(vec![p])),
+            Expr::Tuple(items) => items.iter().map(param).collect::<Result<Vec<_>, _>>().map(OneOrManyWithParens::Many),
+            other => Err(ParserError::ParserError(format!("Expected lambda parameters before =>, found: {other}"))),
+        };
+        Some(params.and_then(|params| {
+            parser.next_token();
+            let body = parser.parse_expr()?;
+            Ok(Expr::Lambda(LambdaFunction { params, body: Box::new(body), syntax: LambdaSyntax::Arrow }))
+        }))
+    }
+
+    /// `=>` is a lambda here, never a named argument.
+    fn supports_named_fn_args_with_rarrow_operator(&self) -> bool {
+        false
     }
 }
 

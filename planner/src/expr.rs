@@ -40,6 +40,13 @@ fn err<T>(e: &sql::Expr, message: impl Into<String>) -> Result<T> {
     Err(PlanError::at(message, e.span().start))
 }
 
+impl ExprPlanner<'_> {
+    /// The columns expressions are planned over.
+    pub(crate) fn scope(&self) -> &Scope {
+        self.scope
+    }
+}
+
 fn literal(value: ScalarValue, ty: SqlType) -> Typed {
     Typed { expr: Arc::new(Literal::new(value)), ty, null_literal: false }
 }
@@ -49,7 +56,7 @@ fn config() -> Arc<ConfigOptions> {
 }
 
 /// Calls a UDF with a declared result type.
-fn call(name: &str, udf: Arc<ScalarUDF>, args: Vec<Typed>, ret: SqlType) -> Typed {
+pub(crate) fn call(name: &str, udf: Arc<ScalarUDF>, args: Vec<Typed>, ret: SqlType) -> Typed {
     let field = Arc::new(Field::new(name, arrow_type(&ret), true));
     let args = args.into_iter().map(|a| a.expr).collect();
     Typed { expr: Arc::new(ScalarFunctionExpr::new(name, udf, args, field, config())), ty: ret, null_literal: false }
@@ -223,6 +230,17 @@ impl<'a> ExprPlanner<'a> {
             }
             E::Function(f) => self.function(e, f),
             // sqlparser reads SUBSTRING specially; ksqlDB's is an ordinary function.
+            // sqlparser reads CEIL and FLOOR specially too.
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                let name = if matches!(e, E::Ceil { .. }) { "CEIL" } else { "FLOOR" };
+                let mut args = vec![self.plan(expr)?];
+                match field {
+                    sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime) => {}
+                    sql::CeilFloorKind::Scale(v) => args.push(self.plan(&E::Value(v.clone()))?),
+                    other => return err(e, format!("Unsupported argument in {name}: {other:?}")),
+                }
+                self.call_function(e, name, args)
+            }
             E::Substring { expr, substring_from, substring_for, .. } => {
                 let args = std::iter::once(expr)
                     .chain(substring_from)
@@ -682,6 +700,9 @@ impl<'a> ExprPlanner<'a> {
 
     fn function(&self, e: &sql::Expr, f: &sql::Function) -> Result<Typed> {
         let name = eddy_parser::object_name(&f.name).to_uppercase();
+        if let Some(kind) = crate::lambda::lambda_kind(&name) {
+            return crate::lambda::plan_lambda_call(self, e, &name, kind, f);
+        }
         if eddy_runtime::operator::TableFunction::of(&name).is_some() {
             // The SELECT list's table functions are planned as a flat map before expressions see them.
             return err(e, format!("Table function {name} can only be used in the SELECT list of a stream query"));

@@ -5,6 +5,7 @@ mod aggregation;
 mod error;
 mod expr;
 mod join;
+mod lambda;
 mod pull;
 mod query;
 mod scope;

@@ -6,6 +6,7 @@ mod conditional;
 mod datetime;
 mod json;
 mod json_text;
+mod lambda;
 mod math;
 mod row_udf;
 mod sets;
@@ -20,6 +21,7 @@ use datafusion_expr::ScalarUDF;
 use eddy_catalog::SqlType;
 
 pub use datetime::{takes_time_unit, time_unit_millis};
+pub use lambda::{LambdaKind, LambdaUdf};
 pub use row_udf::{RowFn, RowUdf};
 
 /// A function resolved for argument types: the UDF to call and its result type.
@@ -66,6 +68,7 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(datetime::NAMES)
         .chain(sets::NAMES)
         .chain(json_text::NAMES)
+        .chain(lambda::NAMES)
         .copied()
         .collect();
     names.sort();
