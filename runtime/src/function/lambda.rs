@@ -69,6 +69,11 @@ impl LambdaUdf {
         }
     }
 
+    /// Lambda body `i` (the planner gives each call the bodies it needs).
+    fn body(&self, i: usize) -> Result<&Arc<dyn PhysicalExpr>> {
+        self.bodies.get(i).ok_or_else(|| DataFusionError::Internal(format!("{} has no lambda {i}", self.name)))
+    }
+
     /// Evaluates `body` over `params` (one array per lambda parameter, all of `n` rows) with row
     /// `row` of the query's columns repeated alongside.
     fn eval(
@@ -103,10 +108,10 @@ impl LambdaUdf {
             (LambdaKind::Reduce, Value::Null) => Ok(init.unwrap_or(Value::Null)),
             (_, Value::Null) => Ok(Value::Null),
             (LambdaKind::Transform, Value::Array(items)) => {
-                Ok(Value::Array(self.eval(&self.bodies[0], outer, row, vec![array(&items, &sql(0))?])?))
+                Ok(Value::Array(self.eval(self.body(0)?, outer, row, vec![array(&items, &sql(0))?])?))
             }
             (LambdaKind::Filter, Value::Array(items)) => {
-                let keep = self.eval(&self.bodies[0], outer, row, vec![array(&items, &sql(0))?])?;
+                let keep = self.eval(self.body(0)?, outer, row, vec![array(&items, &sql(0))?])?;
                 Ok(Value::Array(
                     items.into_iter().zip(keep).filter(|(_, k)| *k == Value::Boolean(true)).map(|(v, _)| v).collect(),
                 ))
@@ -114,8 +119,8 @@ impl LambdaUdf {
             (LambdaKind::Transform, Value::Map(entries)) => {
                 let (keys, values): (Vec<Value>, Vec<Value>) = entries.into_iter().unzip();
                 let params = || -> Result<Vec<ArrayRef>> { Ok(vec![array(&keys, &sql(0))?, array(&values, &sql(1))?]) };
-                let new_keys = self.eval(&self.bodies[0], outer, row, params()?)?;
-                let new_values = self.eval(&self.bodies[1], outer, row, params()?)?;
+                let new_keys = self.eval(self.body(0)?, outer, row, params()?)?;
+                let new_values = self.eval(self.body(1)?, outer, row, params()?)?;
                 // A key produced twice keeps its last value.
                 let mut out: Vec<(Value, Value)> = Vec::new();
                 for (k, v) in new_keys.into_iter().zip(new_values) {
@@ -129,7 +134,7 @@ impl LambdaUdf {
             (LambdaKind::Filter, Value::Map(entries)) => {
                 let (keys, values): (Vec<Value>, Vec<Value>) = entries.iter().cloned().unzip();
                 let keep =
-                    self.eval(&self.bodies[0], outer, row, vec![array(&keys, &sql(0))?, array(&values, &sql(1))?])?;
+                    self.eval(self.body(0)?, outer, row, vec![array(&keys, &sql(0))?, array(&values, &sql(1))?])?;
                 Ok(Value::Map(
                     entries.into_iter().zip(keep).filter(|(_, k)| *k == Value::Boolean(true)).map(|(e, _)| e).collect(),
                 ))
@@ -146,7 +151,7 @@ impl LambdaUdf {
                     for (i, v) in step.iter().enumerate() {
                         params.push(array(std::slice::from_ref(v), &sql(i + 1))?);
                     }
-                    state = self.eval(&self.bodies[0], outer, row, params)?.pop().unwrap_or(Value::Null);
+                    state = self.eval(self.body(0)?, outer, row, params)?.pop().unwrap_or(Value::Null);
                 }
                 Ok(state)
             }
