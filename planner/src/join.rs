@@ -143,6 +143,95 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         JoinKind::Right => "RIGHT [OUTER]",
         JoinKind::Outer => "[FULL] OUTER",
     };
+    // ksqlDB cannot join sources whose values are in the KAFKA format.
+    let kafka: Vec<String> = left
+        .sources
+        .iter()
+        .filter_map(|n| catalog.source(n).ok())
+        .chain(std::iter::once(&right_source))
+        .filter(|s| s.value_format.format == eddy_catalog::Format::Kafka)
+        .map(|s| s.name.clone())
+        .collect();
+    if !kafka.is_empty() {
+        return Err(PlanError::new(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka.join(", ")
+        )));
+    }
+    // The ON clause: one equality, each side naming columns of exactly one source.
+    let (a, b) = match &join.on {
+        sql::Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b } => (a.as_ref(), b.as_ref()),
+        sql::Expr::Nested(inner) => match inner.as_ref() {
+            sql::Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b } => (a.as_ref(), b.as_ref()),
+            _ => return Err(invalid_condition(&join.on)),
+        },
+        _ => return Err(invalid_condition(&join.on)),
+    };
+    let on_text = format!("({} = {})", ksql_text(a), ksql_text(b));
+    for side in [a, b] {
+        if !has_column(side) {
+            let shown = match side {
+                sql::Expr::Value(v) if v.value == sql::Value::Null => "null".to_string(),
+                other => other.to_string(),
+            };
+            return Err(PlanError::new(format!(
+                "Invalid comparison expression '{shown}' in join '{on_text}'. Each side of the join comparision must contain references from exactly one source."
+            )));
+        }
+    }
+    let joined_columns: Vec<ScopeColumn> = visible(&left.scope).into_iter().chain(visible(&right_scope)).collect();
+    let both = Scope::new(joined_columns);
+    let left_planner = ExprPlanner::new(&left.scope);
+    let right_planner = ExprPlanner::new(&right_scope);
+    let resolve_error = |e: &sql::Expr| -> PlanError {
+        let mut unknown = None;
+        let _ = sql::visit_expressions(e, |x: &sql::Expr| {
+            if let sql::Expr::CompoundIdentifier(parts) = x {
+                let q = fold_ident(&parts[0]);
+                if !both.columns.iter().any(|c| c.qualifier.as_deref() == Some(q.as_str())) {
+                    unknown = Some(q);
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        if let Some(q) = unknown {
+            return PlanError::new(format!(
+                "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+            ));
+        }
+        match ExprPlanner::new(&both).plan(e) {
+            Err(err) => match err.message.strip_prefix("Column '") {
+                Some(rest) if err.message.ends_with("cannot be resolved.") => {
+                    PlanError { message: format!("JOIN ON column '{rest}"), ..err }
+                }
+                _ => err,
+            },
+            Ok(_) => PlanError::new(format!(
+                "Invalid comparison expression '{}' in join '{on_text}'. Each side of the join comparision must contain references from exactly one source.",
+                e
+            )),
+        }
+    };
+    let (left_expr, right_expr) = match (left_planner.plan(a), right_planner.plan(b)) {
+        (Ok(l), Ok(r)) => ((a, l), (b, r)),
+        _ => match (left_planner.plan(b), right_planner.plan(a)) {
+            (Ok(l), Ok(r)) => ((b, l), (a, r)),
+            _ => {
+                let culprit = if left_planner.plan(a).is_err() && right_planner.plan(a).is_err() { a } else { b };
+                return Err(resolve_error(culprit));
+            }
+        },
+    };
+    let ((l_ast, l_typed), (r_ast, r_typed)) = (left_expr, right_expr);
+    if l_typed.ty != r_typed.ty {
+        return Err(PlanError::new(format!(
+            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+            qualified_text(l_ast, &left.scope),
+            l_typed.ty,
+            qualified_text(r_ast, &right_scope),
+            r_typed.ty
+        )));
+    }
     let left_name = left.sources.last().cloned().unwrap_or_default();
     let mut shape = match (left.kind, right_source.kind) {
         (SourceKind::Stream, SourceKind::Stream) => {
@@ -212,78 +301,6 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         }
     }
 
-    // The ON clause: one equality, each side naming columns of exactly one source.
-    let (a, b) = match &join.on {
-        sql::Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b } => (a.as_ref(), b.as_ref()),
-        sql::Expr::Nested(inner) => match inner.as_ref() {
-            sql::Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b } => (a.as_ref(), b.as_ref()),
-            _ => return Err(invalid_condition(&join.on)),
-        },
-        _ => return Err(invalid_condition(&join.on)),
-    };
-    let on_text = format!("({} = {})", ksql_text(a), ksql_text(b));
-    for side in [a, b] {
-        if !has_column(side) {
-            let shown = match side {
-                sql::Expr::Value(v) if v.value == sql::Value::Null => "null".to_string(),
-                other => other.to_string(),
-            };
-            return Err(PlanError::new(format!(
-                "Invalid comparison expression '{shown}' in join '{on_text}'. Each side of the join comparision must contain references from exactly one source."
-            )));
-        }
-    }
-    let joined_columns: Vec<ScopeColumn> = visible(&left.scope).into_iter().chain(visible(&right_scope)).collect();
-    let both = Scope::new(joined_columns);
-    let left_planner = ExprPlanner::new(&left.scope);
-    let right_planner = ExprPlanner::new(&right_scope);
-    let resolve_error = |e: &sql::Expr| -> PlanError {
-        let mut unknown = None;
-        let _ = sql::visit_expressions(e, |x: &sql::Expr| {
-            if let sql::Expr::CompoundIdentifier(parts) = x {
-                let q = fold_ident(&parts[0]);
-                if !both.columns.iter().any(|c| c.qualifier.as_deref() == Some(q.as_str())) {
-                    unknown = Some(q);
-                }
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-        if let Some(q) = unknown {
-            return PlanError::new(format!("'{q}' is not a valid stream/table name or alias."));
-        }
-        match ExprPlanner::new(&both).plan(e) {
-            Err(err) => match err.message.strip_prefix("Column '") {
-                Some(rest) if err.message.ends_with("cannot be resolved.") => {
-                    PlanError { message: format!("JOIN ON column '{rest}"), ..err }
-                }
-                _ => err,
-            },
-            Ok(_) => PlanError::new(format!(
-                "Invalid comparison expression '{}' in join '{on_text}'. Each side of the join comparision must contain references from exactly one source.",
-                e
-            )),
-        }
-    };
-    let (left_expr, right_expr) = match (left_planner.plan(a), right_planner.plan(b)) {
-        (Ok(l), Ok(r)) => ((a, l), (b, r)),
-        _ => match (left_planner.plan(b), right_planner.plan(a)) {
-            (Ok(l), Ok(r)) => ((b, l), (a, r)),
-            _ => {
-                let culprit = if left_planner.plan(a).is_err() && right_planner.plan(a).is_err() { a } else { b };
-                return Err(resolve_error(culprit));
-            }
-        },
-    };
-    let ((l_ast, l_typed), (r_ast, r_typed)) = (left_expr, right_expr);
-    if l_typed.ty != r_typed.ty {
-        return Err(PlanError::new(format!(
-            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-            qualified_text(l_ast, &left.scope),
-            l_typed.ty,
-            qualified_text(r_ast, &right_scope),
-            r_typed.ty
-        )));
-    }
     // Tables join on their primary key only.
     let is_key_of = |scope: &Scope, e: &sql::Expr, source: &Source| -> bool {
         let keys: Vec<_> = source.key_columns().collect();

@@ -122,7 +122,7 @@ fn is_null_literal(e: &sql::Expr) -> bool {
 }
 
 /// Aggregates whose running state ksqlDB keeps as a STRUCT, ARRAY or MAP in the source's value
-/// format: DELIMITED cannot hold it, and ksqlDB refuses them.
+/// format: DELIMITED cannot hold it, and ksqlDB refuses them (and any GROUP BY over KAFKA values).
 const STRUCTURED_STATE: &[&str] = &[
     "ATTR",
     "AVG",
@@ -141,6 +141,12 @@ const STRUCTURED_STATE: &[&str] = &[
 ];
 
 fn refuse_intermediate_state(exprs: &[&sql::Expr], source: &Source) -> Result<()> {
+    if source.value_format.format == Format::Kafka {
+        return Err(PlanError::new(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
+            source.name
+        )));
+    }
     if source.value_format.format != Format::Delimited {
         return Ok(());
     }
