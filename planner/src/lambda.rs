@@ -71,7 +71,6 @@ pub(crate) fn plan_lambda_call(
         return err(e, format!("{name} of {} takes {wanted_lambdas} lambda function(s)", collection.ty));
     }
     // The bodies' input: the query's columns, then the parameters.
-    let outer = planner.scope().columns.len();
     let mut bodies = Vec::new();
     let mut body_types = Vec::new();
     let mut schema = None;
@@ -127,6 +126,6 @@ pub(crate) fn plan_lambda_call(
         let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(&c.name, i));
         args.push(Typed { expr: column, ty: c.ty.clone(), null_literal: false });
     }
-    let udf = LambdaUdf::new(name, kind, collection.ty, bodies, schema, outer, result.clone());
+    let udf = LambdaUdf::new(name, kind, bodies, schema, params, result.clone());
     Ok(call(name, Arc::new(ScalarUDF::new_from_impl(udf)), args, result))
 }

@@ -420,28 +420,10 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
     let planner = ExprPlanner::new(&scope);
     let partition_asts: Vec<String> = select.partition_by.iter().map(normalized).collect();
     let mut items = Vec::new();
-    if aggregated {
-        // Every SELECT expression that is neither a group key nor made of aggregates, as ksqlDB lists them.
-        let stray: Vec<String> = projection
-            .iter()
-            .zip(&select.projection)
-            .filter_map(|(item, original)| match (item, original) {
-                (SelectItem::Expr { expr, .. }, SelectItem::Expr { expr: shown, .. }) => planner
-                    .plan(expr)
-                    .err()
-                    .filter(|e| e.message.starts_with("Column '") && e.message.ends_with("cannot be resolved."))
-                    .map(|_| crate::expr::ksql_display(shown)),
-                _ => None,
-            })
-            .collect();
-        if !stray.is_empty() {
-            return Err(PlanError::new(format!(
-                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or remove them from the SELECT.",
-                stray.join(", ")
-            )));
-        }
-    }
-    for item in &projection {
+    // Every SELECT expression of a GROUP BY query that is neither a group key nor made of aggregates,
+    // as ksqlDB lists them.
+    let mut stray: Vec<String> = Vec::new();
+    for (i, item) in projection.iter().enumerate() {
         match item {
             SelectItem::Wildcard { qualifier: q } if join.is_some() => {
                 // A join's star names every source column QUALIFIER_NAME, left to right.
@@ -487,11 +469,17 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
                     Some(i) if !partition_by_null => ident(&keys[i]),
                     _ => (**expr).clone(),
                 };
-                let typed = planner.plan(&ast).map_err(|e| match e.message.strip_prefix("Column '") {
-                    Some(_) if aggregated && e.message.ends_with("cannot be resolved.") => PlanError {
-                        message: format!("Non-aggregate SELECT expression(s) not part of GROUP BY: {expr}"),
-                        ..e
-                    },
+                let planned = planner.plan(&ast);
+                if let Err(e) = &planned {
+                    if aggregated && e.message.starts_with("Column '") && e.message.ends_with("cannot be resolved.") {
+                        stray.push(match select.projection.get(i) {
+                            Some(SelectItem::Expr { expr: shown, .. }) => crate::expr::ksql_display(shown),
+                            _ => crate::expr::ksql_display(expr),
+                        });
+                        continue;
+                    }
+                }
+                let typed = planned.map_err(|e| match e.message.strip_prefix("Column '") {
                     Some(rest) if e.message.ends_with("cannot be resolved.") => {
                         PlanError { message: format!("SELECT column '{rest}"), ..e }
                     }
@@ -525,6 +513,12 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
                 items.push(Projected { name, typed, ast: Some(ast) });
             }
         }
+    }
+    if !stray.is_empty() {
+        return Err(PlanError::new(format!(
+            "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or remove them from the SELECT.",
+            stray.join(", ")
+        )));
     }
     let mut names = HashSet::new();
     for i in &items {

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use eddy_catalog::SqlType;
 
-use super::{signature_error, RowFn};
+use super::{items, signature_error, RowFn};
 use crate::value::{decimal_to_string, Value};
 
 pub const NAMES: &[&str] = &[
@@ -40,13 +40,6 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         ("MAP_KEYS", [SqlType::Map(k, _)]) => ok(keys, SqlType::Array(k.clone())),
         ("MAP_VALUES", [SqlType::Map(_, v)]) => ok(values, SqlType::Array(v.clone())),
         (n, _) if NAMES.contains(&n) => bad(),
-        _ => None,
-    }
-}
-
-fn items(v: &Value) -> Option<&Vec<Value>> {
-    match v {
-        Value::Array(items) => Some(items),
         _ => None,
     }
 }
@@ -108,7 +101,7 @@ fn min(a: &[Value]) -> Result<Value, String> {
 fn sort(a: &[Value]) -> Result<Value, String> {
     let Some(list) = items(&a[0]) else { return Ok(Value::Null) };
     let desc = matches!(a.get(1), Some(Value::String(d)) if d.eq_ignore_ascii_case("DESC"));
-    let mut out = list.clone();
+    let mut out = list.to_vec();
     out.sort_by(|x, y| match (x.is_null(), y.is_null(), desc) {
         (false, false, true) => order(y, x),
         _ => order(x, y),

@@ -2,7 +2,7 @@
 
 use eddy_catalog::SqlType;
 
-use super::{signature_error, RowFn};
+use super::{signature_error, signature_error_lowercase, RowFn};
 use crate::value::Value;
 
 pub const NAMES: &[&str] = &["AS_VALUE", "COALESCE", "GREATEST", "IFNULL", "LEAST", "NULLIF"];
@@ -40,9 +40,7 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
             {
                 Ok((if name == "GREATEST" { greatest } else { least } as RowFn, args[0].clone()))
             } else {
-                // ksqlDB names these two in lower case in its messages.
-                let types: Vec<String> = args.iter().map(|t| t.to_string()).collect();
-                Err(format!("Function '{}' does not accept parameters ({}).", name.to_lowercase(), types.join(", ")))
+                Err(signature_error_lowercase(name, args))
             },
         ),
         _ => None,

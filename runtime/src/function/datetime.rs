@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use eddy_catalog::SqlType;
 
-use super::RowFn;
+use super::{signature_error_lowercase, text, RowFn};
 use crate::timestamp::java_to_strftime;
 use crate::value::Value;
 
@@ -88,26 +88,16 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         ("UNIX_TIMESTAMP", [Timestamp]) => ok(epoch_millis, Bigint),
         ("UNIX_DATE", []) => ok(today, Int),
         ("UNIX_DATE", [Date]) => ok(epoch_days, Int),
-        (n, _) if NAMES.contains(&n) => {
-            // ksqlDB names these functions in lower case in its messages.
-            let types: Vec<String> = args.iter().map(|t| t.to_string()).collect();
-            Some(Err(format!("Function '{}' does not accept parameters ({}).", n.to_lowercase(), types.join(", "))))
-        }
+        (n, _) if NAMES.contains(&n) => Some(Err(signature_error_lowercase(n, args))),
         _ => None,
     }
 }
 
+/// An integer, or the number a DATE, TIME or TIMESTAMP is stored as.
 fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) | Value::Date(i) | Value::Time(i) => Some(*i as i64),
         Value::Bigint(i) | Value::Timestamp(i) => Some(*i),
-        _ => None,
-    }
-}
-
-fn text(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
         _ => None,
     }
 }

@@ -36,37 +36,31 @@ pub enum LambdaKind {
 pub struct LambdaUdf {
     name: String,
     kind: LambdaKind,
-    /// The collection's type: ARRAY<T> or MAP<K, V>.
-    collection: SqlType,
     /// TRANSFORM of a map: key body then value body; otherwise one body.
     bodies: Vec<Arc<dyn PhysicalExpr>>,
     /// The bodies' input: the query's columns, then the lambda's parameters.
     schema: SchemaRef,
+    /// The parameters' types (REDUCE's state first).
+    params: Vec<SqlType>,
+    /// How many of the schema's columns are the query's.
     outer: usize,
     result: SqlType,
     signature: Signature,
 }
 
 impl LambdaUdf {
+    /// `schema` ends with one column per parameter of `params`.
     pub fn new(
         name: &str,
         kind: LambdaKind,
-        collection: SqlType,
         bodies: Vec<Arc<dyn PhysicalExpr>>,
         schema: SchemaRef,
-        outer: usize,
+        params: Vec<SqlType>,
         result: SqlType,
     ) -> Self {
-        Self {
-            name: name.to_string(),
-            kind,
-            collection,
-            bodies,
-            schema,
-            outer,
-            result,
-            signature: Signature::variadic_any(Volatility::Immutable),
-        }
+        let outer = schema.fields().len().saturating_sub(params.len());
+        let signature = Signature::variadic_any(Volatility::Immutable);
+        Self { name: name.to_string(), kind, bodies, schema, params, outer, result, signature }
     }
 
     /// Lambda body `i` (the planner gives each call the bodies it needs).
@@ -101,8 +95,7 @@ impl LambdaUdf {
 
     fn one_row(&self, collection: Value, init: Option<Value>, outer: &[ArrayRef], row: usize) -> Result<Value> {
         let array = |values: &[Value], ty: &SqlType| values_to_array(values, ty).map_err(execution);
-        let param_type = |i: usize| self.schema.field(self.outer + i).data_type().clone();
-        let sql = |i: usize| eddy_catalog::sql_type_of(&param_type(i)).unwrap_or(SqlType::String);
+        let sql = |i: usize| self.params.get(i).cloned().unwrap_or(SqlType::String);
         match (self.kind, collection) {
             // Nothing to fold: the initial state.
             (LambdaKind::Reduce, Value::Null) => Ok(init.unwrap_or(Value::Null)),
@@ -222,10 +215,9 @@ mod tests {
         let transform = LambdaUdf::new(
             "TRANSFORM",
             LambdaKind::Transform,
-            ints.clone(),
             vec![add(0, 1, &["OFFSET", "X"])],
             fields(&["OFFSET", "X"]),
-            1,
+            vec![SqlType::Int],
             ints.clone(),
         );
         let offsets: ArrayRef = Arc::new(arrow::array::Int32Array::from(vec![10, 20]));
@@ -235,10 +227,9 @@ mod tests {
         let reduce = LambdaUdf::new(
             "REDUCE",
             LambdaKind::Reduce,
-            ints.clone(),
             vec![add(1, 2, &["OFFSET", "S", "X"])],
             fields(&["OFFSET", "S", "X"]),
-            1,
+            vec![SqlType::Int, SqlType::Int],
             SqlType::Int,
         );
         assert_eq!(
@@ -252,14 +243,13 @@ mod tests {
         let filter = LambdaUdf::new(
             "FILTER",
             LambdaKind::Filter,
-            ints.clone(),
             vec![Arc::new(BinaryExpr::new(
                 Arc::new(Column::new("X", 1)),
                 Operator::Gt,
                 Arc::new(Literal::new(ScalarValue::Int32(Some(1)))),
             ))],
             fields(&["OFFSET", "X"]),
-            1,
+            vec![SqlType::Int],
             ints,
         );
         assert_eq!(filter.one_row(list(&[1, 2, 3]), None, std::slice::from_ref(&offsets), 0).unwrap(), list(&[2, 3]));

@@ -1,5 +1,6 @@
 //! ksqlDB's built-in scalar functions, registered as DataFusion UDFs with ksqlDB semantics.
 
+mod args;
 mod bytes;
 mod collections;
 mod conditional;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use datafusion_expr::ScalarUDF;
 use eddy_catalog::SqlType;
 
+use args::{items, text};
 pub use datetime::{takes_time_unit, time_unit_millis};
 pub use lambda::{LambdaKind, LambdaUdf};
 pub use row_udf::{RowFn, RowUdf};
@@ -78,4 +80,10 @@ pub fn function_names() -> Vec<&'static str> {
 pub(crate) fn signature_error(name: &str, args: &[SqlType]) -> String {
     let types: Vec<String> = args.iter().map(|t| t.to_string()).collect();
     format!("Function '{name}' does not accept parameters ({})", types.join(", "))
+}
+
+/// The signature error of the functions ksqlDB declares in lower case (`greatest`, `dateadd`, ...),
+/// worded as its messages for them are.
+pub(crate) fn signature_error_lowercase(name: &str, args: &[SqlType]) -> String {
+    format!("{}.", signature_error(&name.to_lowercase(), args))
 }

@@ -3,7 +3,7 @@
 
 use eddy_catalog::SqlType;
 
-use super::{signature_error, RowFn};
+use super::{items, signature_error, RowFn};
 use crate::value::Value;
 
 pub const NAMES: &[&str] =
@@ -30,13 +30,6 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         ("AS_MAP", [Array(k), Array(v)]) if **k == S => ok(as_map, Map(Box::new(S), v.clone())),
         ("SPLIT_TO_MAP", [S, S, S]) => ok(split_to_map, Map(Box::new(S), Box::new(S))),
         (n, _) if NAMES.contains(&n) => Some(Err(signature_error(name, args))),
-        _ => None,
-    }
-}
-
-fn items(v: &Value) -> Option<&[Value]> {
-    match v {
-        Value::Array(items) => Some(items),
         _ => None,
     }
 }

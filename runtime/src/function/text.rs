@@ -3,7 +3,7 @@
 
 use eddy_catalog::SqlType;
 
-use super::{signature_error, RowFn};
+use super::{signature_error, text, RowFn};
 use crate::value::Value;
 
 pub const NAMES: &[&str] = &[
@@ -29,13 +29,6 @@ pub const NAMES: &[&str] = &[
 ];
 
 type Found = Option<Result<(RowFn, SqlType), String>>;
-
-fn text(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
 
 fn int(v: &Value) -> Option<i64> {
     match v {
