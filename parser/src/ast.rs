@@ -46,8 +46,6 @@ pub enum Statement {
     Explain(Box<Statement>),
     /// `EXPLAIN query_id`: the plan of a running query.
     ExplainQuery(String),
-    /// `BEGIN`, `COMMIT`, `ROLLBACK`, `DISCARD ALL` and other session no-ops Postgres clients send.
-    SessionNoop(String),
 }
 
 /// A stream or a table.

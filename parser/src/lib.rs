@@ -12,6 +12,6 @@ mod types;
 pub use ast::*;
 pub use error::{ParseError, Result};
 pub use ident::{fold_ident, object_name};
-pub use parser::{location_to_position, parse_statements, parse_type, ParsedStatement};
+pub use parser::{location_to_position, parse_each, parse_statements, parse_type, ParsedStatement, StatementParse};
 pub use sqlparser;
 pub use types::SqlType;

@@ -26,6 +26,26 @@ pub struct ParsedStatement {
 
 /// Parses every `;`-separated statement of `sql`. Empty statements are skipped.
 pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
+    parse_each(sql)?
+        .into_iter()
+        .map(|p| p.result.map(|statement| ParsedStatement { statement, text: p.text, offset: p.offset }))
+        .collect()
+}
+
+/// One `;`-separated statement of a text: where it is and how it parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementParse {
+    /// The statement's text, without the trailing `;`.
+    pub text: String,
+    /// 1-based character offset of the statement's start in the submitted text.
+    pub offset: usize,
+    /// The statement, or why it is not one of Eddy's dialect (positions in the submitted text).
+    pub result: Result<Statement>,
+}
+
+/// Splits `sql` into statements and parses each on its own, so a caller can try another grammar
+/// on the ones that fail. Fails only when the text cannot be tokenized.
+pub fn parse_each(sql: &str) -> Result<Vec<StatementParse>> {
     let dialect = KsqlDialect;
     let positions = Positions::new(sql);
     let tokens = Tokenizer::new(&dialect, sql)
@@ -64,8 +84,8 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>> {
         let mut parser =
             StatementParser { p: Parser::new(&dialect).with_tokens_with_locations(stmt_tokens), positions: &positions };
         let terminated = token.token == Token::SemiColon;
-        let statement = parser.statement().map_err(|e| ksql_syntax_error(e, sql, &text, terminated))?;
-        out.push(ParsedStatement { statement, text, offset });
+        let result = parser.statement().map_err(|e| ksql_syntax_error(e, sql, &text, terminated));
+        out.push(StatementParse { text, offset, result });
     }
     Ok(out)
 }
@@ -315,15 +335,6 @@ impl StatementParser<'_> {
                 return Ok(Statement::ExplainQuery(self.name()?));
             }
             return Ok(Statement::Explain(Box::new(self.statement_body()?)));
-        }
-        for word in ["BEGIN", "START", "COMMIT", "ROLLBACK", "END", "DISCARD", "RESET", "DEALLOCATE", "CLOSE"] {
-            if self.peek_word(word) {
-                let mut text = Vec::new();
-                while !self.at_end() {
-                    text.push(self.p.next_token().token.to_string());
-                }
-                return Ok(Statement::SessionNoop(text.join(" ").to_uppercase()));
-            }
         }
         let found = self.p.peek_token_ref().token.to_string();
         self.error(format!("Syntax error: unknown statement starting with '{found}'"))

@@ -18,7 +18,7 @@ use eddy_runtime::function::{resolve_function, RowUdf};
 use eddy_runtime::{array_value, Value};
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned, UnaryOperator};
 
-use crate::error::{PlanError, Result};
+use crate::error::{PlanError, PlanErrorKind, Result};
 use crate::scope::Scope;
 use crate::types::{as_decimal, common_type, decimal_arithmetic, wider_numeric};
 
@@ -321,6 +321,7 @@ impl<'a> ExprPlanner<'a> {
                     None => name.to_string(),
                 };
                 err(e, format!("Column '{shown}' cannot be resolved."))
+                    .map_err(|x| x.of_kind(PlanErrorKind::UnknownColumn))
             }
             Err(message) => err(e, message),
         }

@@ -9,7 +9,7 @@ use eddy_parser::{fold_ident, FromClause, Join, SourceRef};
 use eddy_runtime::{Input, JoinBranch, JoinKind, JoinShape, JoinSpec, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, BinaryOperator};
 
-use crate::error::{PlanError, Result};
+use crate::error::{PlanError, PlanErrorKind, Result};
 use crate::expr::{cast_to, ExprPlanner};
 use crate::scope::{Scope, ScopeColumn};
 use crate::sources::source_spec;
@@ -64,10 +64,9 @@ pub(crate) fn plan_from(from: &FromClause, catalog: &Catalog) -> Result<FromPlan
 }
 
 fn lookup(catalog: &Catalog, r: &SourceRef) -> Result<Source> {
-    catalog
-        .source(&r.name)
-        .cloned()
-        .map_err(|_| PlanError::at_position(format!("{} does not exist.", r.name), r.position))
+    catalog.source(&r.name).cloned().map_err(|_| {
+        PlanError::at_position(format!("{} does not exist.", r.name), r.position).of_kind(PlanErrorKind::UnknownSource)
+    })
 }
 
 /// `Q.N` as ksqlDB prints a join expression.

@@ -14,7 +14,7 @@ mod table_functions;
 mod time_literals;
 mod types;
 
-pub use error::{PlanError, Result};
+pub use error::{PlanError, PlanErrorKind, Result};
 pub use expr::{evaluate_constant, ExprPlanner, Typed};
 pub use pull::{plan_pull, PullPlan};
 pub use query::{plan_persistent, plan_push, OutputColumn, PersistentPlan, PlannedQuery, SinkRequest};

@@ -119,7 +119,7 @@ async fn push_query_and_csas_on_the_embedded_broker() {
     // Errors carry a SQLSTATE and a position.
     let err = client.simple_query("SELECT nope FROM pageviews EMIT CHANGES").await.expect_err("unknown column");
     let db = err.as_db_error().expect("db error");
-    assert_eq!(db.code().code(), "42704");
+    assert_eq!(db.code().code(), "42703");
     assert_eq!(db.position(), Some(&tokio_postgres::error::ErrorPosition::Original(8)));
     let err = client.simple_query("SELEKT 1").await.expect_err("syntax");
     assert_eq!(err.as_db_error().expect("db error").code().code(), "42601");

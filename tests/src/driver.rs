@@ -148,10 +148,28 @@ fn render_value(v: &Value) -> String {
 /// Renders a finite output.
 pub fn render_output(output: &Output) -> String {
     match output {
-        Output::Done { tag, message } => match message {
+        Output::Done { tag, message, .. } => match message {
             Some(m) => format!("{tag}: {m}\n"),
             None => format!("{tag}\n"),
         },
+        Output::Batches { schema, batches } => {
+            let mut out = schema.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>().join(" | ");
+            out.push('\n');
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    let cells: Vec<String> = batch
+                        .columns()
+                        .iter()
+                        .map(|c| render_value(&eddy_runtime::array_value(c.as_ref(), row)))
+                        .collect();
+                    out.push_str(&cells.join(" | "));
+                    out.push('\n');
+                }
+            }
+            out
+        }
+        Output::Tagged { tag, output } => format!("{tag}\n{}", render_output(output)),
+        Output::CopyOut { .. } | Output::CopyIn(_) => "<copy>\n".into(),
         Output::Rows { columns, rows } => {
             let mut out = columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(" | ");
             out.push('\n');

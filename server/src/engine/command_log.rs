@@ -39,7 +39,7 @@ impl Engine {
                     continue;
                 }
             };
-            let mut session = Session { properties: command.properties.clone() };
+            let mut session = Session::with_properties(command.properties.clone());
             let parsed = match parse_statements(&command.statement) {
                 Ok(p) => p,
                 Err(e) => {

@@ -1,7 +1,7 @@
 //! Engine errors with a SQLSTATE and, for SQL errors, the position in the statement text.
 
 use eddy_parser::ParseError;
-use eddy_planner::PlanError;
+use eddy_planner::{PlanError, PlanErrorKind};
 use eddy_runtime::RuntimeError;
 
 /// An error returned to a client.
@@ -15,6 +15,12 @@ pub struct EngineError {
     pub position: Option<usize>,
     /// Where a planner error points, converted to `position` by `locate`.
     location: Option<sqlparser::tokenizer::Location>,
+    /// The planner's kind, for planning errors.
+    pub plan_kind: Option<PlanErrorKind>,
+    /// A suggestion for the user (Postgres' HINT).
+    pub hint: Option<String>,
+    /// Where the error happened (Postgres' CONTEXT), e.g. the line of COPY data.
+    pub context: Option<String>,
 }
 
 /// SQLSTATE codes used by the engine.
@@ -22,6 +28,27 @@ pub mod sqlstate {
     pub const SYNTAX_ERROR: &str = "42601";
     pub const UNDEFINED_OBJECT: &str = "42704";
     pub const UNDEFINED_TABLE: &str = "42P01";
+    pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const UNDEFINED_CURSOR: &str = "34000";
+    pub const DUPLICATE_CURSOR: &str = "42P03";
+    pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
+    pub const INVALID_CURSOR_STATE: &str = "24000";
+    pub const ACTIVE_SQL_TRANSACTION: &str = "25001";
+    pub const NO_ACTIVE_SQL_TRANSACTION: &str = "25P01";
+    pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
+    pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
+    pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
+    pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+    pub const DATA_EXCEPTION: &str = "22000";
+    pub const INVALID_DATETIME_FORMAT: &str = "22007";
+    pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const DUPLICATE_OBJECT: &str = "42710";
     pub const DATATYPE_MISMATCH: &str = "42804";
     pub const INVALID_PARAMETER: &str = "22023";
@@ -34,24 +61,76 @@ pub mod sqlstate {
 impl EngineError {
     /// An error with a SQLSTATE.
     pub fn new(sqlstate: &'static str, message: impl Into<String>) -> Self {
-        Self { message: message.into(), sqlstate, position: None, location: None }
+        Self {
+            message: message.into(),
+            sqlstate,
+            position: None,
+            location: None,
+            plan_kind: None,
+            hint: None,
+            context: None,
+        }
     }
 
     /// A syntax error from the parser.
     pub fn syntax(e: ParseError) -> Self {
-        Self { message: e.message, sqlstate: sqlstate::SYNTAX_ERROR, position: e.position, location: None }
+        Self::new(sqlstate::SYNTAX_ERROR, e.message).at(e.position)
     }
 
     /// A planning error: invalid names, types or statements.
     pub fn plan(e: PlanError) -> Self {
-        let state = if e.message.contains("does not exist") || e.message.contains("cannot be resolved") {
-            sqlstate::UNDEFINED_OBJECT
-        } else if e.message.contains("not supported") || e.message.contains("don't support") {
-            sqlstate::FEATURE_NOT_SUPPORTED
-        } else {
-            sqlstate::SYNTAX_ERROR
+        let state = match e.kind {
+            PlanErrorKind::UnknownSource => sqlstate::UNDEFINED_TABLE,
+            PlanErrorKind::UnknownColumn => sqlstate::UNDEFINED_COLUMN,
+            PlanErrorKind::Unsupported | PlanErrorKind::PullUnsupported => sqlstate::FEATURE_NOT_SUPPORTED,
+            // Kinds not yet given to every planner error (issue: typed errors end to end): the
+            // message's wording is the only hint left for those.
+            PlanErrorKind::Other
+                if e.message.contains("does not exist") || e.message.contains("cannot be resolved") =>
+            {
+                sqlstate::UNDEFINED_OBJECT
+            }
+            PlanErrorKind::Other if e.message.contains("not supported") || e.message.contains("don't support") => {
+                sqlstate::FEATURE_NOT_SUPPORTED
+            }
+            PlanErrorKind::Other => sqlstate::SYNTAX_ERROR,
         };
-        Self { message: e.message, sqlstate: state, position: e.position, location: e.location }
+        Self {
+            message: e.message,
+            sqlstate: state,
+            position: e.position,
+            location: e.location,
+            plan_kind: Some(e.kind),
+            hint: None,
+            context: None,
+        }
+    }
+
+    /// The same error at a 1-based character position.
+    pub fn at(self, position: Option<usize>) -> Self {
+        Self { position, ..self }
+    }
+
+    /// The same error with a hint.
+    pub fn with_hint(self, hint: impl Into<String>) -> Self {
+        Self { hint: Some(hint.into()), ..self }
+    }
+
+    /// The same error with a context.
+    pub fn with_context(self, context: impl Into<String>) -> Self {
+        Self { context: Some(context.into()), ..self }
+    }
+
+    /// The error of a statement that starts at 1-based `offset` of the submitted text, with its
+    /// position moved from the statement's text to the submitted one.
+    pub fn shifted(self, offset: usize) -> Self {
+        let position = self.position.map(|p| p + offset.saturating_sub(1));
+        Self { position, ..self }
+    }
+
+    /// True for ksqlDB's refusals of pull queries that full SQL answers (JOIN, GROUP BY, ...).
+    pub fn is_pull_unsupported(&self) -> bool {
+        self.plan_kind == Some(PlanErrorKind::PullUnsupported)
     }
 
     /// Converts a planner location into a position in `text`.

@@ -1,6 +1,6 @@
 //! INSERT INTO ... VALUES: evaluates the values, encodes key and value, and produces one record.
 
-use eddy_catalog::{ColumnKind, SqlType};
+use eddy_catalog::{ColumnKind, Source, SqlType};
 use eddy_planner::evaluate_constant;
 use eddy_runtime::format::{codec_for, Role};
 use eddy_runtime::{OutputRecord, Value};
@@ -16,30 +16,7 @@ impl Engine {
         columns: Option<&[String]>,
         values: &[Expr],
     ) -> Result<Output, EngineError> {
-        let source = {
-            let state = self.state.lock().await;
-            match state.catalog.source(target) {
-                Ok(source) => source.clone(),
-                Err(_) => {
-                    let hint = state
-                        .catalog
-                        .sources()
-                        .find(|s| s.name.eq_ignore_ascii_case(target))
-                        .map(|s| did_you_mean(target, &s.name))
-                        .unwrap_or_default();
-                    return Err(EngineError::new(
-                        sqlstate::UNDEFINED_TABLE,
-                        format!("Cannot insert values into an unknown stream/table: `{target}`{hint}"),
-                    ));
-                }
-            }
-        };
-        if source.is_source {
-            return Err(EngineError::new(
-                sqlstate::INVALID_PARAMETER,
-                format!("Cannot insert values into read-only {}: {target}", source.kind.to_string().to_lowercase()),
-            ));
-        }
+        let source = self.writable_source(target).await?;
         let headers: Vec<&str> = source
             .columns
             .iter()
@@ -97,22 +74,61 @@ impl Engine {
             })?;
             assigned.push((name.clone(), value));
         }
-        let pick = |kind: &ColumnKind| -> (Vec<(String, SqlType)>, Vec<Value>) {
-            let cols: Vec<_> = source.columns.iter().filter(|c| &c.kind == kind).collect();
-            let values = cols
-                .iter()
-                .map(|c| assigned.iter().find(|(n, _)| *n == c.name).map(|(_, v)| v.clone()).unwrap_or(Value::Null))
-                .collect();
-            (cols.iter().map(|c| (c.name.clone(), c.ty.clone())).collect(), values)
-        };
-        let (key_cols, key_values) = pick(&ColumnKind::Key);
-        let (value_cols, value_values) = pick(&ColumnKind::Value);
-        let key = codec_for(&source.key_format, key_cols, Role::Key)?.encode(&key_values)?;
-        let value = codec_for(&source.value_format, value_cols, Role::Value)?.encode(&value_values)?;
-        let timestamp = timestamp.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        self.broker.produce(&source.topic, vec![OutputRecord { timestamp, key, value, headers: Vec::new() }]).await?;
+        let record = encode_record(&source, &assigned, timestamp)?;
+        self.broker.produce(&source.topic, vec![record]).await?;
         Ok(Output::done("INSERT 0 1"))
     }
+
+    /// A stream or table that INSERT and COPY may write to.
+    pub(super) async fn writable_source(&self, target: &str) -> Result<Source, EngineError> {
+        let source = {
+            let state = self.state.lock().await;
+            match state.catalog.source(target) {
+                Ok(source) => source.clone(),
+                Err(_) => {
+                    let hint = state
+                        .catalog
+                        .sources()
+                        .find(|s| s.name.eq_ignore_ascii_case(target))
+                        .map(|s| did_you_mean(target, &s.name))
+                        .unwrap_or_default();
+                    return Err(EngineError::new(
+                        sqlstate::UNDEFINED_TABLE,
+                        format!("Cannot insert values into an unknown stream/table: `{target}`{hint}"),
+                    ));
+                }
+            }
+        };
+        if source.is_source {
+            return Err(EngineError::new(
+                sqlstate::INVALID_PARAMETER,
+                format!("Cannot insert values into read-only {}: {target}", source.kind.to_string().to_lowercase()),
+            ));
+        }
+        Ok(source)
+    }
+}
+
+/// The record of a row: named values (missing columns NULL) encoded as the source's key and value.
+pub(super) fn encode_record(
+    source: &Source,
+    assigned: &[(String, Value)],
+    timestamp: Option<i64>,
+) -> Result<OutputRecord, EngineError> {
+    let pick = |kind: &ColumnKind| -> (Vec<(String, SqlType)>, Vec<Value>) {
+        let cols: Vec<_> = source.columns.iter().filter(|c| &c.kind == kind).collect();
+        let values = cols
+            .iter()
+            .map(|c| assigned.iter().find(|(n, _)| *n == c.name).map(|(_, v)| v.clone()).unwrap_or(Value::Null))
+            .collect();
+        (cols.iter().map(|c| (c.name.clone(), c.ty.clone())).collect(), values)
+    };
+    let (key_cols, key_values) = pick(&ColumnKind::Key);
+    let (value_cols, value_values) = pick(&ColumnKind::Value);
+    let key = codec_for(&source.key_format, key_cols, Role::Key)?.encode(&key_values)?;
+    let value = codec_for(&source.value_format, value_cols, Role::Value)?.encode(&value_values)?;
+    let timestamp = timestamp.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    Ok(OutputRecord { timestamp, key, value, headers: Vec::new() })
 }
 
 /// ksqlDB's hint when a source exists under another case: an unquoted name was upper-cased, a quoted one

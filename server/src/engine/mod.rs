@@ -5,40 +5,37 @@
 //! planned by the planner and started on the broker; push queries stream rows back to the session.
 
 mod command_log;
+mod copy;
+mod cursor;
 mod ddl;
 mod error;
 mod insert;
 mod output;
 mod pg;
+mod prepare;
 mod pull;
 mod push_registry;
 mod queries;
+mod router;
 mod show;
+mod sql;
+mod transaction;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use eddy_catalog::{Catalog, Command};
-use eddy_parser::{parse_statements, ParsedStatement, Statement};
+use eddy_parser::{ParsedStatement, Statement};
 use eddy_runtime::generator::ConnectorTask;
 use eddy_runtime::{Broker, QueryMetrics, RunningQuery};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
+pub use crate::session::Session;
+use crate::sql::{SourceRelations, SqlEngine};
+pub use copy::{CopyFormat, CopyIn, CopyOptions};
 pub use error::{sqlstate as error_sqlstate, EngineError};
 pub use output::{Output, ResultColumn, RowChannel};
-
-/// Per-connection state: session properties set with SET.
-#[derive(Debug, Clone, Default)]
-pub struct Session {
-    pub properties: BTreeMap<String, String>,
-}
-
-impl Session {
-    /// True when push queries and new persistent queries read from the beginning.
-    pub fn earliest(&self) -> bool {
-        self.properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"))
-    }
-}
+pub use prepare::{Columns, Parameter, Prepared, PreparedKind};
 
 struct Running {
     handle: Box<dyn RunningQuery>,
@@ -61,11 +58,17 @@ pub struct Engine {
     /// Where successful DDL is recorded; None disables the command log.
     command_topic: Option<String>,
     pushes: Arc<push_registry::PushRegistry>,
+    /// The catalog as the SQL engine reads it, replaced after every change.
+    published: watch::Sender<Arc<Catalog>>,
+    sql: SqlEngine,
 }
 
 impl Engine {
     /// An engine over a broker; `command_topic` enables durability of the catalog.
     pub async fn new(broker: Arc<dyn Broker>, command_topic: Option<String>) -> Result<Self, EngineError> {
+        let (published, view) = watch::channel(Arc::new(Catalog::default()));
+        let sql = SqlEngine::new(SourceRelations::new(view, broker.clone()))
+            .map_err(|e| EngineError::new(error::sqlstate::INTERNAL, format!("cannot start the SQL engine: {e}")))?;
         let engine = Self {
             broker,
             state: Mutex::new(State {
@@ -75,14 +78,23 @@ impl Engine {
             }),
             command_topic,
             pushes: Arc::default(),
+            published,
+            sql,
         };
         engine.recover().await?;
+        engine.publish_catalog().await;
         Ok(engine)
     }
 
     /// A snapshot of the catalog.
     pub async fn catalog(&self) -> Catalog {
         self.state.lock().await.catalog.clone()
+    }
+
+    /// Makes the catalog's current state what the SQL engine reads.
+    async fn publish_catalog(&self) {
+        let catalog = self.state.lock().await.catalog.clone();
+        self.published.send_replace(Arc::new(catalog));
     }
 
     /// Whether every generator connector has stopped (written its MAX_EVENTS, or failed).
@@ -96,34 +108,30 @@ impl Engine {
         &self.broker
     }
 
-    /// Runs every statement in `sql`, stopping at the first error.
-    pub async fn execute(&self, session: &mut Session, sql: &str) -> Vec<Result<Output, EngineError>> {
-        let parsed = match parse_statements(sql) {
-            Ok(p) => p,
-            Err(e) => return vec![Err(EngineError::syntax(e))],
-        };
-        let mut out = Vec::with_capacity(parsed.len());
-        for stmt in parsed {
-            let result = self.execute_parsed(session, &stmt, None).await.map_err(|e| e.locate(sql));
-            let failed = result.is_err();
-            out.push(result);
-            if failed {
-                break;
-            }
-        }
-        out
-    }
-
-    /// Result columns of a statement without running it (for the extended protocol's Describe).
-    pub async fn describe(&self, session: &Session, sql: &str) -> Result<Option<Vec<ResultColumn>>, EngineError> {
-        let parsed = parse_statements(sql).map_err(EngineError::syntax)?;
-        let Some(stmt) = parsed.first() else { return Ok(None) };
-        let state = self.state.lock().await;
-        self.result_columns(&state, session, &stmt.statement).map_err(|e| e.locate(sql))
-    }
-
-    /// Runs one parsed statement. `replay` is set when re-running a command from the command log.
+    /// Runs one parsed statement of Eddy's dialect. `replay` is set when re-running a command from
+    /// the command log.
     pub(crate) async fn execute_parsed(
+        &self,
+        session: &mut Session,
+        stmt: &ParsedStatement,
+        replay: Option<&Command>,
+    ) -> Result<Output, EngineError> {
+        let changes_catalog = matches!(
+            stmt.statement,
+            Statement::CreateSource(_)
+                | Statement::CreateAsSelect(_)
+                | Statement::InsertSelect { .. }
+                | Statement::Drop { .. }
+                | Statement::Terminate(_)
+        );
+        let result = self.dispatch(session, stmt, replay).await;
+        if changes_catalog {
+            self.publish_catalog().await;
+        }
+        result
+    }
+
+    async fn dispatch(
         &self,
         session: &mut Session,
         stmt: &ParsedStatement,
@@ -138,8 +146,8 @@ impl Engine {
             Statement::InsertValues { target, columns, values } => {
                 self.insert_values(target, columns.as_deref(), values).await
             }
-            Statement::Select(select) => self.push_query(session, select, &stmt.text).await,
-            Statement::SelectValues(items) => pg::select_values(items),
+            Statement::Select(select) => self.select(session, select, &stmt.text, stmt.offset).await,
+            Statement::SelectValues(_) => self.sql_text(session, &stmt.text).await.map_err(|e| e.shifted(stmt.offset)),
             Statement::Show(kind) => self.show(session, kind).await,
             Statement::Describe { name, extended } => self.describe_source(name, *extended).await,
             Statement::Drop { kind, name, if_exists, delete_topic } => {
@@ -149,14 +157,13 @@ impl Engine {
             Statement::Print { topic, from_beginning, interval, limit } => {
                 self.print(topic, *from_beginning, *interval, *limit).await
             }
-            Statement::Set { name, value } => pg::set(session, name, value),
+            Statement::Set { name, value } => pg::set(session, name, Some(value)),
             Statement::Unset { name } => {
                 session.properties.remove(name);
                 Ok(Output::done("UNSET"))
             }
             Statement::Explain(inner) => self.explain(session, inner).await,
             Statement::ExplainQuery(id) => self.explain_query(id).await,
-            Statement::SessionNoop(text) => Ok(Output::done(text.split_whitespace().next().unwrap_or("OK"))),
         }
     }
 

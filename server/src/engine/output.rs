@@ -1,5 +1,7 @@
 //! What a statement returns: a completion tag, a table of rows, or an unbounded row stream.
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use eddy_catalog::SqlType;
 use eddy_runtime::Value;
 use tokio::sync::mpsc;
@@ -35,23 +37,37 @@ pub struct RowChannel {
 
 /// The result of one statement.
 pub enum Output {
-    /// A statement that returns no rows; `tag` is the command tag (e.g. `CREATE STREAM`).
-    Done { tag: String, message: Option<String> },
-    /// A finite table.
+    /// A statement that returns no rows; `tag` is the command tag (e.g. `CREATE STREAM`), `status`
+    /// the settings whose new values Postgres reports to the client (ParameterStatus).
+    Done { tag: String, message: Option<String>, status: Vec<(String, String)> },
+    /// A finite table of Eddy's values.
     Rows { columns: Vec<ResultColumn>, rows: Vec<Vec<Value>> },
+    /// A finite table from the SQL engine, in Arrow batches.
+    Batches { schema: SchemaRef, batches: Vec<RecordBatch> },
     /// An unbounded stream of rows.
     Stream(RowChannel),
+    /// Another output with its own completion tag (`FETCH 5`).
+    Tagged { tag: String, output: Box<Output> },
+    /// `COPY ... TO STDOUT`: the rows of `output` in a COPY format.
+    CopyOut { options: super::copy::CopyOptions, output: Box<Output> },
+    /// `COPY ... FROM STDIN`: the client sends the rows next.
+    CopyIn(super::copy::CopyIn),
 }
 
 impl Output {
     /// A completion without message.
     pub fn done(tag: impl Into<String>) -> Self {
-        Self::Done { tag: tag.into(), message: None }
+        Self::Done { tag: tag.into(), message: None, status: Vec::new() }
     }
 
     /// A completion with a message for the user.
     pub fn done_with(tag: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Done { tag: tag.into(), message: Some(message.into()) }
+        Self::Done { tag: tag.into(), message: Some(message.into()), status: Vec::new() }
+    }
+
+    /// A completion reporting changed settings.
+    pub fn done_reporting(tag: impl Into<String>, status: Vec<(String, String)>) -> Self {
+        Self::Done { tag: tag.into(), message: None, status }
     }
 
     /// A table of text columns.

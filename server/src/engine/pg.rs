@@ -1,90 +1,181 @@
-//! Postgres manners: SELECT without FROM (version(), constants), SET/SHOW of session settings.
+//! Postgres' session statements: `SET`/`SHOW`/`RESET` of settings (and ksqlDB's `SET 'property'`),
+//! `DISCARD`, `LISTEN`, and the dispatch of transaction, cursor and COPY statements.
 
-use eddy_catalog::SqlType;
-use eddy_parser::SelectItem;
-use eddy_planner::evaluate_constant;
-use eddy_runtime::Value;
-use sqlparser::ast::Expr;
+use sqlparser::ast::{Expr, Reset, Set, Statement as PgStatement, Value as SqlValue};
 
 use super::error::{sqlstate, EngineError};
-use super::{Output, ResultColumn, Session};
+use super::router::first_word;
+use super::{Engine, Output, ResultColumn, Session};
+use crate::session::settings::{self, canonical_name, SettingError};
+use crate::session::Transaction;
 
-/// The server version reported to clients.
-pub const SERVER_VERSION: &str = "15.0";
+impl Engine {
+    /// Whether a Postgres statement is one the session answers.
+    pub(super) fn is_session_statement(statement: &PgStatement) -> bool {
+        matches!(
+            statement,
+            PgStatement::Set(_)
+                | PgStatement::ShowVariable { .. }
+                | PgStatement::ShowVariables { .. }
+                | PgStatement::Reset(_)
+                | PgStatement::StartTransaction { .. }
+                | PgStatement::Commit { .. }
+                | PgStatement::Rollback { .. }
+                | PgStatement::Savepoint { .. }
+                | PgStatement::ReleaseSavepoint { .. }
+                | PgStatement::Discard { .. }
+                | PgStatement::Deallocate { .. }
+                | PgStatement::LISTEN { .. }
+                | PgStatement::UNLISTEN { .. }
+        )
+    }
 
-/// The text `version()` returns.
-pub fn version_string() -> String {
-    format!("PostgreSQL {SERVER_VERSION} (Eddy {} streaming SQL, ksqlDB dialect)", env!("CARGO_PKG_VERSION"))
-}
+    /// Runs a Postgres session statement (`text` starts at 1-based `offset` of what was submitted).
+    pub(super) async fn session_statement(
+        &self,
+        session: &mut Session,
+        text: &str,
+        offset: usize,
+    ) -> Result<Output, EngineError> {
+        match first_word(text).as_str() {
+            "DECLARE" => return self.declare(session, text, offset).await,
+            "FETCH" => return self.fetch(session, text, false).await,
+            "MOVE" => return self.fetch(session, text, true).await,
+            "CLOSE" => return self.close(session, text).await,
+            "COPY" => return self.copy(session, text, offset).await,
+            _ => {}
+        }
+        let mut parsed = crate::sql::parse(text).map_err(|e| e.shifted(offset))?;
+        let (Some(statement), true) = (parsed.pop(), parsed.is_empty()) else {
+            return Err(EngineError::new(sqlstate::SYNTAX_ERROR, "expected one statement"));
+        };
+        match statement {
+            PgStatement::StartTransaction { .. } => Ok(self.begin(session, &statement)),
+            PgStatement::Commit { .. } => Ok(self.commit(session).await),
+            PgStatement::Rollback { savepoint, .. } => Ok(self.rollback(session, savepoint.is_some()).await),
+            PgStatement::Savepoint { .. } => self.savepoint(session, "SAVEPOINT"),
+            PgStatement::ReleaseSavepoint { .. } => self.savepoint(session, "RELEASE"),
+            PgStatement::Discard { object_type } => {
+                let tag = format!("DISCARD {}", object_type.to_string().to_uppercase());
+                if object_type.to_string().eq_ignore_ascii_case("ALL") {
+                    if session.transaction != Transaction::Idle {
+                        return Err(EngineError::new(
+                            sqlstate::ACTIVE_SQL_TRANSACTION,
+                            "DISCARD ALL cannot run inside a transaction block",
+                        ));
+                    }
+                    session.cursors.close_all().await;
+                    session.properties.clear();
+                    let status = session.settings.write().map(|mut s| s.reset_all()).unwrap_or_default();
+                    return Ok(Output::done_reporting(tag, status));
+                }
+                Ok(Output::done(tag))
+            }
+            PgStatement::Deallocate { .. } => Ok(Output::done("DEALLOCATE")),
+            PgStatement::LISTEN { .. } => Ok(Output::done("LISTEN")),
+            PgStatement::UNLISTEN { .. } => Ok(Output::done("UNLISTEN")),
+            PgStatement::Reset(reset) => match reset.reset {
+                Reset::ALL => {
+                    session.properties.clear();
+                    let status = session.settings.write().map(|mut s| s.reset_all()).unwrap_or_default();
+                    Ok(Output::done_reporting("RESET", status))
+                }
+                Reset::ConfigurationParameter(name) => {
+                    let name = name.to_string();
+                    if session.properties.remove(&name).is_some() {
+                        return Ok(Output::done("RESET"));
+                    }
+                    change_setting(session, &name, None, "RESET")
+                }
+            },
+            PgStatement::ShowVariable { variable } => {
+                let name = variable.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(" ");
+                show_variable(session, &name)
+            }
+            PgStatement::ShowVariables { .. } => show_variable(session, "all"),
+            PgStatement::Set(set) => self.pg_set(session, set),
+            other => Err(EngineError::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!("{} is not supported", first_word(&other.to_string())),
+            )),
+        }
+    }
 
-/// Evaluates a Postgres session function, if `e` is one.
-fn session_function(e: &Expr) -> Option<(Value, SqlType)> {
-    let Expr::Function(f) = e else { return None };
-    let name = eddy_parser::object_name(&f.name).to_lowercase();
-    let text = |s: &str| Some((Value::String(s.to_string()), SqlType::String));
-    match name.as_str() {
-        "version" => text(&version_string()),
-        "current_schema" => text("public"),
-        "current_database" => text("eddy"),
-        "current_user" | "session_user" | "user" => text("eddy"),
-        _ => None,
+    /// `SET` in Postgres' forms that Eddy's own grammar does not read.
+    fn pg_set(&self, session: &mut Session, set: Set) -> Result<Output, EngineError> {
+        match set {
+            Set::SingleAssignment { variable, values, .. } => {
+                let value = set_value(&values);
+                change_setting(session, &variable.to_string(), value.as_deref(), "SET")
+            }
+            Set::SetTimeZone { value, .. } => {
+                let value = set_value(std::slice::from_ref(&value));
+                change_setting(session, "TimeZone", value.as_deref(), "SET")
+            }
+            Set::SetNames { charset_name, .. } => {
+                change_setting(session, "client_encoding", Some(&charset_name.value), "SET")
+            }
+            // Every transaction reads a consistent snapshot and writes nothing that can be rolled
+            // back: any isolation level and access mode is honoured as asked.
+            Set::SetTransaction { .. } => Ok(Output::done("SET")),
+            Set::SetSessionAuthorization(_) | Set::SetRole { .. } => Ok(Output::done("SET")),
+            other => Err(EngineError::new(sqlstate::FEATURE_NOT_SUPPORTED, format!("{other} is not supported"))),
+        }
     }
 }
 
-fn item_name(item: &SelectItem, index: usize) -> String {
-    match item {
-        SelectItem::Expr { alias: Some(a), .. } => a.to_lowercase(),
-        SelectItem::Expr { expr, .. } => match expr.as_ref() {
-            Expr::Function(f) => eddy_parser::object_name(&f.name).to_lowercase(),
-            Expr::Identifier(i) => i.value.to_lowercase(),
-            _ => "?column?".into(),
-        },
-        _ => {
-            if index == 0 {
-                "?column?".into()
-            } else {
-                format!("?column?{index}")
+/// The value of `SET name TO value`: None for `DEFAULT`; lists joined as Postgres does.
+fn set_value(values: &[Expr]) -> Option<String> {
+    let parts: Vec<String> = values
+        .iter()
+        .map(|v| match v {
+            Expr::Value(v) => match &v.value {
+                SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            Expr::Identifier(i) => i.value.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    if parts.len() == 1 && parts[0].eq_ignore_ascii_case("DEFAULT") {
+        return None;
+    }
+    Some(parts.join(", "))
+}
+
+/// Changes a Postgres setting; reports it when Postgres reports it.
+fn change_setting(session: &mut Session, name: &str, value: Option<&str>, tag: &str) -> Result<Output, EngineError> {
+    let mut settings = session.settings.write().map_err(|_| EngineError::new(sqlstate::INTERNAL, "settings lock"))?;
+    match settings.set(name, value) {
+        Ok(report) => Ok(Output::done_reporting(tag, report.into_iter().collect())),
+        Err(e) => Err(setting_error(e)),
+    }
+}
+
+/// A setting error with Postgres' SQLSTATE.
+pub(super) fn setting_error(e: SettingError) -> EngineError {
+    match &e {
+        SettingError::Unknown(_) => EngineError::new(sqlstate::UNDEFINED_OBJECT, e.to_string()),
+        SettingError::ReadOnly(_) => EngineError::new(sqlstate::CANT_CHANGE_RUNTIME_PARAM, e.to_string()),
+        SettingError::InvalidValue { hint, .. } => {
+            let error = EngineError::new(sqlstate::INVALID_PARAMETER, e.to_string());
+            match hint {
+                Some(h) => error.with_hint(h.clone()),
+                None => error,
             }
         }
     }
 }
 
-fn evaluate(item: &SelectItem) -> Result<(Value, SqlType), EngineError> {
-    let SelectItem::Expr { expr, .. } = item else {
-        return Err(EngineError::new(sqlstate::SYNTAX_ERROR, "SELECT * needs a FROM clause"));
-    };
-    if let Some(v) = session_function(expr) {
-        return Ok(v);
+/// `SET name = value` in Eddy's grammar: a Postgres setting when `name` is one (or has no dot), else
+/// a ksqlDB property (`SET 'auto.offset.reset' = 'earliest'`).
+pub(super) fn set(session: &mut Session, name: &str, value: Option<&str>) -> Result<Output, EngineError> {
+    let is_setting = settings::lookup(&canonical_name(name)).is_some() || !name.contains('.');
+    if is_setting {
+        let value = value.filter(|v| !v.eq_ignore_ascii_case("DEFAULT"));
+        return change_setting(session, name, value, "SET");
     }
-    let ty = constant_type(expr)?;
-    let value = evaluate_constant(expr, Some(&ty))?;
-    Ok((value, ty))
-}
-
-fn constant_type(expr: &Expr) -> Result<SqlType, EngineError> {
-    let scope = eddy_planner::Scope::empty();
-    Ok(eddy_planner::ExprPlanner::new(&scope).plan(expr)?.ty)
-}
-
-/// Columns of a SELECT without FROM.
-pub(super) fn select_values_columns(items: &[SelectItem]) -> Result<Vec<ResultColumn>, EngineError> {
-    items.iter().enumerate().map(|(i, item)| Ok(ResultColumn::new(item_name(item, i), evaluate(item)?.1))).collect()
-}
-
-/// SELECT without FROM: one row of constants.
-pub(super) fn select_values(items: &[SelectItem]) -> Result<Output, EngineError> {
-    let mut columns = Vec::new();
-    let mut row = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let (value, ty) = evaluate(item)?;
-        columns.push(ResultColumn::new(item_name(item, i), ty));
-        row.push(value);
-    }
-    Ok(Output::Rows { columns, rows: vec![row] })
-}
-
-/// SET: ksqlDB properties and Postgres settings are both session properties.
-pub(super) fn set(session: &mut Session, name: &str, value: &str) -> Result<Output, EngineError> {
+    let value = value.unwrap_or_default();
     if name == "auto.offset.reset" && !["earliest", "latest"].contains(&value.to_lowercase().as_str()) {
         return Err(EngineError::new(
             sqlstate::INVALID_PARAMETER,
@@ -95,26 +186,22 @@ pub(super) fn set(session: &mut Session, name: &str, value: &str) -> Result<Outp
     Ok(Output::done("SET"))
 }
 
-/// SHOW of a Postgres setting.
+/// `SHOW name` (or `SHOW ALL`) of a Postgres setting or ksqlDB property.
 pub(super) fn show_variable(session: &Session, name: &str) -> Result<Output, EngineError> {
-    let value = match name {
-        "server_version" => SERVER_VERSION.to_string(),
-        "server_encoding" | "client_encoding" => "UTF8".into(),
-        "datestyle" => "ISO, MDY".into(),
-        "timezone" => "UTC".into(),
-        "standard_conforming_strings" | "integer_datetimes" => "on".into(),
-        "transaction_isolation" | "default_transaction_isolation" => "read committed".into(),
-        "search_path" => "public".into(),
-        "max_identifier_length" => "63".into(),
-        other => match session.properties.get(other) {
+    let settings = session.settings.read().map_err(|_| EngineError::new(sqlstate::INTERNAL, "settings lock"))?;
+    if name.eq_ignore_ascii_case("all") {
+        let rows =
+            settings.all().into_iter().map(|(g, v)| vec![g.name.to_string(), v, g.description.to_string()]).collect();
+        return Ok(Output::text_table(&["name", "setting", "description"], rows));
+    }
+    let key = canonical_name(name);
+    let column = settings::lookup(&key).map(|g| g.name.to_string()).unwrap_or_else(|| key.clone());
+    let value = match settings.get(&key) {
+        Ok(v) => v,
+        Err(e) => match session.properties.get(name) {
             Some(v) => v.clone(),
-            None => {
-                return Err(EngineError::new(
-                    sqlstate::UNDEFINED_OBJECT,
-                    format!("unrecognized configuration parameter \"{other}\""),
-                ))
-            }
+            None => return Err(setting_error(e)),
         },
     };
-    Ok(Output::text_table(&[name], vec![vec![value]]))
+    Ok(Output::Rows { columns: vec![ResultColumn::text(column)], rows: vec![vec![eddy_runtime::Value::String(value)]] })
 }

@@ -10,7 +10,7 @@ use eddy_runtime::{array_value, QueryMetrics, Record, Value};
 use tokio::sync::mpsc;
 
 use super::error::{sqlstate, EngineError};
-use super::{pg, show, Engine, Output, ResultColumn, RowChannel, Session, State};
+use super::{show, Engine, Output, ResultColumn, RowChannel, Session, State};
 
 impl Engine {
     pub(super) async fn push_query(
@@ -119,7 +119,6 @@ impl Engine {
                 };
                 Some(planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect())
             }
-            Statement::SelectValues(items) => Some(pg::select_values_columns(items)?),
             Statement::Show(kind) => Some(show::show_columns(kind)),
             Statement::Describe { .. } => Some(vec![ResultColumn::text("Field"), ResultColumn::text("Type")]),
             Statement::Explain(_) | Statement::ExplainQuery(_) => Some(vec![ResultColumn::text("QUERY PLAN")]),

@@ -1,346 +1,371 @@
-//! pgwire handlers: startup (trust), simple and extended query, cancel.
+//! pgwire handlers: the simple query protocol (statements run and answered one by one), the
+//! extended protocol (prepared statements with typed parameters, portals, Describe), COPY data,
+//! startup and cancel.
 
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::{stream, Sink, SinkExt};
-use pgwire::api::auth::noop::NoopStartupHandler;
+use futures::future::{select, Either};
+use futures::{Sink, SinkExt};
 use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{
-    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
-};
+use pgwire::api::query::{send_ready_for_query, ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::data::RowDescription;
-use pgwire::messages::response::NoticeResponse;
-use pgwire::messages::startup::ParameterStatus;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState, PgWireServerHandlers,
+    Type,
+};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
+use pgwire::messages::simplequery::Query;
 use pgwire::messages::PgWireBackendMessage;
 
-use super::types::{encode_row, pg_type};
-use crate::engine::{Engine, EngineError, Output, ResultColumn, RowChannel, Session};
-
-/// How often an idle push query checks that its client is still connected.
-const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+use super::connection::{
+    add_copy_data, begin_copy_in, end_copy_in, format_options, put_session, take_session, transaction_status,
+    user_error,
+};
+use super::encode::{column_fields, schema_fields};
+use super::respond::{response, send_simple, stream_rows, Next};
+use super::startup::StartupHandler;
+use crate::engine::{Columns, Engine, EngineError, Output, Parameter, Prepared};
+use crate::session::Transaction;
 
 /// Handles one server's connections.
 pub struct WireHandler {
     engine: Arc<Engine>,
-    manager: Arc<ConnectionManager>,
-    parser: Arc<SqlText>,
+    parser: Arc<StatementParser>,
 }
 
-/// Statements of the extended protocol are kept as text and parsed at execution.
-#[derive(Debug, Default)]
-pub struct SqlText;
+/// Parses and plans statements of the extended protocol.
+pub struct StatementParser {
+    engine: Arc<Engine>,
+}
 
 #[async_trait]
-impl QueryParser for SqlText {
-    type Statement = String;
+impl QueryParser for StatementParser {
+    type Statement = Prepared;
 
-    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<String>>
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        Ok(Some(sql.to_string()))
+        let mut session = take_session(client);
+        let prepared = self.engine.prepare(&mut session, sql, types).await;
+        put_session(client, session);
+        prepared.map(Some).map_err(|e| user_error(&e))
     }
 
-    fn get_parameter_types(&self, stmt: &String) -> PgWireResult<Vec<Type>> {
-        Ok(vec![Type::TEXT; parameter_count(stmt)])
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.parameter_types.clone())
     }
 
-    fn get_result_schema(&self, _stmt: &String, _format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+    fn get_result_schema(&self, _stmt: &Prepared, _format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
         Ok(Vec::new())
     }
 }
 
-/// The highest `$n` in the text.
-fn parameter_count(sql: &str) -> usize {
-    let bytes = sql.as_bytes();
-    let mut max = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' {
-            let start = i + 1;
-            let mut j = start;
-            while j < bytes.len() && bytes[j].is_ascii_digit() {
-                j += 1;
-            }
-            if let Ok(n) = sql[start..j].parse::<usize>() {
-                max = max.max(n);
-            }
-            i = j;
-        } else {
-            i += 1;
-        }
-    }
-    max
+/// A query's cancellation, when the client asks for it (a CancelRequest on another connection).
+async fn cancel_receiver<C: ClientInfo>(client: &C) -> Option<impl std::future::Future + Unpin> {
+    let handle = client.session_extensions().get::<Arc<ConnectionHandle>>()?;
+    Some(handle.start_query().await)
 }
 
-/// Substitutes `$n` with literal values (numbers bare, everything else quoted).
-fn bind_parameters(sql: &str, params: &[Option<String>]) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.char_indices().peekable();
-    let mut in_string = false;
-    while let Some((i, c)) = chars.next() {
-        if c == '\'' {
-            in_string = !in_string;
-        }
-        if c == '$' && !in_string {
-            let digits: String = sql[i + 1..].chars().take_while(|d| d.is_ascii_digit()).collect();
-            if let Ok(n) = digits.parse::<usize>() {
-                for _ in 0..digits.len() {
-                    chars.next();
-                }
-                match params.get(n.wrapping_sub(1)).cloned().flatten() {
-                    None => out.push_str("NULL"),
-                    Some(v) if v.parse::<f64>().is_ok() => out.push_str(&v),
-                    Some(v) => {
-                        out.push('\'');
-                        out.push_str(&v.replace('\'', "''"));
-                        out.push('\'');
-                    }
-                }
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn error_info(e: &EngineError) -> ErrorInfo {
-    let mut info = ErrorInfo::new("ERROR".to_string(), e.sqlstate.to_string(), e.message.clone());
-    info.position = e.position.map(|p| p.to_string());
-    info
-}
-
-fn user_error(e: &EngineError) -> PgWireError {
-    PgWireError::UserError(Box::new(error_info(e)))
-}
-
-fn fields(columns: &[ResultColumn], format: &Format) -> Arc<Vec<FieldInfo>> {
-    Arc::new(
-        columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| FieldInfo::new(c.name.clone(), None, None, pg_type(&c.ty), format.format_for(i)))
-            .collect(),
-    )
-}
-
-/// The connection's session, kept in its extensions.
-fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
-    client.session_extensions().get_or_insert_with(|| Mutex::new(Session::default()))
+fn canceled() -> PgWireError {
+    user_error(&EngineError::new(
+        crate::engine::error_sqlstate::QUERY_CANCELED,
+        "canceling statement due to user request",
+    ))
 }
 
 impl WireHandler {
     /// A handler over an engine.
-    pub fn new(engine: Arc<Engine>, manager: Arc<ConnectionManager>) -> Self {
-        Self { engine, manager, parser: Arc::new(SqlText) }
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { parser: Arc::new(StatementParser { engine: engine.clone() }), engine }
     }
 
-    async fn run<C: ClientInfo>(&self, client: &C, sql: &str) -> Vec<Result<Output, EngineError>> {
-        let handle = session_of(client);
-        let mut session = handle.lock().map(|s| s.clone()).unwrap_or_default();
-        let results = self.engine.execute(&mut session, sql).await;
-        if let Ok(mut s) = handle.lock() {
-            *s = session;
+    /// Runs the statements of a simple Query message one by one, answering each before the next
+    /// runs; stops at the first error.
+    async fn run_simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<Next>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statements = eddy_parser::parse_each(sql).map_err(|e| user_error(&EngineError::syntax(e)))?;
+        if statements.is_empty() {
+            client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
+            return Ok(Next::Continue);
         }
-        results
-    }
-}
-
-/// Streams a push query's rows, flushing each one so it reaches the client at once.
-/// Returns the number of rows sent; ends at LIMIT, at the end of the stream, or when the client goes away.
-async fn stream_rows<C>(client: &mut C, channel: RowChannel, format: &Format, describe: bool) -> PgWireResult<usize>
-where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
-    C::Error: Debug,
-    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-{
-    let RowChannel { columns, mut rows, limit } = channel;
-    let schema = fields(&columns, format);
-    let types: Vec<_> = columns.iter().map(|c| c.ty.clone()).collect();
-    if describe {
-        let desc = RowDescription::new(schema.iter().map(Into::into).collect());
-        client.send(PgWireBackendMessage::RowDescription(desc)).await?;
-    }
-    let mut sent = 0usize;
-    if limit == Some(0) {
-        return Ok(0);
-    }
-    // While no row flows, a harmless ParameterStatus every second finds out whether the client is
-    // still there: writing to a closed connection fails, which ends the query and frees its consumer.
-    let mut keepalive = tokio::time::interval(KEEPALIVE);
-    keepalive.tick().await;
-    loop {
-        let row = tokio::select! {
-            row = rows.recv() => row,
-            _ = keepalive.tick() => {
-                let status = ParameterStatus::new("integer_datetimes".into(), "on".into());
-                client.send(PgWireBackendMessage::ParameterStatus(status)).await?;
-                continue;
+        for statement in &statements {
+            let mut session = take_session(client);
+            let output = self.engine.execute_statement(&mut session, statement).await.map_err(|e| e.locate(sql));
+            client.set_transaction_status(transaction_status(&session));
+            let sent = match output {
+                Err(e) => {
+                    put_session(client, session);
+                    return Err(user_error(&e));
+                }
+                Ok(output) => send_simple(client, &session, output).await,
+            };
+            put_session(client, session);
+            if let Next::CopyIn(copy) = sent? {
+                begin_copy_in(client, copy.clone());
+                return Ok(Next::CopyIn(copy));
             }
-        };
-        let Some(row) = row else { break };
-        let row = row.map_err(|e| user_error(&e))?;
-        client.send(PgWireBackendMessage::DataRow(encode_row(&schema, &types, &row)?)).await?;
-        keepalive.reset();
-        sent += 1;
-        if limit.is_some_and(|l| sent as u64 >= l) {
-            break;
         }
-    }
-    Ok(sent)
-}
-
-#[async_trait]
-impl NoopStartupHandler for WireHandler {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(self.manager.clone())
+        Ok(Next::Continue)
     }
 }
 
 #[async_trait]
 impl SimpleQueryHandler for WireHandler {
-    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: pgwire::api::store::PortalStore,
+        C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        // Responses are sent here, in order, rather than returned: a push query streams for as long
-        // as it runs and must not wait behind (or hold back) the statements before it.
-        for result in self.run(client, query).await {
-            match result {
-                Err(e) => return Err(user_error(&e)),
-                Ok(Output::Done { tag, message }) => {
-                    if let Some(m) = message {
-                        let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), m);
-                        client.feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(notice))).await?;
-                    }
-                    pgwire::api::query::send_execution_response(client, Tag::new(&tag)).await?;
-                }
-                Ok(Output::Rows { columns, rows }) => {
-                    let schema = fields(&columns, &Format::UnifiedText);
-                    let types: Vec<_> = columns.iter().map(|c| c.ty.clone()).collect();
-                    let encoded: Vec<_> = rows.iter().map(|r| encode_row(&schema, &types, r)).collect();
-                    let response = QueryResponse::new(schema, stream::iter(encoded));
-                    pgwire::api::query::send_query_response(client, response, true).await?;
-                }
-                Ok(Output::Stream(channel)) => {
-                    let sent = stream_rows(client, channel, &Format::UnifiedText, true).await?;
-                    pgwire::api::query::send_execution_response(client, Tag::new("SELECT").with_rows(sent)).await?;
-                }
-            }
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
         }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let result = match cancel_receiver(client).await {
+            Some(cancel) => match select(Box::pin(self.run_simple(client, &query.query)), cancel).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => Err(canceled()),
+            },
+            None => self.run_simple(client, &query.query).await,
+        };
+        // The session decides the transaction status, whatever the statements did.
+        let session = take_session(client);
+        let status = transaction_status(&session);
+        put_session(client, session);
+        client.set_transaction_status(status);
+        match result {
+            Ok(Next::CopyIn(_)) => {
+                client.set_state(PgWireConnectionState::CopyInProgress(false));
+                client.flush().await?;
+                Ok(())
+            }
+            Ok(Next::Continue) => {
+                client.set_state(PgWireConnectionState::ReadyForQuery);
+                send_ready_for_query(client, status).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, _query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // `on_query` runs and answers the statements itself.
         Ok(Vec::new())
     }
 }
 
+/// The parameters of a portal, with the types they are read as.
+fn parameters(portal: &Portal<Prepared>) -> Vec<Parameter> {
+    let types = &portal.statement.statement.parameter_types;
+    let declared = &portal.statement.parameter_types;
+    portal
+        .parameters
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let ty = declared.get(i).cloned().flatten().or_else(|| types.get(i).cloned()).unwrap_or(Type::TEXT);
+            Parameter {
+                bytes: bytes.as_ref().map(|b| b.to_vec()),
+                binary: portal.parameter_format.format_for(i) == pgwire::api::results::FieldFormat::Binary,
+                oid: ty.oid(),
+            }
+        })
+        .collect()
+}
+
 #[async_trait]
 impl ExtendedQueryHandler for WireHandler {
-    type Statement = String;
-    type QueryParser = SqlText;
+    type Statement = Prepared;
+    type QueryParser = StatementParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         self.parser.clone()
     }
 
-    async fn do_query<C>(
-        &self,
-        client: &mut C,
-        portal: &Portal<Self::Statement>,
-        _max_rows: usize,
-    ) -> PgWireResult<Response>
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let params: Vec<Option<String>> =
-            (0..portal.parameter_len()).map(|i| portal.parameter::<String>(i, &Type::TEXT).ok().flatten()).collect();
-        let sql = bind_parameters(&portal.statement.statement, &params);
-        let mut results = self.run(client, &sql).await;
-        if results.len() > 1 {
-            return Err(user_error(&EngineError::new(
-                crate::engine::error_sqlstate::SYNTAX_ERROR,
-                "cannot insert multiple commands into a prepared statement",
-            )));
-        }
-        let Some(result) = results.pop() else { return Ok(Response::EmptyQuery) };
-        match result.map_err(|e| user_error(&e))? {
-            Output::Done { tag, .. } => Ok(Response::Execution(Tag::new(&tag))),
-            Output::Rows { columns, rows } => {
-                let schema = fields(&columns, &portal.result_column_format);
-                let types: Vec<_> = columns.iter().map(|c| c.ty.clone()).collect();
-                let encoded: Vec<_> = rows.iter().map(|r| encode_row(&schema, &types, r)).collect();
-                Ok(Response::Query(QueryResponse::new(schema, stream::iter(encoded))))
+        let result = self._on_execute(client, message).await;
+        // ReadyForQuery (at Sync) reports the session's transaction status.
+        let session = take_session(client);
+        client.set_transaction_status(transaction_status(&session));
+        put_session(client, session);
+        result
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let mut session = take_session(client);
+        let before = session.transaction;
+        let output = self.engine.execute_prepared(&mut session, prepared, &parameters(portal)).await;
+        let after = session.transaction;
+        let output = match output {
+            Ok(output) => output,
+            Err(e) => {
+                put_session(client, session);
+                return Err(user_error(&e.locate(&prepared.text)));
             }
-            Output::Stream(channel) => {
-                let sent = stream_rows(client, channel, &portal.result_column_format, false).await?;
-                Ok(Response::Execution(Tag::new("SELECT").with_rows(sent)))
+        };
+        let result = match output {
+            Output::Done { tag, .. } if before == Transaction::Idle && after != Transaction::Idle => {
+                Ok(Response::TransactionStart(Tag::new(&tag)))
             }
-        }
+            Output::Done { tag, .. } if before != Transaction::Idle && after == Transaction::Idle => {
+                Ok(Response::TransactionEnd(Tag::new(&tag)))
+            }
+            Output::Done { tag, .. } if tag.is_empty() => Ok(Response::EmptyQuery),
+            // Without a row limit, a push query's rows are sent (and flushed) as they happen.
+            Output::Stream(channel) if max_rows == 0 => {
+                let fields = column_fields(&channel.columns, &portal.result_column_format, &format_options(&session));
+                match stream_rows(client, channel, &fields, false).await {
+                    Ok(sent) => Ok(Response::Execution(Tag::new("SELECT").with_rows(sent))),
+                    Err(e) => Err(e),
+                }
+            }
+            Output::CopyIn(copy) => {
+                begin_copy_in(client, copy.clone());
+                response(Output::CopyIn(copy), &portal.result_column_format, &session)
+            }
+            other => response(other, &portal.result_column_format, &session),
+        };
+        put_session(client, session);
+        result
     }
 
     async fn do_describe_statement<C>(
         &self,
         client: &mut C,
-        stmt: &StoredStatement<Self::Statement>,
+        stmt: &StoredStatement<Prepared>,
     ) -> PgWireResult<DescribeStatementResponse>
     where
-        C: ClientInfo + Unpin + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let params = vec![Type::TEXT; parameter_count(&stmt.statement)];
-        let columns = self.describe_columns(client, &stmt.statement, params.len()).await?;
-        Ok(match columns {
-            Some(c) => DescribeStatementResponse::new(params, fields(&c, &Format::UnifiedBinary).to_vec()),
-            None => DescribeStatementResponse::new(params, Vec::new()),
-        })
+        let params: Vec<Type> = stmt
+            .statement
+            .parameter_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| stmt.parameter_types.get(i).cloned().flatten().unwrap_or_else(|| t.clone()))
+            .collect();
+        let fields = self.describe(client, &stmt.statement, &Format::UnifiedBinary).await?;
+        Ok(DescribeStatementResponse::new(params, fields))
     }
 
     async fn do_describe_portal<C>(
         &self,
         client: &mut C,
-        portal: &Portal<Self::Statement>,
+        portal: &Portal<Prepared>,
     ) -> PgWireResult<DescribePortalResponse>
     where
-        C: ClientInfo + Unpin + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let columns = self
-            .describe_columns(client, &portal.statement.statement, parameter_count(&portal.statement.statement))
-            .await?;
-        Ok(match columns {
-            Some(c) => DescribePortalResponse::new(fields(&c, &portal.result_column_format).to_vec()),
-            None => DescribePortalResponse::new(Vec::new()),
-        })
+        let fields = self.describe(client, &portal.statement.statement, &portal.result_column_format).await?;
+        Ok(DescribePortalResponse::new(fields))
     }
 }
 
 impl WireHandler {
-    async fn describe_columns<C: ClientInfo>(
+    async fn describe<C: ClientInfo>(
         &self,
         client: &C,
-        sql: &str,
-        params: usize,
-    ) -> PgWireResult<Option<Vec<ResultColumn>>> {
-        // Parameters are unknown at Describe: describe with NULLs in their place.
-        let sql = bind_parameters(sql, &vec![None; params]);
-        let session = session_of(client).lock().map(|s| s.clone()).unwrap_or_default();
-        self.engine.describe(&session, &sql).await.map_err(|e| user_error(&e))
+        prepared: &Prepared,
+        format: &Format,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        let mut session = take_session(client);
+        let columns = self.engine.describe_prepared(&mut session, prepared).await;
+        let options = format_options(&session);
+        put_session(client, session);
+        Ok(match columns.map_err(|e| user_error(&e))? {
+            None => Vec::new(),
+            Some(Columns::Eddy(columns)) => column_fields(&columns, format, &options).to_vec(),
+            Some(Columns::Arrow(schema)) => schema_fields(&schema, format, &options).to_vec(),
+        })
+    }
+}
+
+#[async_trait]
+impl CopyHandler for WireHandler {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        add_copy_data(client, &copy_data.data).map_err(|e| user_error(&e))
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some((copy, data)) = end_copy_in(client) else {
+            return Err(user_error(&EngineError::new("08P01", "COPY done without a COPY in progress")));
+        };
+        let output = self.engine.copy_from(&copy, &data).await.map_err(|e| user_error(&e))?;
+        let tag = match output {
+            Output::Done { tag, .. } => tag,
+            _ => "COPY 0".into(),
+        };
+        client.send(PgWireBackendMessage::CommandComplete(CommandComplete::from(Tag::new(&tag)))).await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let _ = end_copy_in(client);
+        user_error(&EngineError::new(
+            crate::engine::error_sqlstate::QUERY_CANCELED,
+            format!("COPY from stdin failed: {}", fail.message),
+        ))
     }
 }
 
 /// Hands pgwire the handlers of one server.
 pub struct HandlerFactory {
     pub handler: Arc<WireHandler>,
+    pub startup: Arc<StartupHandler>,
     pub cancel: Arc<DefaultCancelHandler>,
 }
 
@@ -349,7 +374,8 @@ impl HandlerFactory {
     pub fn new(engine: Arc<Engine>) -> Self {
         let manager = Arc::new(ConnectionManager::new());
         Self {
-            handler: Arc::new(WireHandler::new(engine, manager.clone())),
+            handler: Arc::new(WireHandler::new(engine)),
+            startup: Arc::new(StartupHandler::new(manager.clone())),
             cancel: Arc::new(DefaultCancelHandler::new(manager)),
         }
     }
@@ -365,23 +391,14 @@ impl PgWireServerHandlers for HandlerFactory {
     }
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.startup.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
         self.handler.clone()
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         self.cancel.clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn binds_parameters_outside_strings() {
-        let sql = "SELECT * FROM s WHERE a = $1 AND b = '$2' AND c = $2";
-        assert_eq!(parameter_count(sql), 2);
-        let bound = bind_parameters(sql, &[Some("5".into()), Some("it's".into())]);
-        assert_eq!(bound, "SELECT * FROM s WHERE a = 5 AND b = '$2' AND c = 'it''s'");
     }
 }

@@ -1,8 +1,12 @@
-//! The Postgres wire front end (pgwire): simple and extended protocol, streaming push queries
-//! row by row with a flush each, cancel requests, errors with SQLSTATE and position.
+//! The Postgres wire front end (pgwire): simple and extended protocol with typed parameters,
+//! results in text and binary, push queries streamed row by row, cursors' and COPY's messages,
+//! cancel requests, errors with SQLSTATE and position.
 
+mod connection;
+mod encode;
 mod handler;
-mod types;
+mod respond;
+mod startup;
 
+pub use encode::{batch_rows, encode_cell, encode_value, Zone};
 pub use handler::{HandlerFactory, WireHandler};
-pub use types::{encode_row, pg_type};

@@ -1,0 +1,86 @@
+//! The SQL engine's contexts: one DataFusion state shared by the server (functions, type planning),
+//! and per connection a context whose catalog is named after the connection's database and holds
+//! `public` (Eddy's streams and tables), `pg_catalog` and `information_schema`.
+
+use std::sync::{Arc, RwLock};
+
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList};
+use datafusion::common::config::Dialect;
+use datafusion::error::DataFusionError;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::SessionState;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_pg_catalog::pg_catalog::{setup_pg_catalog, PgCatalogSchemaProvider, PgCatalogStaticTables};
+
+use super::functions;
+use super::information_schema::InformationSchema;
+use super::pg_catalog::{EddyPgCatalog, KeyOids, Roles};
+use super::relations::SourceRelations;
+use crate::session::Settings;
+
+/// Who a SQL session belongs to and its settings (shared with the session's functions).
+#[derive(Debug, Clone)]
+pub struct SessionIdentity {
+    pub user: String,
+    pub database: String,
+    pub settings: Arc<RwLock<Settings>>,
+}
+
+/// What every SQL session shares: DataFusion's functions and planners with ksqlDB's and Postgres'
+/// functions added, the `pg_catalog` rows that never change, and Eddy's relations.
+pub struct SqlEngine {
+    base: SessionState,
+    relations: SourceRelations,
+    pg_static: Arc<PgCatalogStaticTables>,
+}
+
+impl SqlEngine {
+    /// The engine over Eddy's relations.
+    pub fn new(relations: SourceRelations) -> Result<Self, DataFusionError> {
+        let base = SessionContext::new_with_config(config("eddy"));
+        base.register_catalog("eddy", Arc::new(MemoryCatalogProvider::new()));
+        // Postgres' catalog functions and type names (`regclass`, ...), installed once.
+        setup_pg_catalog(&base, "eddy", Roles::default()).map_err(|e| *e)?;
+        functions::register_shared(&base);
+        let pg_static = Arc::new(PgCatalogStaticTables::try_new()?);
+        Ok(Self { base: base.state(), relations, pg_static })
+    }
+
+    /// A connection's SQL session.
+    pub fn session(&self, identity: SessionIdentity) -> Result<SessionContext, DataFusionError> {
+        let catalogs: Arc<dyn CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
+        let state = SessionStateBuilder::new_from_existing(self.base.clone())
+            .with_config(config(&identity.database))
+            .with_catalog_list(catalogs.clone())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let catalog = Arc::new(MemoryCatalogProvider::new());
+        catalogs.register_catalog(identity.database.clone(), catalog.clone());
+        catalog.register_schema("public", Arc::new(self.relations.clone()))?;
+        let roles = Roles::of(&identity.user);
+        let library = PgCatalogSchemaProvider::try_new(catalogs.clone(), self.pg_static.clone(), roles.clone())?;
+        let keys = Arc::new(KeyOids::default());
+        let pg_catalog = EddyPgCatalog::new(library, self.relations.clone(), identity.clone(), keys.clone());
+        catalog.register_schema("pg_catalog", Arc::new(pg_catalog))?;
+        catalog.register_schema(
+            "information_schema",
+            Arc::new(InformationSchema::new(self.relations.clone(), identity.clone())),
+        )?;
+        functions::register_session(&ctx, &identity, keys);
+        Ok(ctx)
+    }
+}
+
+/// DataFusion's configuration for Eddy: Postgres' dialect, plain UTF-8 strings, spans for errors.
+fn config(database: &str) -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(database, "public")
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(false);
+    let options = config.options_mut();
+    options.sql_parser.dialect = Dialect::PostgreSQL;
+    options.sql_parser.map_string_types_to_utf8view = false;
+    options.sql_parser.collect_spans = true;
+    options.execution.time_zone = Some("+00:00".into());
+    config
+}

@@ -1,0 +1,176 @@
+//! Postgres SQL statements on the SQL engine: parsed as Postgres parses them (with
+//! datafusion-pg-catalog's rewrites of what psql and other clients send), names resolved, planned
+//! into a DataFusion plan that takes typed parameters, and run.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, ParamValues, ScalarValue, SchemaError};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::names::{resolve_names, Fold};
+use crate::engine::{error_sqlstate as sqlstate, EngineError};
+use crate::session::settings::SettingError;
+
+/// A statement planned by the SQL engine, ready to run with parameter values.
+#[derive(Debug, Clone)]
+pub struct SqlPlan {
+    pub plan: LogicalPlan,
+    /// How its unquoted names folded: ksqlDB's (it reads Eddy's relations) or Postgres'.
+    pub fold: Fold,
+}
+
+impl SqlPlan {
+    /// The plan's result columns.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(self.plan.schema().as_arrow().clone())
+    }
+
+    /// The types of `$1`, `$2`, ... as far as the plan determines them (None: any).
+    pub fn parameter_types(&self) -> Result<Vec<Option<DataType>>, EngineError> {
+        let types = self.plan.get_parameter_types().map_err(|e| sql_error(e, None))?;
+        let count = types.keys().filter_map(|k| k.trim_start_matches('$').parse::<usize>().ok()).max().unwrap_or(0);
+        Ok((1..=count).map(|i| types.get(&format!("${i}")).cloned().flatten()).collect())
+    }
+}
+
+/// Parses Postgres SQL text: statements as datafusion-pg-catalog rewrites them for DataFusion,
+/// keeping positions where its rewrites leave a statement's shape alone.
+pub fn parse(text: &str) -> Result<Vec<Statement>, EngineError> {
+    let compat = PostgresCompatibilityParser::new();
+    let located =
+        Parser::new(&PostgreSqlDialect {}).try_with_sql(text).and_then(|mut p| p.parse_statements()).map_err(|e| {
+            EngineError::new(sqlstate::SYNTAX_ERROR, parser_message(&e.to_string()))
+                .at(parser_position(text, &e.to_string()))
+        });
+    match compat.parse(text) {
+        Ok(rewritten) => Ok(match located {
+            // The same statements apart from the rewrites: keep the ones that know their positions.
+            Ok(located) if located.len() == rewritten.len() => located
+                .into_iter()
+                .zip(rewritten)
+                .map(|(l, r)| {
+                    let l = compat.rewrite(l);
+                    if l == r {
+                        l
+                    } else {
+                        r
+                    }
+                })
+                .collect(),
+            _ => rewritten,
+        }),
+        Err(e) => Err(located.err().unwrap_or_else(|| EngineError::new(sqlstate::SYNTAX_ERROR, e.to_string()))),
+    }
+}
+
+/// sqlparser's message without its ` at Line: L, Column: C` suffix.
+fn parser_message(message: &str) -> String {
+    let message = message.strip_prefix("sql parser error: ").unwrap_or(message);
+    match message.rfind(" at Line: ") {
+        Some(i) => format!("syntax error: {}", &message[..i]),
+        None => format!("syntax error: {message}"),
+    }
+}
+
+/// The 1-based character position a sqlparser message's ` at Line: L, Column: C` points to.
+fn parser_position(text: &str, message: &str) -> Option<usize> {
+    let at = message.rfind(" at Line: ")?;
+    let nums: Vec<u64> = message[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let [line, column] = nums[..] else { return None };
+    eddy_parser::location_to_position(text, sqlparser::tokenizer::Location { line, column })
+}
+
+/// Resolves names and plans one statement.
+pub async fn plan(
+    ctx: &SessionContext,
+    database: &str,
+    mut statement: Statement,
+    text: &str,
+) -> Result<SqlPlan, EngineError> {
+    super::rewrite::rewrite(&mut statement);
+    let catalogs = ctx.state().catalog_list().clone();
+    let fold = resolve_names(&mut statement, &catalogs, database).await;
+    let plan = ctx
+        .state()
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+        .await
+        .map_err(|e| sql_error(e, Some(text)))?;
+    Ok(SqlPlan { plan, fold })
+}
+
+/// Runs a plan with parameter values; returns its result columns and rows.
+pub async fn execute(
+    ctx: &SessionContext,
+    plan: &SqlPlan,
+    params: Vec<ScalarValue>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
+    let logical = if params.is_empty() {
+        plan.plan.clone()
+    } else {
+        plan.plan
+            .clone()
+            .with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))
+            .map_err(|e| sql_error(e, None))?
+    };
+    let frame = ctx.execute_logical_plan(logical).await.map_err(|e| sql_error(e, None))?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.map_err(|e| sql_error(e, None))?;
+    Ok((schema, batches))
+}
+
+/// A DataFusion error as the client sees it: Postgres' SQLSTATE for its kind, the position its
+/// diagnostic points to.
+pub fn sql_error(e: DataFusionError, text: Option<&str>) -> EngineError {
+    let position = e.diagnostic().and_then(|d| d.span).and_then(|span| {
+        text.and_then(|t| {
+            eddy_parser::location_to_position(
+                t,
+                sqlparser::tokenizer::Location { line: span.start.line, column: span.start.column },
+            )
+        })
+    });
+    let root = e.find_root();
+    let state = match root {
+        DataFusionError::SQL(..) => sqlstate::SYNTAX_ERROR,
+        DataFusionError::SchemaError(inner, _) => match inner.as_ref() {
+            SchemaError::FieldNotFound { .. } => sqlstate::UNDEFINED_COLUMN,
+            SchemaError::AmbiguousReference { .. } => "42702",
+            _ => "42P16",
+        },
+        DataFusionError::ArrowError(inner, _) => match inner.as_ref() {
+            ArrowError::DivideByZero => sqlstate::DIVISION_BY_ZERO,
+            ArrowError::CastError(_) | ArrowError::ParseError(_) => sqlstate::INVALID_TEXT_REPRESENTATION,
+            ArrowError::ArithmeticOverflow(_) => sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            _ => sqlstate::DATA_EXCEPTION,
+        },
+        DataFusionError::NotImplemented(_) => sqlstate::FEATURE_NOT_SUPPORTED,
+        DataFusionError::ResourcesExhausted(_) => "53000",
+        DataFusionError::External(inner) => match inner.downcast_ref::<SettingError>() {
+            Some(SettingError::Unknown(_)) => sqlstate::UNDEFINED_OBJECT,
+            Some(SettingError::ReadOnly(_)) => sqlstate::CANT_CHANGE_RUNTIME_PARAM,
+            Some(SettingError::InvalidValue { .. }) => sqlstate::INVALID_PARAMETER,
+            None => sqlstate::INTERNAL,
+        },
+        DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
+        DataFusionError::Execution(_) => sqlstate::DATA_EXCEPTION,
+        _ => sqlstate::INTERNAL,
+    };
+    let message = match root {
+        DataFusionError::External(inner) => inner.to_string(),
+        _ => root.message().trim().to_string(),
+    };
+    EngineError::new(state, message).at(position)
+}
