@@ -170,6 +170,7 @@ pub fn render_output(output: &Output) -> String {
         }
         Output::Tagged { tag, output } => format!("{tag}\n{}", render_output(output)),
         Output::CopyOut { .. } | Output::CopyIn(_) => "<copy>\n".into(),
+        Output::CursorDeclared(_) => "DECLARE CURSOR\n".into(),
         Output::Rows { columns, rows } => {
             let mut out = columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(" | ");
             out.push('\n');

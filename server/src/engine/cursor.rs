@@ -116,7 +116,7 @@ impl Engine {
         };
         let _ = declare.scroll;
         session.cursors.open(&declare.name, Cursor { rows, hold: declare.hold }).await;
-        Ok(Output::done("DECLARE CURSOR"))
+        Ok(Output::CursorDeclared(declare.name))
     }
 
     /// `FETCH [direction] [FROM|IN] name` (or `MOVE`, which skips the rows).

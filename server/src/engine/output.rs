@@ -46,6 +46,8 @@ pub enum Output {
     Batches { schema: SchemaRef, batches: Vec<RecordBatch> },
     /// An unbounded stream of rows.
     Stream(RowChannel),
+    /// `DECLARE name CURSOR`: the cursor is also a portal clients may describe by name.
+    CursorDeclared(String),
     /// Another output with its own completion tag (`FETCH 5`).
     Tagged { tag: String, output: Box<Output> },
     /// `COPY ... TO STDOUT`: the rows of `output` in a COPY format.

@@ -21,7 +21,7 @@ use crate::pg_values::{parse_binary, parse_text};
 use crate::sql::SqlPlan;
 
 /// A statement prepared for the extended protocol.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub text: String,
     pub kind: PreparedKind,
@@ -30,9 +30,10 @@ pub struct Prepared {
 }
 
 /// What runs a prepared statement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum PreparedKind {
     /// No statement.
+    #[default]
     Empty,
     /// A query planned by the SQL engine; parameters are bound into the plan.
     Sql(SqlPlan),
@@ -72,6 +73,18 @@ fn sql_type_of_pg(ty: &Type) -> Option<SqlType> {
         Type::TIMESTAMP | Type::TIMESTAMPTZ => SqlType::Timestamp,
         _ => return None,
     })
+}
+
+impl Prepared {
+    /// The portal a cursor is: it fetches the cursor's rows.
+    pub fn cursor_portal(name: &str) -> Self {
+        let text = format!("FETCH ALL FROM \"{}\"", name.replace('"', "\"\""));
+        let kind = match parse_each(&text).ok().and_then(|mut s| s.pop()) {
+            Some(statement) => PreparedKind::Session(statement),
+            None => PreparedKind::Empty,
+        };
+        Self { text, kind, parameter_types: Vec::new() }
+    }
 }
 
 impl Engine {
@@ -266,6 +279,15 @@ fn scalar(value: &Value, ty: &SqlType, target: &DataType) -> Result<ScalarValue,
 fn inferred_parameter_types(plan: &LogicalPlan) -> Vec<Option<DataType>> {
     let mut types = plan.get_parameter_types().unwrap_or_default();
     let _ = plan.apply(|node| {
+        // LIMIT $1 / OFFSET $2 count rows.
+        if let LogicalPlan::Limit(limit) = node {
+            for e in [&limit.skip, &limit.fetch].into_iter().flatten() {
+                if let DfExpr::Placeholder(p) = e.as_ref() {
+                    let entry = types.entry(p.id.clone()).or_insert(None);
+                    entry.get_or_insert(DataType::Int64);
+                }
+            }
+        }
         for e in node.expressions() {
             let _ = e.apply(|x| {
                 if let DfExpr::Cast(c) = x {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProviderList, SchemaProvider, Session, TableProvider};
@@ -200,7 +200,7 @@ impl SchemaProvider for EddyPgCatalog {
         };
         let inner = self.library.table(&lower).await?;
         let schema = match (&inner, patch) {
-            (Some(t), _) => with_fields(&t.schema(), &patch.extra_fields()),
+            (Some(t), _) => retyped(&with_fields(&t.schema(), &patch.extra_fields()), &patch.array_columns()),
             (None, Patch::User) => user_schema(),
             (None, Patch::StatActivity) => stat_activity_schema(),
             (None, _) => return Ok(None),
@@ -249,6 +249,85 @@ impl Patch {
     }
 }
 
+impl Patch {
+    /// Columns Postgres types as arrays (`int2vector`, `oidvector`, `int2[]`) that the library
+    /// stores as text: clients `unnest` them, index them and compare them with `ANY`.
+    fn array_columns(self) -> Vec<(&'static str, DataType)> {
+        match self {
+            Patch::Index => vec![
+                ("indkey", DataType::Int16),
+                ("indcollation", DataType::Int32),
+                ("indclass", DataType::Int32),
+                ("indoption", DataType::Int16),
+            ],
+            Patch::Constraint => vec![("conkey", DataType::Int16), ("confkey", DataType::Int16)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn list_of(item: &DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", item.clone(), true)))
+}
+
+/// A schema with some columns' types replaced by arrays of `item`.
+fn retyped(schema: &SchemaRef, columns: &[(&str, DataType)]) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match columns.iter().find(|(n, _)| *n == f.name()) {
+            Some((_, item)) => Field::new(f.name(), list_of(item), true),
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// An array's text (`1 2`, `{1,2}`) as an array of `item`.
+fn array_from_text(text: Option<&str>, item: &DataType) -> ScalarValue {
+    let Some(text) = text else {
+        return ScalarValue::List(Arc::new(arrow::array::ListArray::new_null(
+            Arc::new(Field::new("item", item.clone(), true)),
+            1,
+        )));
+    };
+    let values: Vec<ScalarValue> = text
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse::<i64>().ok())
+        .map(|v| ScalarValue::Int64(Some(v)))
+        .collect();
+    ScalarValue::List(ScalarValue::new_list(&values, item, true))
+}
+
+/// Integers as an array of `item`.
+fn int_array(values: &[i64], item: &DataType) -> ScalarValue {
+    let values: Vec<ScalarValue> = values.iter().map(|v| ScalarValue::Int64(Some(*v))).collect();
+    ScalarValue::List(ScalarValue::new_list(&values, item, true))
+}
+
+/// The library's text columns that are arrays, as arrays.
+fn with_arrays(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    columns: &[(&str, DataType)],
+) -> Result<RecordBatch, DataFusionError> {
+    let mut out = batch.columns().to_vec();
+    for (name, item) in columns {
+        let Ok(index) = batch.schema().index_of(name) else { continue };
+        let Some(text) = batch.column(index).as_string_opt::<i32>() else { continue };
+        let values: Vec<ScalarValue> =
+            (0..batch.num_rows()).map(|i| array_from_text((!text.is_null(i)).then(|| text.value(i)), item)).collect();
+        out[index] = if values.is_empty() {
+            arrow::array::new_empty_array(&list_of(item))
+        } else {
+            ScalarValue::iter_to_array(values)?
+        };
+    }
+    Ok(RecordBatch::try_new(schema.clone(), out)?)
+}
+
 /// A schema with fields added that it does not have.
 fn with_fields(schema: &SchemaRef, extra: &[Field]) -> SchemaRef {
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -258,6 +337,17 @@ fn with_fields(schema: &SchemaRef, extra: &[Field]) -> SchemaRef {
         }
     }
     Arc::new(Schema::new(fields))
+}
+
+/// A library batch in the patched table's schema: array columns as arrays, added columns NULL.
+fn widened_to(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    arrays: &[(&str, DataType)],
+) -> Result<RecordBatch, DataFusionError> {
+    let retyped_schema = retyped(&batch.schema(), arrays);
+    let converted = with_arrays(batch, &retyped_schema, arrays)?;
+    widened(&converted, schema)
 }
 
 /// A batch with NULL columns appended up to `schema`.
@@ -402,7 +492,12 @@ impl PatchedTable {
         let ctx = &self.context;
         let mut batches = match &self.inner {
             Some(inner) => {
-                read_all(inner, state).await?.iter().map(|b| widened(b, &self.schema)).collect::<Result<Vec<_>, _>>()?
+                let arrays = self.patch.array_columns();
+                let mut out = Vec::new();
+                for batch in read_all(inner, state).await? {
+                    out.push(widened_to(&batch, &self.schema, &arrays)?);
+                }
+                out
             }
             None => Vec::new(),
         };
@@ -456,10 +551,13 @@ impl PatchedTable {
                             ("indisvalid", boolean(true)),
                             ("indisready", boolean(true)),
                             ("indislive", boolean(true)),
-                            ("indkey", text(join(&key.attnums, " "))),
-                            ("indcollation", text(vec!["0"; key.attnums.len()].join(" "))),
-                            ("indclass", text(vec!["0"; key.attnums.len()].join(" "))),
-                            ("indoption", text(vec!["0"; key.attnums.len()].join(" "))),
+                            (
+                                "indkey",
+                                int_array(&key.attnums.iter().map(|a| *a as i64).collect::<Vec<_>>(), &DataType::Int16),
+                            ),
+                            ("indcollation", int_array(&vec![0; key.attnums.len()], &DataType::Int32)),
+                            ("indclass", int_array(&vec![0; key.attnums.len()], &DataType::Int32)),
+                            ("indoption", int_array(&vec![0; key.attnums.len()], &DataType::Int16)),
                         ]
                     })
                     .collect();
@@ -483,7 +581,10 @@ impl PatchedTable {
                             ("confupdtype", text(" ")),
                             ("confdeltype", text(" ")),
                             ("confmatchtype", text(" ")),
-                            ("conkey", text(format!("{{{}}}", join(&key.attnums, ",")))),
+                            (
+                                "conkey",
+                                int_array(&key.attnums.iter().map(|a| *a as i64).collect::<Vec<_>>(), &DataType::Int16),
+                            ),
                         ]
                     })
                     .collect();
@@ -558,10 +659,6 @@ impl PatchedTable {
         }
         Ok(batches)
     }
-}
-
-fn join(values: &[i16], sep: &str) -> String {
-    values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(sep)
 }
 
 fn user_schema() -> SchemaRef {

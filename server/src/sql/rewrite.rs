@@ -1,5 +1,12 @@
 //! Postgres constructs DataFusion does not plan, rewritten into ones it does, before planning.
 //!
+//! Correlated scalar subqueries take shapes DataFusion decorrelates: a single row's value as
+//! `first_value(...)`, conditions on the enclosing row outside (`CASE WHEN`), results that mix the
+//! enclosing row split into a subquery per argument.
+//!
+//! `to_regtype(name)`, `to_regclass(name)`, `to_regnamespace(name)` and `to_regproc(name)` become
+//! scalar subqueries over the catalog (the OID, or NULL when there is no such object).
+//!
 //! `ARRAY(subquery)`, the array of a subquery's rows (psql, pgjdbc and BI tools use it in catalog
 //! queries), becomes:
 //! - over `unnest(a) AS x`: `array_transform(array_filter(a, x -> where), x -> e)`;
@@ -15,17 +22,42 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-/// Rewrites a statement in place.
-pub fn rewrite(statement: &mut Statement) {
-    let _ = statement.visit(&mut Rewriter);
+/// Rewrites a statement in place; `is_aggregate` tells which function names are aggregates.
+pub fn rewrite(statement: &mut Statement, is_aggregate: &dyn Fn(&str) -> bool) {
+    let _ = statement.visit(&mut Rewriter { is_aggregate });
 }
 
-struct Rewriter;
+struct Rewriter<'a> {
+    is_aggregate: &'a dyn Fn(&str) -> bool,
+}
 
-impl VisitorMut for Rewriter {
+impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Some(replacement) = subscripts(expr) {
+            *expr = replacement;
+            return ControlFlow::Continue(());
+        }
+        if let Some(mut replacement) = object_lookup(expr) {
+            self.single_row(&mut replacement);
+            *expr = replacement;
+            return ControlFlow::Continue(());
+        }
+        if let Expr::Subquery(_) = expr {
+            self.single_row(expr);
+            hoist_outer_conditions(expr);
+            match expr {
+                // Hoisted: the subquery is the CASE's result.
+                Expr::Case { conditions, .. } => {
+                    if let Some(when) = conditions.first_mut() {
+                        split_outer_projection(&mut when.result);
+                    }
+                }
+                _ => split_outer_projection(expr),
+            }
+            return ControlFlow::Continue(());
+        }
         if let Expr::Function(f) = expr {
             let is_array = f.name.0.len() == 1 && f.name.to_string().eq_ignore_ascii_case("array");
             if let (true, FunctionArguments::Subquery(query)) = (is_array, &f.args) {
@@ -33,6 +65,303 @@ impl VisitorMut for Rewriter {
                     *expr = replacement;
                 }
             }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Rewriter<'_> {
+    /// A scalar subquery that does not aggregate, `(SELECT e FROM ... [ORDER BY o] [LIMIT 1])`, as
+    /// `(SELECT first_value(e [ORDER BY o]) FROM ...)`: the same row (NULL for none), in the shape
+    /// DataFusion decorrelates. (Postgres fails a scalar subquery of several rows; this takes the first.)
+    fn single_row(&self, expr: &mut Expr) {
+        let Expr::Subquery(query) = expr else { return };
+        if query.with.is_some() || query.fetch.is_some() {
+            return;
+        }
+        let limit_one = match &query.limit_clause {
+            None => true,
+            Some(sqlparser::ast::LimitClause::LimitOffset { limit: Some(Expr::Value(v)), offset: None, limit_by }) => {
+                limit_by.is_empty() && matches!(&v.value, Value::Number(n, _) if n == "1")
+            }
+            Some(_) => false,
+        };
+        let SetExpr::Select(select) = query.body.as_ref() else { return };
+        let ungrouped = matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+        if !limit_one
+            || select.projection.len() != 1
+            || !ungrouped
+            || select.having.is_some()
+            || select.distinct.is_some()
+        {
+            return;
+        }
+        let element = match &select.projection[0] {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
+            _ => return,
+        };
+        let aggregates = sqlparser::ast::visit_expressions(&element, |e| match e {
+            Expr::Function(f)
+                if (self.is_aggregate)(&f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default()) =>
+            {
+                ControlFlow::Break(())
+            }
+            Expr::Subquery(_) => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        });
+        if aggregates.is_break() || select.from.is_empty() {
+            return;
+        }
+        let order = match &query.order_by {
+            None => String::new(),
+            Some(order_by) => match &order_by.kind {
+                sqlparser::ast::OrderByKind::Expressions(items) => format!(
+                    " ORDER BY {}",
+                    items.iter().map(|i| format!("{}{}", i.expr, i.options)).collect::<Vec<_>>().join(", ")
+                ),
+                _ => return,
+            },
+        };
+        let Some(first) = parse_expr(&format!("first_value({element}{order})")) else { return };
+        query.order_by = None;
+        query.limit_clause = None;
+        if let SetExpr::Select(s) = query.body.as_mut() {
+            s.projection = vec![SelectItem::UnnamedExpr(first)];
+        }
+    }
+}
+
+/// The names a query's FROM clause introduces (aliases, else table names).
+fn from_names(select: &sqlparser::ast::Select) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut add = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, alias, .. } => names.push(match alias {
+            Some(a) => a.name.value.to_lowercase(),
+            None => name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default(),
+        }),
+        TableFactor::Derived { alias: Some(a), .. } | TableFactor::UNNEST { alias: Some(a), .. } => {
+            names.push(a.name.value.to_lowercase())
+        }
+        _ => {}
+    };
+    for from in &select.from {
+        add(&from.relation);
+        for join in &from.joins {
+            add(&join.relation);
+        }
+    }
+    names
+}
+
+/// Whether an expression reads only columns of enclosing queries (qualified by names the subquery
+/// does not introduce), and reads some.
+fn reads_only_outer(e: &Expr, inner: &[String]) -> bool {
+    let mut outer = false;
+    let inner_or_unknown = sqlparser::ast::visit_expressions(e, |x| match x {
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            let q = parts[parts.len() - 2].value.to_lowercase();
+            if inner.contains(&q) {
+                ControlFlow::Break(())
+            } else {
+                outer = true;
+                ControlFlow::Continue(())
+            }
+        }
+        Expr::Identifier(_) | Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    outer && inner_or_unknown.is_continue()
+}
+
+fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::And, right } => {
+            conjuncts(*left, out);
+            conjuncts(*right, out);
+        }
+        Expr::Nested(inner)
+            if matches!(inner.as_ref(), Expr::BinaryOp { op: sqlparser::ast::BinaryOperator::And, .. }) =>
+        {
+            conjuncts(*inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
+fn and_all(mut exprs: Vec<Expr>) -> Option<Expr> {
+    let first = exprs.pop()?;
+    Some(exprs.into_iter().rev().fold(first, |acc, e| Expr::BinaryOp {
+        left: Box::new(e),
+        op: sqlparser::ast::BinaryOperator::And,
+        right: Box::new(acc),
+    }))
+}
+
+/// Whether an expression reads no column at all.
+fn is_constant(e: &Expr) -> bool {
+    sqlparser::ast::visit_expressions(e, |x| match x {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Subquery(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_continue()
+}
+
+/// A scalar subquery whose one result `first_value(F(a, b, ...))` mixes columns of the enclosing row
+/// (which DataFusion cannot decorrelate) becomes
+/// `CASE WHEN EXISTS (SELECT 1 FROM ... WHERE ...) THEN F(a', b', ...) END`: arguments that read
+/// only the enclosing row stay as they are, the others become scalar subqueries of their own.
+fn split_outer_projection(expr: &mut Expr) {
+    let Expr::Subquery(query) = expr else { return };
+    let SetExpr::Select(select) = query.body.as_ref() else { return };
+    let [SelectItem::UnnamedExpr(Expr::Function(first))] = select.projection.as_slice() else { return };
+    if !first.name.to_string().eq_ignore_ascii_case("first_value") {
+        return;
+    }
+    let FunctionArguments::List(list) = &first.args else { return };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(inner_expr))] = list.args.as_slice() else { return };
+    let inner = from_names(select);
+    let reads_outer = |e: &Expr| {
+        sqlparser::ast::visit_expressions(e, |x| match x {
+            Expr::CompoundIdentifier(p) if p.len() >= 2 && !inner.contains(&p[p.len() - 2].value.to_lowercase()) => {
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        })
+        .is_break()
+    };
+    if !reads_outer(inner_expr) {
+        return;
+    }
+    let Expr::Function(f) = inner_expr else { return };
+    let FunctionArguments::List(args) = &f.args else { return };
+    // A per-argument subquery: the same FROM and WHERE, the argument's first value.
+    let single = |arg: &Expr| -> Option<Expr> {
+        let mut q = query.clone();
+        let e = parse_expr(&format!("first_value({arg})"))?;
+        if let SetExpr::Select(s) = q.body.as_mut() {
+            s.projection = vec![SelectItem::UnnamedExpr(e)];
+        }
+        Some(Expr::Subquery(q))
+    };
+    let mut split = f.clone();
+    let FunctionArguments::List(split_args) = &mut split.args else { return };
+    for (new, old) in split_args.args.iter_mut().zip(&args.args) {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(arg)) = old else { return };
+        if is_constant(arg) || reads_only_outer(arg, &inner) {
+            continue;
+        }
+        if reads_outer(arg) {
+            return;
+        }
+        let Some(sub) = single(arg) else { return };
+        *new = FunctionArg::Unnamed(FunctionArgExpr::Expr(sub));
+    }
+    // Whether the subquery has a row, as a count (DataFusion decorrelates that, not EXISTS here).
+    let mut rows = query.clone();
+    let Some(count) = parse_expr("count(*)") else { return };
+    if let SetExpr::Select(s) = rows.body.as_mut() {
+        s.projection = vec![SelectItem::UnnamedExpr(count)];
+    }
+    let has_row = Expr::BinaryOp {
+        left: Box::new(Expr::Subquery(rows)),
+        op: sqlparser::ast::BinaryOperator::Gt,
+        right: Box::new(Expr::Value(Value::Number("0".into(), false).into())),
+    };
+    *expr = Expr::Case {
+        case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sqlparser::ast::CaseWhen { condition: has_row, result: Expr::Function(split) }],
+        else_result: None,
+    };
+}
+
+/// Conditions of a scalar subquery that read only the enclosing row move outside it:
+/// `(SELECT e FROM t WHERE outer.c AND t.k = outer.k)` becomes
+/// `CASE WHEN outer.c THEN (SELECT e FROM t WHERE t.k = outer.k) END`, which DataFusion decorrelates.
+fn hoist_outer_conditions(expr: &mut Expr) {
+    let Expr::Subquery(query) = expr else { return };
+    let SetExpr::Select(select) = query.body.as_mut() else { return };
+    let Some(selection) = select.selection.take() else { return };
+    let inner = from_names(select);
+    let mut parts = Vec::new();
+    conjuncts(selection, &mut parts);
+    let (outer, kept): (Vec<Expr>, Vec<Expr>) = parts.into_iter().partition(|c| reads_only_outer(c, &inner));
+    select.selection = and_all(kept);
+    let Some(guard) = and_all(outer) else { return };
+    let subquery = std::mem::replace(expr, Expr::Value(Value::Null.into()));
+    *expr = Expr::Case {
+        case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sqlparser::ast::CaseWhen { condition: guard, result: subquery }],
+        else_result: None,
+    };
+}
+
+/// `generate_subscripts(a, 1)` (a set-returning function beside `unnest(a)` in a SELECT list) as
+/// `unnest(generate_series(1, cardinality(a)))`, which DataFusion unnests in step with `unnest(a)`.
+fn subscripts(expr: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = expr else { return None };
+    if !f.name.0.last()?.to_string().eq_ignore_ascii_case("generate_subscripts") {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else { return None };
+    let FunctionArg::Unnamed(FunctionArgExpr::Expr(array)) = list.args.first()? else { return None };
+    parse_expr(&format!("unnest(generate_series(1, CAST(cardinality({array}) AS BIGINT)))"))
+}
+
+/// `to_regtype(x)` and its kin as subqueries over the catalog.
+fn object_lookup(expr: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = expr else { return None };
+    let name = f.name.0.last()?.to_string().to_lowercase();
+    let FunctionArguments::List(list) = &f.args else { return None };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() else { return None };
+    let query = match name.as_str() {
+        "to_regtype" => {
+            "SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = ARG OR format_type(t.oid, NULL) = ARG"
+        }
+        "to_regclass" => {
+            "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = ARG OR n.nspname || '.' || c.relname = ARG"
+        }
+        "to_regnamespace" => "SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = ARG",
+        "to_regproc" | "to_regprocedure" => "SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.proname = ARG",
+        // Visible: in a schema of the search path.
+        "pg_table_is_visible" => {
+            return parse_expr(
+                "eddy_lookup_argument IN (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+                 ON n.oid = c.relnamespace WHERE n.nspname IN ('public', 'pg_catalog'))",
+            )
+            .map(|mut e| {
+                let _ = e.visit(&mut Substitute { name: "eddy_lookup_argument", value: arg });
+                e
+            })
+        }
+        _ => return None,
+    };
+    let placeholder = "eddy_lookup_argument";
+    let Expr::Subquery(mut subquery) = parse_expr(&format!("({})", query.replace("ARG", placeholder)))? else {
+        return None;
+    };
+    let _ = subquery.visit(&mut Substitute { name: placeholder, value: arg });
+    Some(Expr::Subquery(subquery))
+}
+
+/// Replaces an identifier with an expression.
+struct Substitute<'a> {
+    name: &'a str,
+    value: &'a Expr,
+}
+
+impl VisitorMut for Substitute<'_> {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if matches!(expr, Expr::Identifier(i) if i.value == self.name) {
+            *expr = self.value.clone();
         }
         ControlFlow::Continue(())
     }
@@ -141,7 +470,7 @@ mod tests {
     fn rewritten(sql: &str) -> String {
         let mut statement =
             Parser::new(&PostgreSqlDialect {}).try_with_sql(sql).and_then(|mut p| p.parse_statement()).expect("parse");
-        rewrite(&mut statement);
+        rewrite(&mut statement, &|name| ["count", "max", "array_agg", "first_value"].contains(&name));
         statement.to_string()
     }
 
@@ -150,6 +479,40 @@ mod tests {
         assert_eq!(
             rewritten("SELECT ARRAY(SELECT b.rolname FROM m JOIN b ON m.roleid = b.oid WHERE m.member = r.oid ORDER BY 1) AS memberof FROM r"),
             "SELECT (SELECT array_agg(b.rolname ORDER BY b.rolname) FROM m JOIN b ON m.roleid = b.oid WHERE m.member = r.oid) AS memberof FROM r"
+        );
+    }
+
+    #[test]
+    fn object_lookups_read_the_catalog() {
+        assert_eq!(
+            rewritten("SELECT to_regtype($1)"),
+            "SELECT (SELECT first_value(t.oid) FROM pg_catalog.pg_type t WHERE t.typname = $1 OR format_type(t.oid, NULL) = $1)"
+        );
+    }
+
+    #[test]
+    fn scalar_subqueries_take_their_first_row() {
+        assert_eq!(
+            rewritten(
+                "SELECT (SELECT t.c FROM t WHERE t.oid = a.typ ORDER BY t.n LIMIT 1), (SELECT count(*) FROM t) FROM a"
+            ),
+            "SELECT (SELECT first_value(t.c ORDER BY t.n) FROM t WHERE t.oid = a.typ), (SELECT count(*) FROM t) FROM a"
+        );
+    }
+
+    #[test]
+    fn conditions_on_the_outer_row_leave_the_subquery() {
+        assert_eq!(
+            rewritten("SELECT (SELECT max(d.x) FROM d WHERE a.f AND d.k = a.k AND a.g <> '') FROM a"),
+            "SELECT CASE WHEN a.f AND a.g <> '' THEN (SELECT max(d.x) FROM d WHERE d.k = a.k) END FROM a"
+        );
+    }
+
+    #[test]
+    fn results_mixing_the_outer_row_are_split() {
+        assert_eq!(
+            rewritten("SELECT (SELECT json_build_object('x', a.f = 'a', 'y', s.v) FROM s WHERE s.k = a.k) FROM a"),
+            "SELECT CASE WHEN (SELECT count(*) FROM s WHERE s.k = a.k) > 0 THEN json_build_object('x', a.f = 'a', 'y', (SELECT first_value(s.v) FROM s WHERE s.k = a.k)) END FROM a"
         );
     }
 

@@ -11,6 +11,11 @@ use datafusion::common::{DataFusionError, ParamValues, ScalarValue, SchemaError}
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
+use datafusion_pg_catalog::sql::rules::{
+    AliasDuplicatedProjectionRewrite, CurrentUserVariableToSessionUserFunctionCall, FixArrayLiteral,
+    FixVersionColumnName, PrependUnqualifiedPgTableName, ResolveUnqualifiedIdentifier, RewriteArrayAnyAllOperation,
+    RewritePgCatalogOperator, RewriteRegCastToSubquery, SqlStatementRewriteRule, StripCallableQualifier, StripCollate,
+};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -42,8 +47,27 @@ impl SqlPlan {
     }
 }
 
-/// Parses Postgres SQL text: statements as datafusion-pg-catalog rewrites them for DataFusion,
-/// keeping positions where its rewrites leave a statement's shape alone.
+/// datafusion-pg-catalog's rewrites of Postgres SQL for DataFusion, but for the one that answers
+/// NULL for a correlated subquery in a SELECT list (Eddy decorrelates those, see `rewrite`).
+fn compatibility_rules() -> Vec<Box<dyn SqlStatementRewriteRule>> {
+    vec![
+        Box::new(AliasDuplicatedProjectionRewrite),
+        Box::new(ResolveUnqualifiedIdentifier),
+        Box::new(RewriteArrayAnyAllOperation),
+        Box::new(PrependUnqualifiedPgTableName),
+        Box::new(StripCallableQualifier),
+        Box::new(FixArrayLiteral),
+        Box::new(CurrentUserVariableToSessionUserFunctionCall),
+        Box::new(StripCollate),
+        Box::new(RewritePgCatalogOperator),
+        Box::new(RewriteRegCastToSubquery::new()),
+        Box::new(FixVersionColumnName),
+    ]
+}
+
+/// Parses Postgres SQL text into statements DataFusion can plan, keeping their positions. Where a
+/// client sends one of the catalog queries datafusion-pg-catalog knows DataFusion cannot plan (and
+/// replaces whole), its replacement is taken.
 pub fn parse(text: &str) -> Result<Vec<Statement>, EngineError> {
     let compat = PostgresCompatibilityParser::new();
     let located =
@@ -51,22 +75,16 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, EngineError> {
             EngineError::new(sqlstate::SYNTAX_ERROR, parser_message(&e.to_string()))
                 .at(parser_position(text, &e.to_string()))
         });
+    let rules = compatibility_rules();
+    let ours = |s: Statement| rules.iter().fold(s, |s, rule| rule.rewrite(s));
     match compat.parse(text) {
-        Ok(rewritten) => Ok(match located {
-            // The same statements apart from the rewrites: keep the ones that know their positions.
-            Ok(located) if located.len() == rewritten.len() => located
+        Ok(replaced) => Ok(match located {
+            Ok(located) if located.len() == replaced.len() => located
                 .into_iter()
-                .zip(rewritten)
-                .map(|(l, r)| {
-                    let l = compat.rewrite(l);
-                    if l == r {
-                        l
-                    } else {
-                        r
-                    }
-                })
+                .zip(replaced)
+                .map(|(l, r)| if compat.rewrite(l.clone()) == r { ours(l) } else { r })
                 .collect(),
-            _ => rewritten,
+            _ => replaced,
         }),
         Err(e) => Err(located.err().unwrap_or_else(|| EngineError::new(sqlstate::SYNTAX_ERROR, e.to_string()))),
     }
@@ -100,7 +118,8 @@ pub async fn plan(
     mut statement: Statement,
     text: &str,
 ) -> Result<SqlPlan, EngineError> {
-    super::rewrite::rewrite(&mut statement);
+    let state = ctx.state();
+    super::rewrite::rewrite(&mut statement, &|name| state.aggregate_functions().contains_key(name));
     let catalogs = ctx.state().catalog_list().clone();
     let fold = resolve_names(&mut statement, &catalogs, database).await;
     let plan = ctx

@@ -256,6 +256,15 @@ impl ExtendedQueryHandler for WireHandler {
                 begin_copy_in(client, copy.clone());
                 response(Output::CopyIn(copy), &portal.result_column_format, &session)
             }
+            Output::CursorDeclared(name) => {
+                // A cursor is a portal too: clients describe it (and may execute it) by name.
+                let mut cursor = Portal::default();
+                cursor.name = name.clone();
+                cursor.statement =
+                    Arc::new(StoredStatement::new(name.clone(), Prepared::cursor_portal(&name), Vec::new()));
+                client.portal_store().put_portal(Arc::new(cursor));
+                Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+            }
             other => response(other, &portal.result_column_format, &session),
         };
         put_session(client, session);

@@ -112,6 +112,7 @@ where
             send_copy_in_response(client, copy_in_response(&copy)).await?;
             return Ok(Next::CopyIn(copy));
         }
+        Output::CursorDeclared(_) => complete(client, Tag::new("DECLARE CURSOR")).await?,
     }
     Ok(Next::Continue)
 }
@@ -355,6 +356,7 @@ pub fn response(output: Output, format: &Format, session: &Session) -> PgWireRes
         }
         Output::CopyOut { options, output } => Response::CopyOut(copy_out(&options, *output, session)?),
         Output::CopyIn(copy) => Response::CopyIn(copy_in_response(&copy)),
+        Output::CursorDeclared(_) => Response::Execution(Tag::new("DECLARE CURSOR")),
     })
 }
 

@@ -154,6 +154,50 @@ pub fn register_session(ctx: &SessionContext, identity: &SessionIdentity, keys: 
     ));
 }
 
+/// Each row's arguments as JSON values, combined into one JSON text per row.
+fn json_rows(
+    args: &[ArrayRef],
+    rows: usize,
+    combine: impl Fn(&[serde_json::Value]) -> serde_json::Value,
+) -> Result<ArrayRef> {
+    let mut out = Vec::with_capacity(rows);
+    let mut values = Vec::with_capacity(args.len());
+    for row in 0..rows {
+        values.clear();
+        for a in args {
+            values.push(json_of(a, row));
+        }
+        out.push(Some(combine(&values).to_string()));
+    }
+    Ok(Arc::new(StringArray::from(out)))
+}
+
+/// One cell as a JSON value: numbers and booleans as themselves, the rest as text.
+fn json_of(array: &ArrayRef, row: usize) -> serde_json::Value {
+    if array.is_null(row) {
+        return serde_json::Value::Null;
+    }
+    match array.data_type() {
+        DataType::Boolean => serde_json::Value::Bool(array.as_boolean().value(row)),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => arrow::compute::cast(&array.slice(row, 1), &DataType::Int64)
+            .ok()
+            .map(|c| serde_json::Value::from(c.as_primitive::<arrow::datatypes::Int64Type>().value(0)))
+            .unwrap_or(serde_json::Value::Null),
+        DataType::Float32 | DataType::Float64 => arrow::compute::cast(&array.slice(row, 1), &DataType::Float64)
+            .ok()
+            .and_then(|c| serde_json::Number::from_f64(c.as_primitive::<arrow::datatypes::Float64Type>().value(0)))
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::String(arrow::util::display::array_value_to_string(array, row).unwrap_or_default()),
+    }
+}
+
 /// An OID argument as 32-bit integers (whatever integer type the caller passed).
 fn int_arg(array: &ArrayRef) -> Result<Vec<Option<i32>>> {
     let cast = arrow::compute::cast(array, &DataType::Int32)?;
@@ -184,8 +228,46 @@ pub fn register_shared(ctx: &SessionContext) {
     ] {
         ctx.register_udf(udf(name, any_of(arities), DataType::Utf8, Volatility::Stable, null_text));
     }
-    for (name, value) in [("pg_function_is_visible", true), ("pg_type_is_visible", true), ("pg_is_in_recovery", false)]
-    {
+    ctx.register_udf(udf(
+        "json_build_object",
+        TypeSignature::VariadicAny,
+        DataType::Utf8,
+        Volatility::Stable,
+        |args, rows| {
+            json_rows(args, rows, |values| {
+                let mut object = serde_json::Map::new();
+                for pair in values.chunks(2) {
+                    let key = match &pair[0] {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    object.insert(key, pair.get(1).cloned().unwrap_or(serde_json::Value::Null));
+                }
+                serde_json::Value::Object(object)
+            })
+        },
+    ));
+    ctx.register_udf(udf(
+        "json_build_array",
+        TypeSignature::VariadicAny,
+        DataType::Utf8,
+        Volatility::Stable,
+        |args, rows| json_rows(args, rows, |values| serde_json::Value::Array(values.to_vec())),
+    ));
+    for name in ["to_json", "to_jsonb"] {
+        ctx.register_udf(udf(name, TypeSignature::Any(1), DataType::Utf8, Volatility::Stable, |args, rows| {
+            json_rows(args, rows, |values| values[0].clone())
+        }));
+    }
+    for (name, value) in [
+        ("pg_function_is_visible", true),
+        ("pg_type_is_visible", true),
+        ("pg_collation_is_visible", true),
+        ("pg_conversion_is_visible", true),
+        ("pg_operator_is_visible", true),
+        ("pg_opclass_is_visible", true),
+        ("pg_is_in_recovery", false),
+    ] {
         let arity = if name == "pg_is_in_recovery" { TypeSignature::Nullary } else { TypeSignature::Any(1) };
         ctx.register_udf(udf(name, arity, DataType::Boolean, Volatility::Stable, move |_, rows| {
             Ok(Arc::new(BooleanArray::from(vec![value; rows])) as ArrayRef)
