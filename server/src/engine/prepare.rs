@@ -153,7 +153,10 @@ impl Engine {
             },
         };
         if sql_plan {
-            let plan = self.sql_plan(session, &statement.text).await.map_err(|e| e.shifted(statement.offset))?;
+            let plan = self
+                .sql_plan_with(session, &statement.text, declared)
+                .await
+                .map_err(|e| e.shifted(statement.offset))?;
             let inferred = inferred_parameter_types(&plan.plan);
             let parameter_types = inferred
                 .iter()

@@ -27,6 +27,16 @@ impl Engine {
 
     /// Plans one statement of Postgres SQL.
     pub(crate) async fn sql_plan(&self, session: &mut Session, text: &str) -> Result<SqlPlan, EngineError> {
+        self.sql_plan_with(session, text, &[]).await
+    }
+
+    /// Plans one statement of Postgres SQL whose parameters have the types the client declared.
+    pub(crate) async fn sql_plan_with(
+        &self,
+        session: &mut Session,
+        text: &str,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<SqlPlan, EngineError> {
         let mut statements = sql::parse(text)?;
         let (Some(statement), true) = (statements.pop(), statements.is_empty()) else {
             return Err(EngineError::new(
@@ -35,7 +45,7 @@ impl Engine {
             ));
         };
         let ctx = self.sql_context(session)?;
-        sql::plan(&ctx, &session.database, statement, text).await
+        sql::plan(&ctx, &session.database, statement, text, declared).await
     }
 
     /// Runs one statement of Postgres SQL.

@@ -10,6 +10,7 @@ mod pg_catalog;
 mod relations;
 mod rewrite;
 mod statement;
+mod subquery;
 
 pub use context::{SessionIdentity, SqlEngine};
 pub use names::Fold;

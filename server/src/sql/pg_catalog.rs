@@ -194,13 +194,18 @@ impl SchemaProvider for EddyPgCatalog {
             "pg_roles" => Patch::Roles,
             "pg_database" => Patch::Database,
             "pg_settings" => Patch::Settings,
+            "pg_type" => Patch::Type,
+            "pg_proc" => Patch::Proc,
             "pg_user" => Patch::User,
             "pg_stat_activity" => Patch::StatActivity,
             _ => return self.library.table(name).await,
         };
         let inner = self.library.table(&lower).await?;
         let schema = match (&inner, patch) {
-            (Some(t), _) => retyped(&with_fields(&t.schema(), &patch.extra_fields()), &patch.array_columns()),
+            (Some(t), _) => {
+                let schema = retyped(&with_fields(&t.schema(), &patch.extra_fields()), &patch.array_columns());
+                with_types(&schema, patch.regproc_columns(), &DataType::Int32)
+            }
             (None, Patch::User) => user_schema(),
             (None, Patch::StatActivity) => stat_activity_schema(),
             (None, _) => return Ok(None),
@@ -232,6 +237,8 @@ enum Patch {
     Roles,
     Database,
     Settings,
+    Type,
+    Proc,
     User,
     StatActivity,
 }
@@ -261,7 +268,22 @@ impl Patch {
                 ("indoption", DataType::Int16),
             ],
             Patch::Constraint => vec![("conkey", DataType::Int16), ("confkey", DataType::Int16)],
+            Patch::Proc => vec![
+                ("proargtypes", DataType::Int32),
+                ("proallargtypes", DataType::Int32),
+                ("proargmodes", DataType::Utf8),
+                ("proargnames", DataType::Utf8),
+            ],
             _ => Vec::new(),
+        }
+    }
+
+    /// Columns Postgres types `regproc` (a function's OID, named when shown) that the library stores
+    /// as names: comparing them with `'array_in'::regproc` needs the OID.
+    fn regproc_columns(self) -> &'static [&'static str] {
+        match self {
+            Patch::Type => &["typinput", "typoutput", "typreceive", "typsend", "typmodin", "typmodout", "typanalyze"],
+            _ => &[],
         }
     }
 }
@@ -283,7 +305,7 @@ fn retyped(schema: &SchemaRef, columns: &[(&str, DataType)]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// An array's text (`1 2`, `{1,2}`) as an array of `item`.
+/// An array's text as the library stores it (`1 2`, `{1,2}`, `['v', 'i']`) as an array of `item`.
 fn array_from_text(text: Option<&str>, item: &DataType) -> ScalarValue {
     let Some(text) = text else {
         return ScalarValue::List(Arc::new(arrow::array::ListArray::new_null(
@@ -291,13 +313,15 @@ fn array_from_text(text: Option<&str>, item: &DataType) -> ScalarValue {
             1,
         )));
     };
-    let values: Vec<ScalarValue> = text
-        .trim_matches(|c| c == '{' || c == '}')
+    let parts = text
+        .trim_matches(|c| c == '{' || c == '}' || c == '[' || c == ']')
         .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse::<i64>().ok())
-        .map(|v| ScalarValue::Int64(Some(v)))
-        .collect();
+        .map(|s| s.trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|s| !s.is_empty());
+    let values: Vec<ScalarValue> = match item {
+        DataType::Utf8 => parts.map(|s| ScalarValue::Utf8(Some(s.to_string()))).collect(),
+        _ => parts.filter_map(|s| s.parse::<i64>().ok()).map(|v| ScalarValue::Int64(Some(v))).collect(),
+    };
     ScalarValue::List(ScalarValue::new_list(&values, item, true))
 }
 
@@ -326,6 +350,22 @@ fn with_arrays(
         };
     }
     Ok(RecordBatch::try_new(schema.clone(), out)?)
+}
+
+/// A schema with some columns' types replaced.
+fn with_types(schema: &SchemaRef, columns: &[&str], ty: &DataType) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if columns.contains(&f.name().as_str()) {
+                Field::new(f.name(), ty.clone(), true)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// A schema with fields added that it does not have.
@@ -385,7 +425,41 @@ async fn read_all(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result
     collect(plan, state.task_ctx()).await
 }
 
+/// Function-name columns as the functions' OIDs (`-` and unknown names: 0).
+fn regprocs_as_oids(
+    batch: &RecordBatch,
+    columns: &[&str],
+    oids: &HashMap<String, i32>,
+) -> Result<RecordBatch, DataFusionError> {
+    let mut batch = batch.clone();
+    for column in columns {
+        let Some(names) = batch.column_by_name(column).and_then(|c| c.as_string_opt::<i32>()) else { continue };
+        let values: Int32Array = (0..names.len())
+            .map(|i| {
+                let name = names.value(i);
+                Some(oids.get(name.rsplit('.').next().unwrap_or(name)).copied().unwrap_or(0))
+            })
+            .collect();
+        batch = replace_column(&batch, column, Arc::new(values))?;
+    }
+    Ok(batch)
+}
+
 impl PatchContext {
+    /// Function names to OIDs, from pg_proc.
+    async fn function_oids(&self, state: &dyn Session) -> Result<HashMap<String, i32>, DataFusionError> {
+        let mut oids = HashMap::new();
+        if let Some(proc) = self.library.table("pg_proc").await? {
+            for batch in read_all(&proc, state).await? {
+                let (oid, name) = (column_i32(&batch, "oid")?, column_str(&batch, "proname")?);
+                for i in 0..batch.num_rows() {
+                    oids.entry(name.value(i).to_string()).or_insert(oid.value(i));
+                }
+            }
+        }
+        Ok(oids)
+    }
+
     /// Eddy's tables with a primary key, with the OIDs the library gave them and their namespace.
     async fn keyed_tables(&self, state: &dyn Session) -> Result<Vec<(i32, i32, PrimaryKey)>, DataFusionError> {
         let Some(class) = self.library.table("pg_class").await? else { return Ok(Vec::new()) };
@@ -482,9 +556,10 @@ fn boolean(v: bool) -> ScalarValue {
 /// A column of a batch replaced.
 fn replace_column(batch: &RecordBatch, name: &str, array: ArrayRef) -> Result<RecordBatch, DataFusionError> {
     let Some(index) = batch.schema().index_of(name).ok() else { return Ok(batch.clone()) };
+    let schema = with_types(&batch.schema(), &[name], array.data_type());
     let mut columns = batch.columns().to_vec();
     columns[index] = array;
-    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 impl PatchedTable {
@@ -493,8 +568,11 @@ impl PatchedTable {
         let mut batches = match &self.inner {
             Some(inner) => {
                 let arrays = self.patch.array_columns();
+                let regprocs = self.patch.regproc_columns();
+                let functions = if regprocs.is_empty() { HashMap::new() } else { ctx.function_oids(state).await? };
                 let mut out = Vec::new();
                 for batch in read_all(inner, state).await? {
+                    let batch = regprocs_as_oids(&batch, regprocs, &functions)?;
                     out.push(widened_to(&batch, &self.schema, &arrays)?);
                 }
                 out
@@ -590,6 +668,7 @@ impl PatchedTable {
                     .collect();
                 batches.push(rows_batch(&self.schema, &rows)?);
             }
+            Patch::Type | Patch::Proc => {}
             Patch::Roles => {
                 for batch in &mut batches {
                     let oids = Int32Array::from(vec![ROLE_OID; batch.num_rows()]);

@@ -22,6 +22,59 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
+/// The SQL name of a Postgres type a client declares for a parameter.
+fn declared_type_name(ty: &pgwire::api::Type) -> Option<String> {
+    use pgwire::api::Type;
+    if let postgres_types::Kind::Array(item) = ty.kind() {
+        return declared_type_name(item).map(|t| format!("{t}[]"));
+    }
+    Some(
+        match *ty {
+            Type::BOOL => "boolean",
+            Type::INT2 => "smallint",
+            Type::INT4 => "integer",
+            Type::INT8 | Type::OID => "bigint",
+            Type::FLOAT4 => "real",
+            Type::FLOAT8 => "double precision",
+            Type::NUMERIC => "numeric",
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::JSONB => "text",
+            Type::BYTEA => "bytea",
+            Type::DATE => "date",
+            Type::TIME => "time",
+            Type::TIMESTAMP => "timestamp",
+            Type::TIMESTAMPTZ => "timestamptz",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// Parameters the client declared a type for are read as that type: `$n` becomes `CAST($n AS t)`.
+pub fn declare_parameters(statement: &mut Statement, declared: &[Option<pgwire::api::Type>]) {
+    if declared.iter().all(Option::is_none) {
+        return;
+    }
+    struct Declare<'a>(&'a [Option<pgwire::api::Type>]);
+    impl VisitorMut for Declare<'_> {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            let Expr::Value(v) = expr else { return ControlFlow::Continue(()) };
+            let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
+            let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
+                return ControlFlow::Continue(());
+            };
+            let name = self.0.get(n.wrapping_sub(1)).cloned().flatten().filter(|t| *t != pgwire::api::Type::UNKNOWN);
+            if let Some(cast) =
+                name.as_ref().and_then(declared_type_name).and_then(|t| parse_expr(&format!("CAST({p} AS {t})")))
+            {
+                *expr = cast;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Declare(declared));
+}
+
 /// Rewrites a statement in place; `is_aggregate` tells which function names are aggregates.
 pub fn rewrite(statement: &mut Statement, is_aggregate: &dyn Fn(&str) -> bool) {
     let _ = statement.visit(&mut Rewriter { is_aggregate });
@@ -35,7 +88,37 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if let Some(replacement) = subscripts(expr) {
+        if let Expr::CompoundFieldAccess { root, access_chain } = expr {
+            // `(composite).field` as `(composite)['field']`, which DataFusion reads as a field.
+            if !matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                for access in access_chain.iter_mut() {
+                    if let sqlparser::ast::AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        let name =
+                            if field.quote_style.is_some() { field.value.clone() } else { field.value.to_lowercase() };
+                        *access = sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index {
+                            index: Expr::Value(Value::SingleQuotedString(name).into()),
+                        });
+                    }
+                }
+            }
+        }
+        // `x = ANY($1)` (rewritten to `array_has($1, x)`) with $1 of no declared type: Postgres
+        // infers an array; the text array is what clients send for it.
+        if let Expr::Function(f) = expr {
+            let name = f.name.to_string().to_lowercase();
+            if let (true, FunctionArguments::List(list)) =
+                (name == "array_has" || name == "array_contains", &mut f.args)
+            {
+                if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first_mut() {
+                    if matches!(first, Expr::Value(v) if matches!(v.value, Value::Placeholder(_))) {
+                        if let Some(cast) = parse_expr(&format!("CAST({first} AS text[])")) {
+                            *first = cast;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(replacement) = subscripts(expr).or_else(|| expand_array(expr)) {
             *expr = replacement;
             return ControlFlow::Continue(());
         }
@@ -299,6 +382,20 @@ fn hoist_outer_conditions(expr: &mut Expr) {
         conditions: vec![sqlparser::ast::CaseWhen { condition: guard, result: subquery }],
         else_result: None,
     };
+}
+
+/// `information_schema._pg_expandarray(a)` (pgjdbc's primary and foreign keys), the rows `(x, n)` of
+/// each element and its 1-based index, as `unnest` of such structs.
+fn expand_array(expr: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = expr else { return None };
+    if !f.name.0.last()?.to_string().eq_ignore_ascii_case("_pg_expandarray") {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else { return None };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array))] = list.args.as_slice() else { return None };
+    let zipped = parse_expr(&format!("arrays_zip({array}, generate_series(1, CAST(cardinality({array}) AS BIGINT)))"))?;
+    let pair = parse_expr("named_struct('x', eddy_pair['1'], 'n', eddy_pair['2'])")?;
+    Some(call("unnest", vec![call("array_transform", vec![zipped, lambda(&Ident::new("eddy_pair"), pair)])]))
 }
 
 /// `generate_subscripts(a, 1)` (a set-returning function beside `unnest(a)` in a SELECT list) as

@@ -112,13 +112,16 @@ fn parser_position(text: &str, message: &str) -> Option<usize> {
 }
 
 /// Resolves names and plans one statement.
+/// `declared` are the parameter types the client gave (`$n` is planned as `CAST($n AS type)`).
 pub async fn plan(
     ctx: &SessionContext,
     database: &str,
     mut statement: Statement,
     text: &str,
+    declared: &[Option<pgwire::api::Type>],
 ) -> Result<SqlPlan, EngineError> {
     let state = ctx.state();
+    super::rewrite::declare_parameters(&mut statement, declared);
     super::rewrite::rewrite(&mut statement, &|name| state.aggregate_functions().contains_key(name));
     let catalogs = ctx.state().catalog_list().clone();
     let fold = resolve_names(&mut statement, &catalogs, database).await;
@@ -144,9 +147,12 @@ pub async fn execute(
             .with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))
             .map_err(|e| sql_error(e, None))?
     };
-    let frame = ctx.execute_logical_plan(logical).await.map_err(|e| sql_error(e, None))?;
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.map_err(|e| sql_error(e, None))?;
+    let state = ctx.state();
+    let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
+    let optimized = state.optimize(&logical).map_err(|e| sql_error(e, None))?;
+    let optimized = super::subquery::evaluate_remaining(optimized, &state).map_err(|e| sql_error(e, None))?;
+    let physical = state.create_physical_plan(&optimized).await.map_err(|e| sql_error(e, None))?;
+    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await.map_err(|e| sql_error(e, None))?;
     Ok((schema, batches))
 }
 
