@@ -3,7 +3,7 @@
 
 use datafusion::prelude::SessionContext;
 use eddy_parser::Select;
-use eddy_planner::plan_pull;
+use eddy_planner::{plan_pull, PlanErrorKind};
 
 use super::error::{sqlstate, EngineError};
 use super::{Engine, Output, Session};
@@ -87,12 +87,18 @@ impl Engine {
         };
         match refused {
             None => self.pull_query(select).await,
-            Some(e) if e.is_pull_unsupported() => match self.sql_text(session, text).await {
-                Ok(output) => Ok(output),
-                // SQL that neither reads: ksqlDB's refusal says what ksqlDB would.
-                Err(sql_error) if sql_error.sqlstate == sqlstate::SYNTAX_ERROR => Err(e),
-                Err(sql_error) => Err(sql_error.shifted(offset)),
-            },
+            // Full SQL answers what ksqlDB refuses in a pull query, and reads pg_catalog and
+            // information_schema, which are not Eddy's sources.
+            Some(e) if e.is_pull_unsupported() || e.plan_kind == Some(PlanErrorKind::UnknownSource) => {
+                match self.sql_text(session, text).await {
+                    Ok(output) => Ok(output),
+                    // What neither reads: ksqlDB's refusal says what ksqlDB would.
+                    Err(sql) if sql.sqlstate == sqlstate::SYNTAX_ERROR || sql.sqlstate == sqlstate::UNDEFINED_TABLE => {
+                        Err(e)
+                    }
+                    Err(sql) => Err(sql.shifted(offset)),
+                }
+            }
             Some(e) => Err(e),
         }
     }

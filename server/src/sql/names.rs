@@ -54,9 +54,22 @@ impl Fold {
     }
 }
 
+/// A relation the statement names that no catalog has.
+#[derive(Debug, Clone)]
+pub struct UnknownRelation {
+    /// The name as written.
+    pub name: String,
+    /// Where it was written.
+    pub at: sqlparser::tokenizer::Location,
+}
+
 /// Resolves the names of `statement` against the session's catalogs (the default catalog is
 /// `database`), rewriting them in place. Returns how unquoted names folded.
-pub async fn resolve_names(statement: &mut Statement, catalogs: &Arc<dyn CatalogProviderList>, database: &str) -> Fold {
+pub async fn resolve_names(
+    statement: &mut Statement,
+    catalogs: &Arc<dyn CatalogProviderList>,
+    database: &str,
+) -> Result<Fold, UnknownRelation> {
     // Pass 1: the relations and common table expressions the statement names.
     let mut collector = Collector::default();
     let _ = statement.visit(&mut collector);
@@ -70,7 +83,17 @@ pub async fn resolve_names(statement: &mut Statement, catalogs: &Arc<dyn Catalog
                 continue;
             }
         }
-        let Some(found) = resolve_relation(catalogs, database, &parts(name)).await else { continue };
+        let Some(found) = resolve_relation(catalogs, database, &parts(name)).await else {
+            let written = parts(name);
+            let at =
+                written.first().map(|i| i.span.start).unwrap_or(sqlparser::tokenizer::Location { line: 0, column: 0 });
+            let name = match written.last() {
+                Some(i) if i.quote_style.is_none() => i.value.to_lowercase(),
+                Some(i) => i.value.clone(),
+                None => String::new(),
+            };
+            return Err(UnknownRelation { name, at });
+        };
         if found.schema_name == "public" {
             fold = Fold::Upper;
         }
@@ -85,7 +108,7 @@ pub async fn resolve_names(statement: &mut Statement, catalogs: &Arc<dyn Catalog
     let mut rewriter = Rewriter { fold, resolved, known, ctes: HashMap::new() };
     rewriter.declare_aliases(statement);
     let _ = statement.visit(&mut rewriter);
-    fold
+    Ok(fold)
 }
 
 fn parts(name: &ObjectName) -> Vec<Ident> {
@@ -221,8 +244,11 @@ impl VisitorMut for Collector {
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
-        self.relations.push(relation.clone());
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        // Relations, not table functions (`generate_series(1, 3)`).
+        if let TableFactor::Table { name, args: None, .. } = factor {
+            self.relations.push(name.clone());
+        }
         ControlFlow::Continue(())
     }
 }

@@ -84,10 +84,59 @@ struct Rewriter<'a> {
     is_aggregate: &'a dyn Fn(&str) -> bool,
 }
 
+/// An integer literal that fits 32 bits, as Postgres and ksqlDB type it: `integer` (DataFusion would
+/// make it `bigint`, and `int4 * 2` a `bigint`).
+fn int4_literal(expr: &Expr) -> Option<Expr> {
+    let Expr::Value(v) = expr else { return None };
+    let Value::Number(n, false) = &v.value else { return None };
+    n.parse::<i32>().ok()?;
+    Some(Expr::Cast {
+        kind: sqlparser::ast::CastKind::Cast,
+        expr: Box::new(expr.clone()),
+        data_type: sqlparser::ast::DataType::Integer(None),
+        array: false,
+        format: None,
+    })
+}
+
+/// The literal an `int4_literal` cast wraps (positions in ORDER BY and GROUP BY, LIMIT counts stay
+/// bare numbers).
+fn unwrap_int4_literal(expr: &mut Expr) {
+    if let Expr::Cast { expr: inner, data_type: sqlparser::ast::DataType::Integer(None), .. } = expr {
+        if matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(_, false))) {
+            *expr = inner.as_ref().clone();
+        }
+    }
+}
+
 impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
+    fn post_visit_select(&mut self, select: &mut sqlparser::ast::Select) -> ControlFlow<()> {
+        if let GroupByExpr::Expressions(exprs, _) = &mut select.group_by {
+            exprs.iter_mut().for_each(unwrap_int4_literal);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let Some(order_by) = &mut query.order_by {
+            if let sqlparser::ast::OrderByKind::Expressions(items) = &mut order_by.kind {
+                items.iter_mut().for_each(|i| unwrap_int4_literal(&mut i.expr));
+            }
+        }
+        if let Some(sqlparser::ast::LimitClause::LimitOffset { limit, offset, .. }) = &mut query.limit_clause {
+            limit.iter_mut().for_each(unwrap_int4_literal);
+            offset.iter_mut().for_each(|o| unwrap_int4_literal(&mut o.value));
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Some(typed) = int4_literal(expr) {
+            *expr = typed;
+            return ControlFlow::Continue(());
+        }
         if let Expr::CompoundFieldAccess { root, access_chain } = expr {
             // `(composite).field` as `(composite)['field']`, which DataFusion reads as a field.
             if !matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {

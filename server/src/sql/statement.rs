@@ -124,7 +124,10 @@ pub async fn plan(
     super::rewrite::declare_parameters(&mut statement, declared);
     super::rewrite::rewrite(&mut statement, &|name| state.aggregate_functions().contains_key(name));
     let catalogs = ctx.state().catalog_list().clone();
-    let fold = resolve_names(&mut statement, &catalogs, database).await;
+    let fold = resolve_names(&mut statement, &catalogs, database).await.map_err(|unknown| {
+        EngineError::new(sqlstate::UNDEFINED_TABLE, format!("relation \"{}\" does not exist", unknown.name))
+            .at(eddy_parser::location_to_position(text, unknown.at))
+    })?;
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
