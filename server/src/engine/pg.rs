@@ -83,13 +83,19 @@ impl Engine {
                 Reset::ConfigurationParameter(name) => {
                     let name = name.to_string();
                     if session.properties.remove(&name).is_some() {
+                        if let Ok(mut settings) = session.settings.write() {
+                            let _ = settings.set(&name, None);
+                        }
                         return Ok(Output::done("RESET"));
                     }
                     change_setting(session, &name, None, "RESET")
                 }
             },
             PgStatement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(" ");
+                // `SHOW TRANSACTION ISOLATION LEVEL` is words; `SHOW myapp.user_id` a dotted name.
+                let words: Vec<&str> = variable.iter().map(|i| i.value.as_str()).collect();
+                let spaced = words.join(" ");
+                let name = if settings::lookup(&canonical_name(&spaced)).is_some() { spaced } else { words.join(".") };
                 show_variable(session, &name)
             }
             PgStatement::ShowVariables { .. } => show_variable(session, "all"),
@@ -183,6 +189,11 @@ pub(super) fn set(session: &mut Session, name: &str, value: Option<&str>) -> Res
         ));
     }
     session.properties.insert(name.to_string(), value.to_string());
+    // A dotted name is also a Postgres custom setting (`SET myapp.user_id = '7'` then
+    // `current_setting('myapp.user_id')`), which Postgres accepts for any two-part name.
+    if let Ok(mut settings) = session.settings.write() {
+        let _ = settings.set(name, Some(value));
+    }
     Ok(Output::done("SET"))
 }
 

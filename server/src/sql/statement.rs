@@ -196,8 +196,20 @@ pub fn sql_error(e: DataFusionError, text: Option<&str>) -> EngineError {
         DataFusionError::Execution(_) => sqlstate::DATA_EXCEPTION,
         _ => sqlstate::INTERNAL,
     };
+    // Postgres' wording for the errors clients show users most (errors.c messages of the parser
+    // and executor); DataFusion's own text for the rest.
     let message = match root {
         DataFusionError::External(inner) => inner.to_string(),
+        DataFusionError::SchemaError(inner, _) => match inner.as_ref() {
+            SchemaError::FieldNotFound { field, .. } => format!("column \"{}\" does not exist", field.name),
+            SchemaError::AmbiguousReference { field } => {
+                format!("column reference \"{}\" is ambiguous", field.name)
+            }
+            _ => root.message().trim().to_string(),
+        },
+        DataFusionError::ArrowError(inner, _) if matches!(inner.as_ref(), ArrowError::DivideByZero) => {
+            "division by zero".to_string()
+        }
         _ => root.message().trim().to_string(),
     };
     EngineError::new(state, message).at(position)
