@@ -537,6 +537,19 @@ impl<'a> ExprPlanner<'a> {
             BinaryOperator::Divide => '/',
             _ => '%',
         };
+        // ksqlDB refuses arithmetic with a bare NULL: its type is unknown.
+        if l.null_literal || r.null_literal {
+            let show = |t: &Typed| if t.null_literal { "null".to_string() } else { t.ty.to_string() };
+            return err(
+                e,
+                format!(
+                    "Error processing expression: {}. Arithmetic on types {} and {} are not supported.",
+                    crate::pull_keys::format_expr(e),
+                    show(&l),
+                    show(&r)
+                ),
+            );
+        }
         if symbol == '+'
             && (l.ty == SqlType::String || r.ty == SqlType::String)
             && !(l.ty.is_numeric() || r.ty.is_numeric())

@@ -8,6 +8,7 @@ use sqlparser::ast as sql;
 
 use crate::error::{PlanError, PlanErrorKind, Result};
 use crate::expr::is_aggregate;
+use crate::pull_keys::{check_pseudo_columns, key_access, KeyAccess, PullOptions};
 use crate::query::{plan_push, PlannedQuery};
 
 /// A planned pull query: the dataflow runs over a snapshot of `kind` rows.
@@ -16,6 +17,8 @@ pub struct PullPlan {
     pub query: PlannedQuery,
     /// TABLE: the snapshot keeps each key's latest record and drops deleted keys.
     pub kind: SourceKind,
+    /// The rows read: a table's keys when the WHERE clause fixes them, else every row.
+    pub access: KeyAccess,
 }
 
 /// ksqlDB's refusal of something (`GROUP BY clauses`, ...) in a pull query. `answerable`: full SQL
@@ -46,8 +49,8 @@ fn calls_aggregate(e: &sql::Expr) -> bool {
     .is_break()
 }
 
-/// Plans a SELECT without EMIT.
-pub fn plan_pull(select: &Select, catalog: &Catalog) -> Result<PullPlan> {
+/// Plans a SELECT without EMIT, with the session's pull-query options.
+pub fn plan_pull(select: &Select, catalog: &Catalog, options: PullOptions) -> Result<PullPlan> {
     if !select.from.joins.is_empty() {
         return Err(refuse("JOIN", select.position, true));
     }
@@ -66,6 +69,25 @@ pub fn plan_pull(select: &Select, catalog: &Catalog) -> Result<PullPlan> {
     if select.projection.iter().any(|item| matches!(item, SelectItem::Expr { expr, .. } if calls_aggregate(expr))) {
         return Err(refuse_what("aggregate functions", select.position, true));
     }
+    let projection: Vec<sql::Expr> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::Expr { expr, .. } => Some(expr.as_ref().clone()),
+            SelectItem::Wildcard { .. } => None,
+        })
+        .collect();
+    check_pseudo_columns(&projection, select.selection.as_ref())?;
+    if select.limit.is_some() && !options.limit_clause {
+        return Err(PlanError::at_position(
+            "LIMIT clause in pull queries is currently disabled. You can enable them by setting ksql.query.pull.limit.clause.enabled=true. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.",
+            select.position,
+        ));
+    }
+    let access = match catalog.source(&select.from.source.name) {
+        Ok(source) if source.kind == SourceKind::Table => key_access(select.selection.as_ref(), source, options)?,
+        _ => KeyAccess::Scan,
+    };
     let query = plan_push(select, catalog)?;
     if query.dataflow.steps.iter().any(|s| matches!(s, Step::Aggregate { .. })) {
         return Err(refuse_what("aggregate functions", select.position, true));
@@ -74,5 +96,5 @@ pub fn plan_pull(select: &Select, catalog: &Catalog) -> Result<PullPlan> {
         Input::Source(source) => source.kind,
         Input::Join(_) => return Err(refuse("JOIN", select.position, true)),
     };
-    Ok(PullPlan { query, kind })
+    Ok(PullPlan { query, kind, access })
 }

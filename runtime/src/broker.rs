@@ -12,6 +12,7 @@ use crate::dataflow::Dataflow;
 use crate::error::Result;
 use crate::metrics::QueryMetrics;
 use crate::record::{OutputRecord, Record};
+use crate::view::{SharedView, ViewFeed};
 
 /// A topic's name and partition count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,11 @@ pub trait Broker: Send + Sync {
     /// Records ever written to a topic: the sum of its partitions' end offsets.
     async fn records_written(&self, topic: &str) -> Result<u64> {
         Ok(self.read_all(topic).await?.len() as u64)
+    }
+    /// Opens a feed that keeps a table's view up to date with its topic; None when this broker has
+    /// no cheaper way than rereading the topic (`view::RereadFeed`).
+    async fn follow(&self, _topic: &str, _view: SharedView) -> Result<Option<Box<dyn ViewFeed>>> {
+        Ok(None)
     }
     /// Runs a pull query: the dataflow over a snapshot of its source topic (see `snapshot`).
     async fn pull(

@@ -23,6 +23,7 @@ mod record;
 mod snapshot;
 mod timestamp;
 mod value;
+mod view;
 
 pub use broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 pub use cell::Cell;
@@ -36,5 +37,7 @@ pub use memory::MemoryBroker;
 pub use metrics::QueryMetrics;
 pub use pipeline::Pipeline;
 pub use record::{partition_for_key, OutputRecord, Record};
+pub use snapshot::evaluate as evaluate_snapshot;
 pub use timestamp::parse_timestamp;
 pub use value::{decimal_to_string, parse_decimal, Value};
+pub use view::{KeyCanon, RereadFeed, SharedView, TableView, ViewFeed};

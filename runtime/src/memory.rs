@@ -14,6 +14,7 @@ use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
 use crate::record::{partition_for_key, OutputRecord, Record};
+use crate::view::{SharedView, ViewFeed};
 
 struct Topic {
     partitions: i32,
@@ -97,7 +98,30 @@ impl State {
 /// In-memory topics plus the queries that read them.
 #[derive(Default)]
 pub struct MemoryBroker {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+}
+
+/// A table view fed from the in-memory topic on each sync: deterministic, and always current.
+struct MemoryViewFeed {
+    state: Arc<Mutex<State>>,
+    topic: String,
+    view: SharedView,
+}
+
+#[async_trait]
+impl ViewFeed for MemoryViewFeed {
+    async fn sync(&self) -> Result<()> {
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(topic) = state.topics.get(&self.topic) else {
+            return Err(RuntimeError::TopicNotFound(self.topic.clone()));
+        };
+        let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let applied = view.offsets().clone();
+        for r in topic.records.iter().filter(|r| r.offset >= applied.get(&r.partition).copied().unwrap_or(0)) {
+            view.apply(r.clone());
+        }
+        Ok(())
+    }
 }
 
 struct MemoryQuery {
@@ -148,6 +172,11 @@ impl MemoryBroker {
     /// Every record of a topic in write order.
     pub fn records(&self, topic: &str) -> Vec<Record> {
         self.lock().topics.get(topic).map(|t| t.records.clone()).unwrap_or_default()
+    }
+
+    /// How many queries are running (persistent and push), for tests that wait for a query to start.
+    pub fn running_queries(&self) -> usize {
+        self.lock().tasks.iter().filter(|t| !t.stopped.load(Ordering::SeqCst)).count()
     }
 
     /// Runs every query until none has unread input, in the order the queries started.
@@ -251,6 +280,10 @@ impl Broker for MemoryBroker {
 
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>> {
         Ok(self.records(topic))
+    }
+
+    async fn follow(&self, topic: &str, view: SharedView) -> Result<Option<Box<dyn ViewFeed>>> {
+        Ok(Some(Box::new(MemoryViewFeed { state: self.state.clone(), topic: topic.to_string(), view })))
     }
 
     async fn start_query(

@@ -26,13 +26,19 @@ pub fn scan(
     records: Vec<Record>,
     metrics: Arc<QueryMetrics>,
 ) -> Result<Vec<RecordBatch>> {
-    let mut pipeline = Pipeline::new(dataflow, metrics)?;
-    let Input::Source(source) = &dataflow.input else {
-        return Err(RuntimeError::Internal("a bounded scan reads a single source".into()));
-    };
     let records = match kind {
         SourceKind::Table => latest_per_key(records),
         SourceKind::Stream => records,
+    };
+    evaluate(dataflow, &records, metrics)
+}
+
+/// The rows a dataflow yields over `records` taken as they are (a stream's records, or a table
+/// view's current rows), tombstones excluded.
+pub fn evaluate(dataflow: &Dataflow, records: &[Record], metrics: Arc<QueryMetrics>) -> Result<Vec<RecordBatch>> {
+    let mut pipeline = Pipeline::new(dataflow, metrics)?;
+    let Input::Source(source) = &dataflow.input else {
+        return Err(RuntimeError::Internal("a bounded scan reads a single source".into()));
     };
     let mut out = Vec::new();
     for chunk in records.chunks(CHUNK) {

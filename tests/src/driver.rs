@@ -10,9 +10,11 @@ use eddy_server::{Engine, EngineError, Output, Session};
 /// The engine on a `MemoryBroker`, with its own single-threaded async runtime.
 pub struct TestDriver {
     pub broker: Arc<MemoryBroker>,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub session: Session,
     runtime: tokio::runtime::Runtime,
+    /// Keeps the Postgres front end (when served) running until the driver is dropped.
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl TestDriver {
@@ -20,8 +22,24 @@ impl TestDriver {
     pub fn new() -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
         let broker = Arc::new(MemoryBroker::new());
-        let engine = runtime.block_on(Engine::new(broker.clone(), None)).expect("engine");
-        Self { broker, engine, session: Session::default(), runtime }
+        let engine = Arc::new(runtime.block_on(Engine::new(broker.clone(), None)).expect("engine"));
+        Self { broker, engine, session: Session::default(), runtime, shutdown: None }
+    }
+
+    /// Serves the Postgres protocol for this engine on a free loopback port. Connections progress
+    /// while the driver's runtime runs, that is inside `block_on`.
+    pub fn serve_pg(&mut self) -> std::io::Result<std::net::SocketAddr> {
+        let listener = self.runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        self.runtime.spawn(eddy_server::server::run(listener, self.engine.clone(), rx));
+        self.shutdown = Some(tx);
+        Ok(addr)
+    }
+
+    /// Runs a future on the driver's runtime (and with it the Postgres connections it serves).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     /// Executes statements; a push query's rows are collected after running to idle.

@@ -3,5 +3,6 @@
 
 mod driver;
 pub mod qtt;
+pub mod rqtt;
 
 pub use driver::{render_output, render_record, TestDriver};

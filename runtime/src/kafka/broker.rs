@@ -11,18 +11,22 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use super::admin::TopicAdmin;
 use super::client::ClientSettings;
 use super::embedded::EmbeddedKafka;
-use super::{print, push, query_task};
+use super::view_feed::Produced;
+use super::{print, push, query_task, view_feed};
 use crate::broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::record::{OutputRecord, Record};
+use crate::view::{SharedView, ViewFeed};
 
 /// A Kafka cluster (external, or the embedded mock cluster).
 pub struct KafkaBroker {
     settings: ClientSettings,
     admin: Arc<dyn TopicAdmin>,
     producer: FutureProducer,
+    /// What `produce` wrote, so table views show a session's own inserts.
+    produced: Produced,
     /// Keeps the embedded cluster alive as long as the broker.
     _embedded: Option<Arc<EmbeddedKafka>>,
 }
@@ -35,7 +39,7 @@ impl KafkaBroker {
         embedded: Option<Arc<EmbeddedKafka>>,
     ) -> Result<Self> {
         let producer = settings.producer().create()?;
-        Ok(Self { settings, admin, producer, _embedded: embedded })
+        Ok(Self { settings, admin, producer, produced: Produced::default(), _embedded: embedded })
     }
 
     /// The client settings, for components that make their own clients.
@@ -57,7 +61,12 @@ pub(crate) fn kafka_headers(headers: &[(String, Option<Vec<u8>>)]) -> Option<Own
 }
 
 /// Sends records and waits for every acknowledgement.
-pub(crate) async fn send_all(producer: &FutureProducer, topic: &str, records: &[OutputRecord]) -> Result<()> {
+/// Produces records and waits for every acknowledgement; returns each record's (partition, offset).
+pub(crate) async fn send_all(
+    producer: &FutureProducer,
+    topic: &str,
+    records: &[OutputRecord],
+) -> Result<Vec<(i32, i64)>> {
     let mut pending = Vec::with_capacity(records.len());
     for r in records {
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).timestamp(r.timestamp);
@@ -88,14 +97,15 @@ pub(crate) async fn send_all(producer: &FutureProducer, topic: &str, records: &[
             }
         }
     }
+    let mut written = Vec::with_capacity(pending.len());
     for delivery in pending {
         match delivery.await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(at)) => written.push((at.partition, at.offset)),
             Ok(Err((e, _))) => return Err(RuntimeError::Kafka(format!("cannot produce to {topic}: {e}"))),
             Err(_) => return Err(RuntimeError::Kafka(format!("producer for {topic} was dropped"))),
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 #[async_trait]
@@ -129,7 +139,18 @@ impl Broker for KafkaBroker {
     }
 
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
-        send_all(&self.producer, topic, &records).await
+        let written = send_all(&self.producer, topic, &records).await?;
+        let mut produced = self.produced.lock().unwrap_or_else(|p| p.into_inner());
+        let ends = produced.entry(topic.to_string()).or_default();
+        for (partition, offset) in written {
+            let end = ends.entry(partition).or_insert(0);
+            *end = (*end).max(offset + 1);
+        }
+        Ok(())
+    }
+
+    async fn follow(&self, topic: &str, view: SharedView) -> Result<Option<Box<dyn ViewFeed>>> {
+        Ok(Some(Box::new(view_feed::open(&self.settings, topic, view, self.produced.clone()).await?)))
     }
 
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>> {

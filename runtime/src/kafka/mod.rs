@@ -7,6 +7,7 @@ mod embedded;
 mod print;
 mod push;
 mod query_task;
+mod view_feed;
 
 pub use admin::{KafkaAdmin, MockAdmin, TopicAdmin};
 pub use broker::KafkaBroker;

@@ -12,6 +12,8 @@ use super::insert::encode_record;
 use super::{Engine, Output, Session};
 use crate::pg_values::parse_text;
 
+/// One row of COPY data: its 1-based line number and its fields (None for NULL).
+pub type CopyRow = (usize, Vec<Option<String>>);
 /// A COPY data format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CopyFormat {
@@ -100,7 +102,7 @@ impl CopyOptions {
     }
 
     /// The rows of COPY data (text or CSV) as fields, each with its 1-based line number.
-    pub fn rows(&self, data: &str) -> Result<Vec<(usize, Vec<Option<String>>)>, String> {
+    pub fn rows(&self, data: &str) -> Result<Vec<CopyRow>, String> {
         match self.format {
             CopyFormat::Csv => self.csv_rows(data),
             CopyFormat::Text => Ok(data
@@ -143,7 +145,7 @@ impl CopyOptions {
         Some(out)
     }
 
-    fn csv_rows(&self, data: &str) -> Result<Vec<(usize, Vec<Option<String>>)>, String> {
+    fn csv_rows(&self, data: &str) -> Result<Vec<CopyRow>, String> {
         let mut rows = Vec::new();
         let mut line = 1;
         let mut chars = data.chars().peekable();

@@ -17,10 +17,17 @@ pub struct EngineError {
     location: Option<sqlparser::tokenizer::Location>,
     /// The planner's kind, for planning errors.
     pub plan_kind: Option<PlanErrorKind>,
+    /// HINT and CONTEXT, when given (boxed: most errors have neither, and results stay small).
+    notes: Option<Box<Notes>>,
+}
+
+/// What an error may say besides its message.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Notes {
     /// A suggestion for the user (Postgres' HINT).
-    pub hint: Option<String>,
+    hint: Option<String>,
     /// Where the error happened (Postgres' CONTEXT), e.g. the line of COPY data.
-    pub context: Option<String>,
+    context: Option<String>,
 }
 
 /// SQLSTATE codes used by the engine.
@@ -61,15 +68,7 @@ pub mod sqlstate {
 impl EngineError {
     /// An error with a SQLSTATE.
     pub fn new(sqlstate: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            sqlstate,
-            position: None,
-            location: None,
-            plan_kind: None,
-            hint: None,
-            context: None,
-        }
+        Self { message: message.into(), sqlstate, position: None, location: None, plan_kind: None, notes: None }
     }
 
     /// A syntax error from the parser.
@@ -101,8 +100,7 @@ impl EngineError {
             position: e.position,
             location: e.location,
             plan_kind: Some(e.kind),
-            hint: None,
-            context: None,
+            notes: None,
         }
     }
 
@@ -112,13 +110,25 @@ impl EngineError {
     }
 
     /// The same error with a hint.
-    pub fn with_hint(self, hint: impl Into<String>) -> Self {
-        Self { hint: Some(hint.into()), ..self }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.notes.get_or_insert_with(Box::default).hint = Some(hint.into());
+        self
+    }
+
+    /// A suggestion for the user (Postgres' HINT).
+    pub fn hint(&self) -> Option<&str> {
+        self.notes.as_ref().and_then(|n| n.hint.as_deref())
+    }
+
+    /// Where the error happened (Postgres' CONTEXT).
+    pub fn context(&self) -> Option<&str> {
+        self.notes.as_ref().and_then(|n| n.context.as_deref())
     }
 
     /// The same error with a context.
-    pub fn with_context(self, context: impl Into<String>) -> Self {
-        Self { context: Some(context.into()), ..self }
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.notes.get_or_insert_with(Box::default).context = Some(context.into());
+        self
     }
 
     /// The error of a statement that starts at 1-based `offset` of the submitted text, with its

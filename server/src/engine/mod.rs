@@ -32,6 +32,7 @@ use tokio::sync::{watch, Mutex};
 
 pub use crate::session::Session;
 use crate::sql::{SourceRelations, SqlEngine};
+use crate::views::Views;
 pub use copy::{CopyFormat, CopyIn, CopyOptions};
 pub use error::{sqlstate as error_sqlstate, EngineError};
 pub use output::{Output, ResultColumn, RowChannel};
@@ -61,13 +62,16 @@ pub struct Engine {
     /// The catalog as the SQL engine reads it, replaced after every change.
     published: watch::Sender<Arc<Catalog>>,
     sql: SqlEngine,
+    /// Tables' materialized views, read by pull queries and the SQL engine.
+    views: Arc<Views>,
 }
 
 impl Engine {
     /// An engine over a broker; `command_topic` enables durability of the catalog.
     pub async fn new(broker: Arc<dyn Broker>, command_topic: Option<String>) -> Result<Self, EngineError> {
         let (published, view) = watch::channel(Arc::new(Catalog::default()));
-        let sql = SqlEngine::new(SourceRelations::new(view, broker.clone()))
+        let views = Arc::new(Views::new(broker.clone()));
+        let sql = SqlEngine::new(SourceRelations::new(view, views.clone()))
             .map_err(|e| EngineError::new(error::sqlstate::INTERNAL, format!("cannot start the SQL engine: {e}")))?;
         let engine = Self {
             broker,
@@ -80,6 +84,7 @@ impl Engine {
             pushes: Arc::default(),
             published,
             sql,
+            views,
         };
         engine.recover().await?;
         engine.publish_catalog().await;
@@ -94,6 +99,7 @@ impl Engine {
     /// Makes the catalog's current state what the SQL engine reads.
     async fn publish_catalog(&self) {
         let catalog = self.state.lock().await.catalog.clone();
+        self.views.retain(&catalog);
         self.published.send_replace(Arc::new(catalog));
     }
 
@@ -162,7 +168,7 @@ impl Engine {
                 session.properties.remove(name);
                 Ok(Output::done("UNSET"))
             }
-            Statement::Explain(inner) => self.explain(session, inner).await,
+            Statement::Explain(inner) => self.explain(session, inner, &stmt.text).await,
             Statement::ExplainQuery(id) => self.explain_query(id).await,
         }
     }

@@ -123,7 +123,9 @@ impl Engine {
                         &typed_nulls(&infer_select(select, &state.catalog)),
                     )?;
                     match &probe {
-                        Statement::Select(s) => plan_pull(s, &state.catalog).err().map(EngineError::plan),
+                        Statement::Select(s) => plan_pull(s, &state.catalog, super::pull::pull_options(session))
+                            .err()
+                            .map(EngineError::plan),
                         _ => None,
                     }
                 };
@@ -525,19 +527,19 @@ fn infer_select(select: &Select, catalog: &Catalog) -> Vec<Option<SqlType>> {
     for_each_expr(&mut statement, &mut |e| {
         let _ = sql::visit_expressions(e, |x| {
             match x {
-                Expr::BinaryOp { left, op, right }
-                    if matches!(
-                        op,
+                Expr::BinaryOp {
+                    left,
+                    op:
                         BinaryOperator::Eq
-                            | BinaryOperator::NotEq
-                            | BinaryOperator::Lt
-                            | BinaryOperator::LtEq
-                            | BinaryOperator::Gt
-                            | BinaryOperator::GtEq
-                            | BinaryOperator::Plus
-                            | BinaryOperator::Minus
-                    ) =>
-                {
+                        | BinaryOperator::NotEq
+                        | BinaryOperator::Lt
+                        | BinaryOperator::LtEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::GtEq
+                        | BinaryOperator::Plus
+                        | BinaryOperator::Minus,
+                    right,
+                } => {
                     if let Some(n) = placeholder(right) {
                         set_type(&mut types, n, column_type(left));
                     }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use base64::Engine as _;
+use eddy_catalog::SourceKind;
 use eddy_parser::{EmitMode, Select, Statement};
-use eddy_planner::{plan_persistent, plan_pull, plan_push, SinkRequest};
+use eddy_planner::{plan_persistent, plan_pull, plan_push, PlanErrorKind, SinkRequest};
 use eddy_runtime::{array_value, QueryMetrics, Record, Value};
 use tokio::sync::mpsc;
 
@@ -20,7 +21,7 @@ impl Engine {
         text: &str,
     ) -> Result<Output, EngineError> {
         if select.emit != Some(EmitMode::Changes) {
-            return self.pull_query(select).await;
+            return self.pull_query(session, select).await;
         }
         if !select.partition_by.is_empty() {
             return Err(EngineError::new(
@@ -70,9 +71,38 @@ impl Engine {
         Ok(Output::Stream(RowChannel { columns: vec![ResultColumn::text("PRINT")], rows: rx, limit }))
     }
 
-    pub(super) async fn explain(&self, session: &Session, inner: &Statement) -> Result<Output, EngineError> {
+    pub(super) async fn explain(
+        &self,
+        session: &mut Session,
+        inner: &Statement,
+        text: &str,
+    ) -> Result<Output, EngineError> {
         let state = self.state.lock().await;
         let lines = match inner {
+            Statement::Select(select) if select.emit.is_none() => {
+                // A pull query: how its rows are reached, then the dataflow that evaluates them.
+                // What the SQL engine answers instead, it explains (DataFusion's plans).
+                let plan = match plan_pull(select, &state.catalog, super::pull::pull_options(session)) {
+                    Ok(plan) => plan,
+                    Err(e) if matches!(e.kind, PlanErrorKind::PullUnsupported | PlanErrorKind::UnknownSource) => {
+                        drop(state);
+                        return self.sql_text(session, text).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let source = plan.query.dataflow.input.first_source();
+                let mut lines = vec![match plan.kind {
+                    SourceKind::Table => format!(
+                        "Pull query: {} on the materialized view of TABLE {} (topic {})",
+                        plan.access, source.name, source.topic
+                    ),
+                    SourceKind::Stream => {
+                        format!("Pull query: bounded scan of STREAM {} (topic {})", source.name, source.topic)
+                    }
+                }];
+                lines.extend(plan.query.dataflow.explain());
+                lines
+            }
             Statement::Select(select) => plan_push(select, &state.catalog)?.dataflow.explain(),
             Statement::CreateAsSelect(c) => {
                 plan_persistent(&c.query, &state.catalog, SinkRequest::create(c, &session.properties, ""))?
@@ -108,14 +138,14 @@ impl Engine {
     pub(super) fn result_columns(
         &self,
         state: &State,
-        _session: &Session,
+        session: &Session,
         stmt: &Statement,
     ) -> Result<Option<Vec<ResultColumn>>, EngineError> {
         Ok(match stmt {
             Statement::Select(select) => {
                 let planned = match select.emit {
                     Some(EmitMode::Changes) => plan_push(select, &state.catalog)?,
-                    _ => plan_pull(select, &state.catalog)?.query,
+                    _ => plan_pull(select, &state.catalog, super::pull::pull_options(session))?.query,
                 };
                 Some(planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect())
             }

@@ -80,13 +80,13 @@ impl Engine {
         }
         let refused = {
             let state = self.state.lock().await;
-            match plan_pull(select, &state.catalog) {
+            match plan_pull(select, &state.catalog, super::pull::pull_options(session)) {
                 Ok(_) => None,
                 Err(e) => Some(EngineError::plan(e)),
             }
         };
         match refused {
-            None => self.pull_query(select).await,
+            None => self.pull_query(session, select).await,
             // Full SQL answers what ksqlDB refuses in a pull query, and reads pg_catalog and
             // information_schema, which are not Eddy's sources.
             Some(e) if e.is_pull_unsupported() || e.plan_kind == Some(PlanErrorKind::UnknownSource) => {

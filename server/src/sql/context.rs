@@ -82,5 +82,9 @@ fn config(database: &str) -> SessionConfig {
     options.sql_parser.map_string_types_to_utf8view = false;
     options.sql_parser.collect_spans = true;
     options.execution.time_zone = Some("+00:00".into());
+    // A relation is read as one partition (a view's rows, a stream's records); spreading it
+    // round-robin over the cores costs more than it gains for pull-query sizes, and keeps plans the
+    // same on every machine. Hash repartitioning still parallelizes large aggregates and joins.
+    options.optimizer.enable_round_robin_repartition = false;
     config
 }

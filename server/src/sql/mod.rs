@@ -9,6 +9,7 @@ mod names;
 mod pg_catalog;
 mod relations;
 mod rewrite;
+mod source_table;
 mod statement;
 mod subquery;
 

@@ -155,7 +155,7 @@ fn pick(names: &[String], wanted: &Ident) -> Option<String> {
         return None;
     }
     let lower = wanted.value.to_lowercase();
-    if names.iter().any(|n| *n == lower) {
+    if names.contains(&lower) {
         return Some(lower);
     }
     let mut matching = names.iter().filter(|n| n.eq_ignore_ascii_case(&wanted.value));

@@ -115,7 +115,8 @@ impl KeyOids {
 
     /// The index definition of an index OID.
     pub fn index_definition(&self, oid: i32) -> Option<String> {
-        (oid >= INDEX_OID_OFFSET && oid < CONSTRAINT_OID_OFFSET)
+        (INDEX_OID_OFFSET..CONSTRAINT_OID_OFFSET)
+            .contains(&oid)
             .then(|| self.key(oid))
             .flatten()
             .map(|k| k.index_definition())

@@ -1,23 +1,20 @@
 //! Eddy's streams and tables as the DataFusion tables of schema `public`: a table answers with each
-//! key's latest row, a stream with its records up to now (the same snapshot a ksqlDB pull query reads).
+//! key's latest row from its materialized view (only the keys that equality filters on its key
+//! fix, when they fix them), a stream with its records up to now (the snapshot a ksqlDB pull query
+//! reads).
 
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
-use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
-use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Constraint, Constraints, DataFusionError};
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::TableType;
-use datafusion::logical_expr::Expr;
-use datafusion::physical_plan::ExecutionPlan;
-use eddy_catalog::{arrow_type, Catalog, Source, SourceKind};
+use datafusion::catalog::TableProvider;
+use datafusion::common::DataFusionError;
+use eddy_catalog::{Catalog, Source};
 use eddy_parser::{parse_statements, Statement};
-use eddy_planner::{plan_pull, PullPlan};
-use eddy_runtime::{Broker, QueryMetrics};
+use eddy_planner::{plan_pull, PullOptions, PullPlan};
 use tokio::sync::watch;
+
+pub use super::source_table::SourceTable;
+use crate::views::Views;
 
 /// The catalog as the SQL engine sees it: replaced whole after every DDL statement.
 pub type CatalogView = watch::Receiver<Arc<Catalog>>;
@@ -26,7 +23,7 @@ pub type CatalogView = watch::Receiver<Arc<Catalog>>;
 #[derive(Clone)]
 pub struct SourceRelations {
     catalog: CatalogView,
-    broker: Arc<dyn Broker>,
+    views: Arc<Views>,
 }
 
 impl std::fmt::Debug for SourceRelations {
@@ -36,9 +33,9 @@ impl std::fmt::Debug for SourceRelations {
 }
 
 impl SourceRelations {
-    /// Relations over a catalog view, scanned on a broker.
-    pub fn new(catalog: CatalogView, broker: Arc<dyn Broker>) -> Self {
-        Self { catalog, broker }
+    /// Relations over a catalog view: tables read from their materialized views, streams scanned.
+    pub fn new(catalog: CatalogView, views: Arc<Views>) -> Self {
+        Self { catalog, views }
     }
 
     /// The catalog now.
@@ -55,7 +52,7 @@ impl SourceRelations {
         let catalog = self.catalog();
         let Ok(source) = catalog.source(name) else { return Ok(None) };
         let plan = select_star(source, &catalog)?;
-        Ok(Some(SourceTable::new(source, plan, self.broker.clone())))
+        Ok(Some(SourceTable::new(source, plan, self.views.clone())))
     }
 }
 
@@ -66,7 +63,7 @@ fn select_star(source: &Source, catalog: &Catalog) -> Result<PullPlan, DataFusio
     let Some(Statement::Select(select)) = parsed.into_iter().next().map(|p| p.statement) else {
         return Err(DataFusionError::Internal(format!("cannot plan a scan of {}", source.name)));
     };
-    plan_pull(&select, catalog).map_err(|e| DataFusionError::Plan(e.message))
+    plan_pull(&select, catalog, PullOptions::default()).map_err(|e| DataFusionError::Plan(e.message))
 }
 
 #[async_trait]
@@ -81,122 +78,5 @@ impl datafusion::catalog::SchemaProvider for SourceRelations {
 
     fn table_exist(&self, name: &str) -> bool {
         self.catalog().has_source(name)
-    }
-}
-
-/// A stream or table: its rows are read from its topic when a query scans it.
-pub struct SourceTable {
-    name: String,
-    kind: SourceKind,
-    /// Positions of the primary key's columns (tables only).
-    key: Vec<usize>,
-    plan: PullPlan,
-    schema: SchemaRef,
-    constraints: Constraints,
-    broker: Arc<dyn Broker>,
-}
-
-impl SourceTable {
-    fn new(source: &Source, plan: PullPlan, broker: Arc<dyn Broker>) -> Self {
-        let is_key = |name: &str| {
-            source.column(name).is_some_and(|col| col.is_key())
-                || (source.window.is_some() && (name == "WINDOWSTART" || name == "WINDOWEND"))
-        };
-        // A table's key is never NULL (ksqlDB drops records without one).
-        let fields: Vec<Field> = plan
-            .query
-            .columns
-            .iter()
-            .map(|c| Field::new(&c.name, arrow_type(&c.ty), !(source.kind == SourceKind::Table && is_key(&c.name))))
-            .collect();
-        // A table's primary key: its key columns (windowed tables add the window bounds).
-        let keys: Vec<usize> = match source.kind {
-            SourceKind::Table => {
-                plan.query.columns.iter().enumerate().filter(|(_, c)| is_key(&c.name)).map(|(i, _)| i).collect()
-            }
-            SourceKind::Stream => Vec::new(),
-        };
-        let constraints = if keys.is_empty() {
-            Constraints::default()
-        } else {
-            Constraints::new_unverified(vec![Constraint::PrimaryKey(keys.clone())])
-        };
-        let schema = Arc::new(Schema::new(fields));
-        Self { name: source.name.clone(), kind: source.kind, key: keys, plan, schema, constraints, broker }
-    }
-
-    /// The stream's or table's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Positions of the primary key's columns in the schema (empty for streams).
-    pub fn primary_key(&self) -> &[usize] {
-        &self.key
-    }
-
-    /// The relation's columns.
-    pub fn schema_ref(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    /// Whether this is a stream or a table.
-    pub fn kind(&self) -> SourceKind {
-        self.kind
-    }
-
-    /// The current rows, with this table's schema.
-    async fn rows(&self) -> Result<Vec<RecordBatch>, DataFusionError> {
-        let width = self.schema.fields().len();
-        let batches = self
-            .broker
-            .pull(&self.plan.query.dataflow, self.plan.kind, Arc::new(QueryMetrics::default()))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        batches
-            .iter()
-            .map(|b| {
-                // Output batches lead with ROWTIME and end with columns only sinks use.
-                let columns: Vec<ArrayRef> = b.columns().iter().skip(1).take(width).cloned().collect();
-                RecordBatch::try_new(self.schema.clone(), columns).map_err(DataFusionError::from)
-            })
-            .collect()
-    }
-}
-
-impl std::fmt::Debug for SourceTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceTable").field("kind", &self.kind).field("schema", &self.schema).finish()
-    }
-}
-
-#[async_trait]
-impl TableProvider for SourceTable {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn constraints(&self) -> Option<&Constraints> {
-        Some(&self.constraints)
-    }
-
-    /// Tables are tables; streams are listed as views (an append-only relation clients only read).
-    fn table_type(&self) -> TableType {
-        match self.kind {
-            SourceKind::Table => TableType::Base,
-            SourceKind::Stream => TableType::View,
-        }
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>, DataFusionError> {
-        let rows = self.rows().await?;
-        let exec = MemorySourceConfig::try_new_exec(&[rows], self.schema.clone(), projection.cloned())?;
-        Ok(exec)
     }
 }

@@ -128,7 +128,7 @@ pub fn zone(session: &Session) -> Zone {
 pub fn user_error(e: &EngineError) -> PgWireError {
     let mut info = ErrorInfo::new("ERROR".to_string(), e.sqlstate.to_string(), e.message.clone());
     info.position = e.position.map(|p| p.to_string());
-    info.hint = e.hint.clone();
-    info.where_context = e.context.clone();
+    info.hint = e.hint().map(str::to_string);
+    info.where_context = e.context().map(str::to_string);
     PgWireError::UserError(Box::new(info))
 }

@@ -56,7 +56,7 @@ fn strings(v: Option<&Json>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn expand(stem: &str, test: &Json) -> Vec<TestCase> {
+pub(crate) fn expand(stem: &str, test: &Json) -> Vec<TestCase> {
     let name = test.get("name").and_then(Json::as_str).unwrap_or("unnamed");
     let formats = strings(test.get("format"));
     let configs = strings(test.get("config"));

@@ -1,10 +1,10 @@
 //! The ksqlDB query-validation test (QTT) runner: loads cases, runs them through the engine under the
 //! deterministic driver, and compares the records queries write with the expected ones.
 
-mod case;
-mod compare;
+pub(crate) mod case;
+pub(crate) mod compare;
 mod records;
-mod run;
+pub(crate) mod run;
 
 pub use case::{load_dir, load_file, TestCase};
 pub use run::{run_case, Outcome};

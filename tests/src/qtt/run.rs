@@ -98,7 +98,7 @@ fn run(case: &TestCase) -> Result<(), Outcome> {
 
 /// Topics a case needs before its statements run: declared topics, input topics, and the topics of
 /// CREATE STREAM/TABLE statements that give no PARTITIONS (as ksqlDB's test executor does).
-fn create_topics(case: &TestCase, driver: &TestDriver) {
+pub(crate) fn create_topics(case: &TestCase, driver: &TestDriver) {
     for t in &case.topics {
         if let Some(name) = t.get("name").and_then(Json::as_str) {
             let partitions = t.get("partitions").and_then(Json::as_i64).unwrap_or(4) as i32;
@@ -109,8 +109,9 @@ fn create_topics(case: &TestCase, driver: &TestDriver) {
         let Ok(parsed) = parse_statements(stmt) else { continue };
         for p in parsed {
             if let Statement::CreateSource(c) = &p.statement {
-                if let (Some(topic), None) = (c.properties.get("KAFKA_TOPIC"), c.properties.get("PARTITIONS")) {
-                    driver.create_topic(&topic, 4);
+                if let Some(topic) = c.properties.get("KAFKA_TOPIC") {
+                    let partitions = c.properties.get("PARTITIONS").and_then(|n| n.parse().ok()).unwrap_or(4);
+                    driver.create_topic(&topic, partitions);
                 }
             }
         }
@@ -136,7 +137,7 @@ fn writer_of<'a>(catalog: &'a Catalog, topic: &str) -> Option<&'a Source> {
     candidates.into_iter().next()
 }
 
-fn input_record(input: &Json, catalog: &Catalog) -> Result<OutputRecord, Outcome> {
+pub(crate) fn input_record(input: &Json, catalog: &Catalog) -> Result<OutputRecord, Outcome> {
     let topic = input.get("topic").and_then(Json::as_str).unwrap_or_default();
     let source = reader_of(catalog, topic);
     let null = Json::Null;
@@ -172,7 +173,7 @@ fn input_record(input: &Json, catalog: &Catalog) -> Result<OutputRecord, Outcome
     Ok(OutputRecord { timestamp: input.get("timestamp").and_then(Json::as_i64).unwrap_or(0), key, value, headers })
 }
 
-fn check_outputs(outputs: &[Json], catalog: &Catalog, driver: &TestDriver) -> Result<(), Outcome> {
+pub(crate) fn check_outputs(outputs: &[Json], catalog: &Catalog, driver: &TestDriver) -> Result<(), Outcome> {
     let mut by_topic: BTreeMap<String, Vec<&Json>> = BTreeMap::new();
     let mut order = Vec::new();
     for o in outputs {
