@@ -4,6 +4,7 @@ mod engine_only;
 mod heap;
 mod kafka;
 mod memory;
+mod pull;
 mod report;
 mod scenario;
 mod topic_count;
@@ -20,7 +21,8 @@ use topic_count::Counting;
 struct Args {
     /// Scenarios: raw-copy, kafka-q0, kafka-q1, kafka-q2, kafka-count-per-key, kafka-tumbling-count,
     /// kafka-latency, engine-q0, engine-q1, engine-q2, engine-count-per-key, engine-tumbling-count,
-    /// engine-state-per-key, idle-rss; or the groups kafka, engine, memory, all. `produce` alone writes --kafka-events bids to --topic on --kafka instead.
+    /// engine-state-per-key, idle-rss, pull-lookups, pull-group-by; or the groups kafka, engine, memory,
+    /// pull, all. `produce` alone writes --kafka-events bids to --topic on --kafka instead.
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// Bids per engine-only scenario.
@@ -51,6 +53,18 @@ struct Args {
     /// Distinct keys of engine-state-per-key.
     #[arg(long, default_value_t = 1_000_000)]
     keys: u64,
+    /// Rows of the table pull-lookups looks keys up in.
+    #[arg(long, default_value_t = 1_000_000)]
+    pull_keys: u64,
+    /// Concurrent clients of pull-lookups.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Seconds pull-lookups runs for.
+    #[arg(long, default_value_t = 10.0)]
+    pull_seconds: f64,
+    /// Rows of the table pull-group-by aggregates.
+    #[arg(long, default_value_t = 100_000)]
+    pull_rows: u64,
     /// `produce`: the topic to write.
     #[arg(long, default_value = "nexmark_bid")]
     topic: String,
@@ -71,20 +85,23 @@ fn expand(names: &[String]) -> Result<Vec<String>, String> {
         .chain(std::iter::once("kafka-latency".to_string()))
         .collect();
     let memory: Vec<String> = vec!["engine-state-per-key".into(), "idle-rss".into()];
+    let pull: Vec<String> = vec!["pull-lookups".into(), "pull-group-by".into()];
     let mut out = Vec::new();
     for name in names {
         match name.as_str() {
-            "all" => out.extend(kafka.iter().chain(&engine).chain(&memory).cloned()),
+            "all" => out.extend(kafka.iter().chain(&engine).chain(&memory).chain(&pull).cloned()),
+            "pull" => out.extend(pull.iter().cloned()),
             "engine" => out.extend(engine.iter().cloned()),
             "kafka" => out.extend(kafka.iter().cloned()),
             "memory" => out.extend(memory.iter().cloned()),
-            n if engine.iter().chain(&kafka).chain(&memory).any(|s| s == n) => out.push(n.to_string()),
+            n if engine.iter().chain(&kafka).chain(&memory).chain(&pull).any(|s| s == n) => out.push(n.to_string()),
             n => {
                 return Err(format!(
-                    "unknown scenario '{n}': use {}, {}, {}, engine, kafka, memory or all (or produce alone)",
+                    "unknown scenario '{n}': use {}, {}, {}, {}, engine, kafka, memory, pull or all (or produce alone)",
                     kafka.join(", "),
                     engine.join(", "),
-                    memory.join(", ")
+                    memory.join(", "),
+                    pull.join(", ")
                 ))
             }
         }
@@ -124,7 +141,19 @@ fn run(args: &Args) -> Result<Vec<Measurement>, String> {
     };
     for name in &scenarios {
         eprintln!("running {name} ...");
-        let m = if name == "engine-state-per-key" {
+        let pull_args = pull::PullArgs {
+            kafka: args.kafka.as_deref(),
+            partitions: args.partitions,
+            keys: args.pull_keys,
+            clients: args.clients,
+            seconds: args.pull_seconds,
+            rows: args.pull_rows,
+        };
+        let m = if name == "pull-lookups" {
+            pull::lookups(&pull_args)?
+        } else if name == "pull-group-by" {
+            pull::group_by(&pull_args)?
+        } else if name == "engine-state-per-key" {
             memory::state_per_key(args.keys)?
         } else if name == "idle-rss" {
             memory::idle_rss()?

@@ -110,7 +110,14 @@ pub fn table(rows: &[Measurement]) -> String {
         .iter()
         .map(|m| {
             let busy = if m.wall.is_zero() { 0.0 } else { m.cpu.as_secs_f64() / m.wall.as_secs_f64() };
-            let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+            let ms = |d: Duration| {
+                let ms = d.as_secs_f64() * 1000.0;
+                if ms < 10.0 {
+                    format!("{ms:.2}")
+                } else {
+                    format!("{ms:.1}")
+                }
+            };
             vec![
                 m.name.clone(),
                 thousands(m.events as f64),

@@ -106,6 +106,8 @@ struct MemoryViewFeed {
     state: Arc<Mutex<State>>,
     topic: String,
     view: SharedView,
+    /// How many of the topic's records (in write order) the view has seen.
+    seen: Mutex<usize>,
 }
 
 #[async_trait]
@@ -115,11 +117,16 @@ impl ViewFeed for MemoryViewFeed {
         let Some(topic) = state.topics.get(&self.topic) else {
             return Err(RuntimeError::TopicNotFound(self.topic.clone()));
         };
+        let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A topic deleted and created again starts over (the view skips offsets it applied).
+        if *seen > topic.records.len() {
+            *seen = 0;
+        }
         let mut view = self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let applied = view.offsets().clone();
-        for r in topic.records.iter().filter(|r| r.offset >= applied.get(&r.partition).copied().unwrap_or(0)) {
+        for r in &topic.records[*seen..] {
             view.apply(r.clone());
         }
+        *seen = topic.records.len();
         Ok(())
     }
 }
@@ -283,7 +290,12 @@ impl Broker for MemoryBroker {
     }
 
     async fn follow(&self, topic: &str, view: SharedView) -> Result<Option<Box<dyn ViewFeed>>> {
-        Ok(Some(Box::new(MemoryViewFeed { state: self.state.clone(), topic: topic.to_string(), view })))
+        Ok(Some(Box::new(MemoryViewFeed {
+            state: self.state.clone(),
+            topic: topic.to_string(),
+            view,
+            seen: Mutex::new(0),
+        })))
     }
 
     async fn start_query(

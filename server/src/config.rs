@@ -3,8 +3,21 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::Parser;
 use serde::Deserialize;
+
+use crate::wire::{AuthMethod, Users};
+
+/// Whether an address (`host:port`) only takes connections from this machine.
+pub fn is_loopback(address: &str) -> bool {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h).trim_matches(['[', ']']);
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
 
 /// Command-line flags of `eddy-server`.
 #[derive(Debug, Parser)]
@@ -29,6 +42,25 @@ pub struct Flags {
     /// Service id: names the command topic and consumer groups, so servers can share a cluster.
     #[arg(long, env = "EDDY_SERVICE_ID")]
     pub service_id: Option<String>,
+    /// How clients authenticate: trust (loopback only), password or scram-sha-256 (users and
+    /// their SCRAM verifiers in the config file's [users] table).
+    #[arg(long, env = "EDDY_AUTH")]
+    pub auth: Option<String>,
+    /// PEM certificate chain for TLS (with --tls-key).
+    #[arg(long, env = "EDDY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS (with --tls-cert).
+    #[arg(long, env = "EDDY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Most clients connected at once (default 100; 0: no limit).
+    #[arg(long, env = "EDDY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Close sessions idle this long (e.g. 30s, 10min; default: never). Sessions may SET their own.
+    #[arg(long, env = "EDDY_IDLE_SESSION_TIMEOUT")]
+    pub idle_session_timeout: Option<String>,
+    /// Print the SCRAM-SHA-256 verifier of the password read from standard input (for [users]) and exit.
+    #[arg(long)]
+    pub hash_password: bool,
 }
 
 /// The TOML file's shape; every flag can be set here too.
@@ -39,9 +71,17 @@ pub struct FileConfig {
     pub kafka: Option<String>,
     pub log: Option<String>,
     pub service_id: Option<String>,
+    pub auth: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+    pub idle_session_timeout: Option<String>,
     /// Pass-through librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
     #[serde(default)]
     pub kafka_properties: BTreeMap<String, String>,
+    /// Users who may connect: `name = "SCRAM-SHA-256$..."` (`eddy-server --hash-password` makes one).
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
 }
 
 /// The effective configuration.
@@ -52,6 +92,11 @@ pub struct Config {
     pub log: String,
     pub service_id: String,
     pub kafka_properties: BTreeMap<String, String>,
+    pub auth: AuthMethod,
+    pub users: Users,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_connections: usize,
+    pub idle_session_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -62,6 +107,11 @@ impl Default for Config {
             log: "info".into(),
             service_id: "default".into(),
             kafka_properties: BTreeMap::new(),
+            auth: AuthMethod::Trust,
+            users: Users::default(),
+            tls: None,
+            max_connections: 100,
+            idle_session_timeout: None,
         }
     }
 }
@@ -83,13 +133,55 @@ impl Config {
                 kafka_properties.insert(rest.to_lowercase().replace('_', "."), v);
             }
         }
-        Ok(Self {
+        let auth = match flags.auth.or(file.auth) {
+            Some(a) => a.parse()?,
+            None => d.auth,
+        };
+        let tls = match (flags.tls_cert.or(file.tls_cert), flags.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
+        };
+        let idle_session_timeout = match flags.idle_session_timeout.or(file.idle_session_timeout) {
+            None => None,
+            Some(text) => match crate::session::settings::duration_ms(&text) {
+                Some(0) => None,
+                Some(ms) => Some(Duration::from_millis(ms)),
+                None => return Err(format!("invalid --idle-session-timeout '{text}': use e.g. 30s, 10min, 1h")),
+            },
+        };
+        let config = Self {
             pg_listen: flags.pg_listen.or(file.pg_listen).unwrap_or(d.pg_listen),
             kafka: flags.kafka.or(file.kafka),
             log: flags.log.or(file.log).unwrap_or(d.log),
             service_id: flags.service_id.or(file.service_id).unwrap_or(d.service_id),
             kafka_properties,
-        })
+            auth,
+            users: Users::from_entries(&file.users)?,
+            tls,
+            max_connections: flags.max_connections.or(file.max_connections).unwrap_or(d.max_connections),
+            idle_session_timeout,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses configurations that would let anyone in from the network, or no one at all.
+    fn check(&self) -> Result<(), String> {
+        match self.auth {
+            AuthMethod::Trust if !is_loopback(&self.pg_listen) => Err(format!(
+                "refusing to listen on {} with --auth trust: anyone who can reach it could connect as any user. \
+                 Use --auth scram-sha-256 with users in the config file's [users] table \
+                 (eddy-server --hash-password makes their verifiers), or listen on 127.0.0.1",
+                self.pg_listen
+            )),
+            AuthMethod::Password | AuthMethod::ScramSha256 if self.users.is_empty() => Err(format!(
+                "--auth {} needs users: add `name = \"SCRAM-SHA-256$...\"` lines to the config file's [users] table \
+                 (eddy-server --hash-password makes them)",
+                self.auth
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The command topic this server's catalog lives in.

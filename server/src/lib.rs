@@ -8,6 +8,7 @@ pub mod pg_values;
 pub mod server;
 pub mod session;
 pub mod sql;
+pub mod tls;
 pub mod views;
 pub mod wire;
 

@@ -13,7 +13,17 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let started = Instant::now();
-    let config = match Config::load(Flags::parse()) {
+    let flags = Flags::parse();
+    if flags.hash_password {
+        let mut password = String::new();
+        if std::io::stdin().read_line(&mut password).is_err() || password.trim_end_matches(['\r', '\n']).is_empty() {
+            eprintln!("eddy-server: give the password on standard input");
+            std::process::exit(2);
+        }
+        println!("{}", eddy_server::wire::Verifier::new(password.trim_end_matches(['\r', '\n'])));
+        return;
+    }
+    let config = match Config::load(flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("eddy-server: {e}");
@@ -71,8 +81,26 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         println!("  The embedded Kafka broker is in-memory only: topics and data are lost when the server stops,");
         println!("  and each partition keeps at most ~5 MiB / 100,000 record sets. Use --kafka HOST:PORT for a real cluster.");
     }
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(eddy_server::tls::acceptor(cert, key)?),
+        None => None,
+    };
+    println!(
+        "  Clients:       auth {}, TLS {}, at most {} connections{}",
+        config.auth,
+        if tls.is_some() { "on" } else { "off" },
+        config.max_connections,
+        config.idle_session_timeout.map(|d| format!(", idle sessions closed after {d:?}")).unwrap_or_default()
+    );
+    let security = eddy_server::server::Security {
+        auth: config.auth,
+        users: std::sync::Arc::new(config.users.clone()),
+        tls,
+        max_connections: config.max_connections,
+        idle_session_timeout: config.idle_session_timeout,
+    };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let server = tokio::spawn(eddy_server::server::run(listener, engine.clone(), shutdown_rx));
+    let server = tokio::spawn(eddy_server::server::run_with(listener, engine.clone(), shutdown_rx, security));
     wait_for_signal().await;
     tracing::info!("shutting down: stopping queries, flushing output, committing offsets");
     let _ = shutdown_tx.send(true);

@@ -1,32 +1,101 @@
-//! The accept loop: one task per connection, until shutdown.
+//! The accept loop: one task per connection, until shutdown; connections over the limit are
+//! refused, idle ones closed, every one authenticated (and encrypted when TLS is configured).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::engine::Engine;
-use crate::wire::HandlerFactory;
+use crate::wire::{watch_idle, Activity, AuthMethod, ConnectionSlots, HandlerFactory, Users};
+
+/// How long a client refused for the connection limit may take to hear it.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How clients are let in.
+#[derive(Clone)]
+pub struct Security {
+    pub auth: AuthMethod,
+    pub users: Arc<Users>,
+    /// TLS for clients that ask for it (`sslmode=require`); None: TLS requests are declined.
+    pub tls: Option<pgwire::tokio::TlsAcceptor>,
+    /// At most this many clients at once (0: no limit).
+    pub max_connections: usize,
+    /// The default `idle_session_timeout` (None: sessions may stay idle).
+    pub idle_session_timeout: Option<Duration>,
+}
+
+impl Default for Security {
+    /// Trust, no TLS, Postgres' default of 100 connections, no idle timeout.
+    fn default() -> Self {
+        Self {
+            auth: AuthMethod::Trust,
+            users: Arc::default(),
+            tls: None,
+            max_connections: 100,
+            idle_session_timeout: None,
+        }
+    }
+}
+
+/// Serves Postgres clients on `listener` until `shutdown` turns true, trusting every client.
+pub async fn run(listener: TcpListener, engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
+    run_with(listener, engine, shutdown, Security::default()).await
+}
 
 /// Serves Postgres clients on `listener` until `shutdown` turns true.
-pub async fn run(listener: TcpListener, engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
-    let factory = Arc::new(HandlerFactory::new(engine));
+pub async fn run_with(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    mut shutdown: watch::Receiver<bool>,
+    security: Security,
+) {
+    let factory = Arc::new(HandlerFactory::with_auth(engine, security.auth, security.users.clone()));
+    let refusing = Arc::new(factory.refusing());
+    let slots = ConnectionSlots::new(security.max_connections);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let _ = socket.set_nodelay(true);
-                    let factory = factory.clone();
+                    let Some(slot) = slots.take() else {
+                        // Still served, to negotiate TLS and take cancel requests (which come on
+                        // new connections), then refused at startup; never for long.
+                        tracing::warn!(%peer, max = security.max_connections, "refused a connection: too many clients");
+                        let (refusing, tls) = (refusing.clone(), security.tls.clone());
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, pgwire::tokio::process_socket(socket, tls, refusing)).await;
+                        });
+                        continue;
+                    };
+                    let (factory, security) = (factory.clone(), security.clone());
                     tokio::spawn(async move {
                         tracing::debug!(%peer, "client connected");
-                        if let Err(e) = pgwire::tokio::process_socket(socket, None, factory).await {
+                        if let Err(e) = serve(socket, &factory, &security).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
+                        drop(slot);
                     });
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             }
         }
     }
+}
+
+/// One connection, with its idle watchdog.
+async fn serve(socket: TcpStream, factory: &HandlerFactory, security: &Security) -> std::io::Result<()> {
+    let activity = Activity::new(security.idle_session_timeout);
+    let handlers = Arc::new(factory.for_connection(activity.clone()));
+    // The watchdog closes the socket through a second handle on it.
+    let std_socket = socket.into_std()?;
+    let watchdog_socket = std_socket.try_clone()?;
+    let socket = TcpStream::from_std(std_socket)?;
+    let (done, ended) = tokio::sync::oneshot::channel();
+    tokio::spawn(watch_idle(activity, watchdog_socket, security.tls.is_some(), ended));
+    let result = pgwire::tokio::process_socket(socket, security.tls.clone(), handlers).await;
+    let _ = done.send(());
+    result
 }

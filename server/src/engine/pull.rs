@@ -20,15 +20,18 @@ pub(super) fn pull_options(session: &Session) -> PullOptions {
 
 impl Engine {
     pub(super) async fn pull_query(&self, session: &Session, select: &Select) -> Result<Output, EngineError> {
-        let plan = {
-            let state = self.state.lock().await;
-            plan_pull(select, &state.catalog, pull_options(session))?
-        };
+        let catalog = self.published.borrow().clone();
+        let plan = plan_pull(select, &catalog, pull_options(session))?;
+        self.run_pull(&plan, select.limit).await
+    }
+
+    /// Runs a planned pull query: its rows, at most `limit` of them.
+    pub(super) async fn run_pull(&self, plan: &PullPlan, limit: Option<u64>) -> Result<Output, EngineError> {
         let columns: Vec<ResultColumn> =
             plan.query.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
         let width = columns.len();
-        let limit = select.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
-        let records = self.pull_records(&plan).await?;
+        let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
+        let records = self.pull_records(plan).await?;
         let batches = evaluate_snapshot(&plan.query.dataflow, &records, Arc::new(QueryMetrics::default()))?;
         let rows = batches.iter().flat_map(|batch| visible_rows(batch, width)).take(limit).collect();
         Ok(Output::Rows { columns, rows })

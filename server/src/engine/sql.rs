@@ -78,18 +78,14 @@ impl Engine {
         if select.emit.is_some() {
             return self.push_query(session, select, text).await;
         }
-        let refused = {
-            let state = self.state.lock().await;
-            match plan_pull(select, &state.catalog, super::pull::pull_options(session)) {
-                Ok(_) => None,
-                Err(e) => Some(EngineError::plan(e)),
-            }
-        };
-        match refused {
-            None => self.pull_query(session, select).await,
+        // Planned against the published catalog: pull queries take no engine lock.
+        let catalog = self.published.borrow().clone();
+        let planned = plan_pull(select, &catalog, super::pull::pull_options(session)).map_err(EngineError::plan);
+        match planned {
+            Ok(plan) => self.run_pull(&plan, select.limit).await,
             // Full SQL answers what ksqlDB refuses in a pull query, and reads pg_catalog and
             // information_schema, which are not Eddy's sources.
-            Some(e) if e.is_pull_unsupported() || e.plan_kind == Some(PlanErrorKind::UnknownSource) => {
+            Err(e) if e.is_pull_unsupported() || e.plan_kind == Some(PlanErrorKind::UnknownSource) => {
                 match self.sql_text(session, text).await {
                     Ok(output) => Ok(output),
                     // What neither reads: ksqlDB's refusal says what ksqlDB would.
@@ -99,7 +95,7 @@ impl Engine {
                     Err(sql) => Err(sql.shifted(offset)),
                 }
             }
-            Some(e) => Err(e),
+            Err(e) => Err(e),
         }
     }
 }

@@ -8,7 +8,9 @@ use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogPro
 use datafusion::common::config::Dialect;
 use datafusion::error::DataFusionError;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::FunctionRegistry as _;
 use datafusion::execution::SessionState;
+use datafusion::optimizer::{Analyzer, AnalyzerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::{setup_pg_catalog, PgCatalogSchemaProvider, PgCatalogStaticTables};
 
@@ -16,6 +18,7 @@ use super::functions;
 use super::information_schema::InformationSchema;
 use super::pg_catalog::{EddyPgCatalog, KeyOids, Roles};
 use super::relations::SourceRelations;
+use super::unknown_literals::UnknownLiterals;
 use crate::session::Settings;
 
 /// Who a SQL session belongs to and its settings (shared with the session's functions).
@@ -37,13 +40,18 @@ pub struct SqlEngine {
 impl SqlEngine {
     /// The engine over Eddy's relations.
     pub fn new(relations: SourceRelations) -> Result<Self, DataFusionError> {
-        let base = SessionContext::new_with_config(config("eddy"));
+        let mut base = SessionContext::new_with_config(config("eddy"));
         base.register_catalog("eddy", Arc::new(MemoryCatalogProvider::new()));
         // Postgres' catalog functions and type names (`regclass`, ...), installed once.
         setup_pg_catalog(&base, "eddy", Roles::default()).map_err(|e| *e)?;
         functions::register_shared(&base);
+        base.register_expr_planner(Arc::new(UnknownLiterals))?;
         let pg_static = Arc::new(PgCatalogStaticTables::try_new()?);
-        Ok(Self { base: base.state(), relations, pg_static })
+        // Postgres' reading of untyped literals goes before DataFusion's type coercion.
+        let mut rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(UnknownLiterals)];
+        rules.extend(Analyzer::new().rules);
+        let base = SessionStateBuilder::new_from_existing(base.state()).with_analyzer_rules(rules).build();
+        Ok(Self { base, relations, pg_static })
     }
 
     /// A connection's SQL session.

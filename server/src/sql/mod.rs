@@ -12,6 +12,7 @@ mod rewrite;
 mod source_table;
 mod statement;
 mod subquery;
+mod unknown_literals;
 
 pub use context::{SessionIdentity, SqlEngine};
 pub use names::Fold;

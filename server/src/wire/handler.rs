@@ -26,20 +26,25 @@ use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::PgWireBackendMessage;
 
+use super::auth::{AuthMethod, Users};
 use super::connection::{
     add_copy_data, begin_copy_in, end_copy_in, format_options, put_session, take_session, transaction_status,
     user_error,
 };
 use super::encode::{column_fields, schema_fields};
+use super::limits::{Activity, Busy};
 use super::respond::{response, send_simple, stream_rows, Next};
 use super::startup::StartupHandler;
 use crate::engine::{Columns, Engine, EngineError, Output, Parameter, Prepared};
 use crate::session::Transaction;
 
 /// Handles one server's connections.
+#[derive(Clone)]
 pub struct WireHandler {
     engine: Arc<Engine>,
     parser: Arc<StatementParser>,
+    /// The connection's activity, for its idle timeout (per-connection handlers only).
+    activity: Option<Arc<Activity>>,
 }
 
 /// Parses and plans statements of the extended protocol.
@@ -86,7 +91,25 @@ fn canceled() -> PgWireError {
 impl WireHandler {
     /// A handler over an engine.
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { parser: Arc::new(StatementParser { engine: engine.clone() }), engine }
+        Self { parser: Arc::new(StatementParser { engine: engine.clone() }), engine, activity: None }
+    }
+
+    /// Marks the connection busy while the guard lives.
+    fn busy(&self) -> Option<Busy> {
+        self.activity.as_ref().map(|a| a.busy())
+    }
+
+    /// Tells the idle watchdog the session's state after a statement.
+    fn after_statement(&self, session: &crate::session::Session) {
+        let Some(activity) = &self.activity else { return };
+        let ms = |name: &str| {
+            session.settings.read().ok().and_then(|s| s.get(name).ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        };
+        activity.after_statement(
+            session.transaction != Transaction::Idle,
+            ms("idle_session_timeout"),
+            ms("idle_in_transaction_session_timeout"),
+        );
     }
 
     /// Runs the statements of a simple Query message one by one, answering each before the next
@@ -135,6 +158,7 @@ impl SimpleQueryHandler for WireHandler {
         if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
             return Err(PgWireError::NotReadyForQuery);
         }
+        let _busy = self.busy();
         client.set_state(PgWireConnectionState::QueryInProgress);
         let result = match cancel_receiver(client).await {
             Some(cancel) => match select(Box::pin(self.run_simple(client, &query.query)), cancel).await {
@@ -146,6 +170,7 @@ impl SimpleQueryHandler for WireHandler {
         // The session decides the transaction status, whatever the statements did.
         let session = take_session(client);
         let status = transaction_status(&session);
+        self.after_statement(&session);
         put_session(client, session);
         client.set_transaction_status(status);
         match result {
@@ -224,6 +249,7 @@ impl ExtendedQueryHandler for WireHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let busy = self.busy();
         let prepared = &portal.statement.statement;
         let mut session = take_session(client);
         let before = session.transaction;
@@ -267,8 +293,20 @@ impl ExtendedQueryHandler for WireHandler {
             }
             other => response(other, &portal.result_column_format, &session),
         };
+        self.after_statement(&session);
         put_session(client, session);
-        result
+        // Rows pgwire streams after this returns keep the connection busy until they end.
+        match (result, busy) {
+            (Ok(Response::Query(mut query)), Some(busy)) => {
+                let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
+                query.data_rows = Box::pin(futures::StreamExt::map(rows, move |row| {
+                    let _ = &busy;
+                    row
+                }));
+                Ok(Response::Query(query))
+            }
+            (result, _) => result,
+        }
     }
 
     async fn do_describe_statement<C>(
@@ -371,7 +409,7 @@ impl CopyHandler for WireHandler {
     }
 }
 
-/// Hands pgwire the handlers of one server.
+/// Hands pgwire the handlers of one server (or of one connection, with its activity tracked).
 pub struct HandlerFactory {
     pub handler: Arc<WireHandler>,
     pub startup: Arc<StartupHandler>,
@@ -379,13 +417,33 @@ pub struct HandlerFactory {
 }
 
 impl HandlerFactory {
-    /// Handlers over an engine, with Postgres cancel requests wired to running statements.
+    /// Handlers over an engine, trusting every client, with Postgres cancel requests wired to
+    /// running statements.
     pub fn new(engine: Arc<Engine>) -> Self {
+        Self::with_auth(engine, AuthMethod::Trust, Arc::default())
+    }
+
+    /// Handlers authenticating clients by `method` against `users`.
+    pub fn with_auth(engine: Arc<Engine>, method: AuthMethod, users: Arc<Users>) -> Self {
         let manager = Arc::new(ConnectionManager::new());
         Self {
             handler: Arc::new(WireHandler::new(engine)),
-            startup: Arc::new(StartupHandler::new(manager.clone())),
+            startup: Arc::new(StartupHandler::new(manager.clone(), method, users)),
             cancel: Arc::new(DefaultCancelHandler::new(manager)),
+        }
+    }
+
+    /// Handlers that refuse every client's startup: the server is full.
+    pub fn refusing(&self) -> Self {
+        Self { handler: self.handler.clone(), startup: Arc::new(self.startup.refusing()), cancel: self.cancel.clone() }
+    }
+
+    /// The handlers of one connection, which report what it does to `activity`.
+    pub fn for_connection(&self, activity: Arc<Activity>) -> Self {
+        Self {
+            handler: Arc::new(WireHandler { activity: Some(activity), ..(*self.handler).clone() }),
+            startup: self.startup.clone(),
+            cancel: self.cancel.clone(),
         }
     }
 }

@@ -7,15 +7,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::Sink;
-use pgwire::api::auth::mechanism::{AuthMechanism, AuthState};
+use pgwire::api::auth::cleartext::CleartextPasswordAuth;
+use pgwire::api::auth::mechanism::{AuthMechanism, AuthMechanismFactory, AuthState};
+use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
-    protocol_negotiation, save_startup_parameters_to_metadata, AuthDriver, AuthOutcome, ServerParameterProvider,
+    protocol_negotiation, save_startup_parameters_to_metadata, AuthDriver, AuthOutcome, AuthSource,
+    ServerParameterProvider,
 };
 use pgwire::api::{ClientInfo, ConnectionManager};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::PasswordMessageFamily;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use super::auth::{AuthMethod, Users};
 use crate::session::settings::{Settings, GUCS};
 
 /// The settings Postgres reports at startup, with the values a new session of this client has.
@@ -59,15 +63,79 @@ impl AuthMechanism for Trust {
     }
 }
 
+/// Reports a failed login as Postgres does: FATAL 28P01 `password authentication failed for user
+/// "NAME"`, naming the startup user (SCRAM clients leave the user out of their messages), and the
+/// same for unknown users so that a client cannot probe which users exist.
+struct PostgresFailures(Box<dyn AuthMechanism>);
+
+impl PostgresFailures {
+    fn reword(client: &(dyn ClientInfo + Send + Sync), result: PgWireResult<AuthState>) -> PgWireResult<AuthState> {
+        let failed = |e: PgWireError| match e {
+            PgWireError::InvalidPassword(_) => {
+                let user = client.metadata().get("user").cloned().unwrap_or_default();
+                PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "FATAL".into(),
+                    "28P01".into(),
+                    format!("password authentication failed for user \"{user}\""),
+                )))
+            }
+            other => other,
+        };
+        match result {
+            Ok(AuthState::Failed(e)) => Ok(AuthState::Failed(failed(e))),
+            Err(e) => Err(failed(e)),
+            ok => ok,
+        }
+    }
+}
+
+#[async_trait]
+impl AuthMechanism for PostgresFailures {
+    async fn begin(&mut self, client: &(dyn ClientInfo + Send + Sync)) -> PgWireResult<AuthState> {
+        let result = self.0.begin(client).await;
+        Self::reword(client, result)
+    }
+
+    async fn next(
+        &mut self,
+        client: &(dyn ClientInfo + Send + Sync),
+        message: PasswordMessageFamily,
+    ) -> PgWireResult<AuthState> {
+        let result = self.0.next(client, message).await;
+        Self::reword(client, result)
+    }
+}
+
 /// Starts connections.
 pub struct StartupHandler {
-    driver: AuthDriver<Arc<ServerParameters>>,
+    driver: Arc<AuthDriver<Arc<ServerParameters>>>,
+    method: AuthMethod,
+    users: Arc<Users>,
+    /// Refuse every startup with FATAL 53300 (the server has `max_connections` clients). The
+    /// refusal comes after TLS negotiation, where Postgres sends it and clients expect it.
+    full: bool,
 }
 
 impl StartupHandler {
-    /// A handler registering connections with `manager` (for cancel requests).
-    pub fn new(manager: Arc<ConnectionManager>) -> Self {
-        Self { driver: AuthDriver::new(Arc::new(ServerParameters)).with_connection_manager(manager) }
+    /// A handler registering connections with `manager` (for cancel requests), authenticating
+    /// clients by `method` against `users`.
+    pub fn new(manager: Arc<ConnectionManager>, method: AuthMethod, users: Arc<Users>) -> Self {
+        let driver = AuthDriver::new(Arc::new(ServerParameters)).with_connection_manager(manager);
+        Self { driver: Arc::new(driver), method, users, full: false }
+    }
+
+    /// The same handler, refusing every client with `sorry, too many clients already` (53300).
+    pub fn refusing(&self) -> Self {
+        Self { driver: self.driver.clone(), method: self.method, users: self.users.clone(), full: true }
+    }
+
+    fn mechanism(&self) -> Box<dyn AuthMechanism> {
+        let inner = match self.method {
+            AuthMethod::Trust => return Box::new(Trust),
+            AuthMethod::Password => CleartextPasswordAuth::new(self.users.clone()).create(),
+            AuthMethod::ScramSha256 => ScramAuth::new(self.users.clone() as Arc<dyn AuthSource>).create(),
+        };
+        Box::new(PostgresFailures(inner))
     }
 }
 
@@ -83,7 +151,15 @@ impl pgwire::api::auth::StartupHandler for StartupHandler {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
-                self.driver.begin_authentication(client, Box::new(Trust)).await?
+                if self.full {
+                    let message = "sorry, too many clients already".to_string();
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "53300".into(),
+                        message,
+                    ))));
+                }
+                self.driver.begin_authentication(client, self.mechanism()).await?
             }
             PgWireFrontendMessage::PasswordMessageFamily(password) => {
                 self.driver.advance_authentication(client, password).await?
