@@ -84,7 +84,13 @@ pub fn parse_text(text: &str, ty: &SqlType) -> Result<Value, InputError> {
         SqlType::String => Value::String(text.to_string()),
         SqlType::Bytes => Value::Bytes(parse_bytea(text).ok_or_else(syntax)?),
         SqlType::Date => {
-            let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| syntax())?;
+            // Postgres reads a date from a timestamp's text too, ignoring the time and zone after
+            // it (pgjdbc's setDate sends `2024-05-06 +00`).
+            let day = t.split([' ', 'T']).next().unwrap_or(t);
+            let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| syntax())?;
+            if day.len() < t.len() && parse_timestamp(t).is_none() && !t[day.len()..].trim().starts_with(['+', '-']) {
+                return Err(syntax());
+            }
             Value::Date((d - epoch()).num_days() as i32)
         }
         SqlType::Time => {

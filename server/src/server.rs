@@ -1,5 +1,5 @@
-//! The accept loop: one task per connection, until shutdown; connections over the limit are
-//! refused, idle ones closed, every one authenticated (and encrypted when TLS is configured).
+//! The accept loop: one task per connection, until shutdown; sessions over the limit are
+//! refused (at startup), idle ones closed, every one authenticated (and encrypted when TLS is configured).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +9,6 @@ use tokio::sync::watch;
 
 use crate::engine::Engine;
 use crate::wire::{watch_idle, Activity, AuthMethod, ConnectionSlots, HandlerFactory, Users};
-
-/// How long a client refused for the connection limit may take to hear it.
-const REFUSAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How clients are let in.
 #[derive(Clone)]
@@ -51,32 +48,24 @@ pub async fn run_with(
     mut shutdown: watch::Receiver<bool>,
     security: Security,
 ) {
-    let factory = Arc::new(HandlerFactory::with_auth(engine, security.auth, security.users.clone()));
-    let refusing = Arc::new(factory.refusing());
-    let slots = ConnectionSlots::new(security.max_connections);
+    let defaults = security
+        .idle_session_timeout
+        .map(|d| vec![("idle_session_timeout".to_string(), d.as_millis().to_string())])
+        .unwrap_or_default();
+    let slots = Arc::new(ConnectionSlots::new(security.max_connections));
+    let factory = Arc::new(HandlerFactory::with_auth(engine, security.auth, security.users.clone(), defaults, slots));
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let _ = socket.set_nodelay(true);
-                    let Some(slot) = slots.take() else {
-                        // Still served, to negotiate TLS and take cancel requests (which come on
-                        // new connections), then refused at startup; never for long.
-                        tracing::warn!(%peer, max = security.max_connections, "refused a connection: too many clients");
-                        let (refusing, tls) = (refusing.clone(), security.tls.clone());
-                        tokio::spawn(async move {
-                            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, pgwire::tokio::process_socket(socket, tls, refusing)).await;
-                        });
-                        continue;
-                    };
                     let (factory, security) = (factory.clone(), security.clone());
                     tokio::spawn(async move {
                         tracing::debug!(%peer, "client connected");
                         if let Err(e) = serve(socket, &factory, &security).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
-                        drop(slot);
                     });
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),

@@ -78,11 +78,13 @@ with psycopg.connect('$conn password=s3cret sslmode=verify-full sslrootcert=$wor
 "
 fi
 
-# The connection limit: three sessions held open (psql waiting on its input), the fourth refused.
+# The connection limit: three sessions held open (psql waiting on its input), each one connected
+# (it has answered a query) before the next starts; then a fourth client is refused.
 holders=()
-for _ in 1 2 3; do
-  (sleep 30 | PGPASSWORD=s3cret psql -X -q "$conn sslmode=disable" >/dev/null 2>&1) &
+for i in 1 2 3; do
+  ( (echo 'SELECT 41 + 1;'; sleep 30) | PGPASSWORD=s3cret psql -X -At "$conn sslmode=disable" >"$work/holder$i" 2>&1) &
   holders+=($!)
+  for _ in $(seq 1 200); do grep -qx 42 "$work/holder$i" 2>/dev/null && break; sleep 0.05; done
 done
 n=""
 for _ in $(seq 1 100); do
@@ -93,6 +95,15 @@ done
 printf "%s\n" "$n" >"$work/limit.out"
 check "over max_connections a client gets 53300" bash -c "cat $work/limit.out; grep -q \"sorry, too many clients already\" $work/limit.out"
 for h in "${holders[@]}"; do pkill -P "$h" 2>/dev/null || true; kill "$h" 2>/dev/null || true; done
+
+# Sockets that never send a startup packet hold no slot: a real client still gets in.
+check "silent sockets take no connection slot" python3 -c "
+import socket, subprocess, os
+silent = [socket.create_connection(('127.0.0.1', $scram_port)) for _ in range(5)]
+env = dict(os.environ, PGPASSWORD='s3cret')
+r = subprocess.run(['psql', '-X', '-At', '$conn sslmode=disable', '-c', 'SELECT 1'], capture_output=True, text=True, env=env, timeout=30)
+assert r.stdout.strip() == '1', r
+"
 
 # Idle sessions: closed after the timeout with 57P05.
 start idle --idle-session-timeout 1s

@@ -11,6 +11,7 @@ use super::error::{sqlstate, EngineError};
 use super::insert::encode_record;
 use super::{Engine, Output, Session};
 use crate::pg_values::parse_text;
+use crate::session::Transaction;
 
 /// One row of COPY data: its 1-based line number and its fields (None for NULL).
 pub type CopyRow = (usize, Vec<Option<String>>);
@@ -357,6 +358,14 @@ impl Engine {
     pub(super) async fn copy(&self, session: &mut Session, text: &str, offset: usize) -> Result<Output, EngineError> {
         let copy = parse_copy(text).map_err(|e| e.shifted(offset))?;
         if !copy.to {
+            if session.transaction != Transaction::Idle {
+                // Produced records cannot be rolled back, as INSERTs cannot (see the router).
+                return Err(EngineError::new(
+                    sqlstate::ACTIVE_SQL_TRANSACTION,
+                    "COPY FROM cannot run inside a transaction block",
+                )
+                .with_hint("Rows copied into a stream take effect at once and cannot be rolled back: run COPY outside BEGIN ... COMMIT (in autocommit mode)."));
+            }
             let CopySource::Relation(target, columns) = copy.source else {
                 return Err(EngineError::new(sqlstate::SYNTAX_ERROR, "COPY FROM copies into a stream or table"));
             };

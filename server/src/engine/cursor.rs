@@ -9,14 +9,35 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::error::{sqlstate, EngineError};
-use super::{Engine, Output, Session};
+use super::{Engine, Output, Parameter, Prepared, Session};
 use crate::session::cursor::{Count, Cursor, CursorRows};
 use crate::session::Transaction;
+
+/// The query of a `DECLARE` statement, with its 1-based offset in it.
+pub(super) fn declared_query(text: &str) -> Result<(String, usize), EngineError> {
+    parse_declare(text).map(|d| (d.query, d.query_offset))
+}
+
+/// Keeps a declared query's output as the cursor's rows.
+async fn open_cursor(session: &mut Session, declare: &Declare, output: Output) -> Result<Output, EngineError> {
+    let rows = match output {
+        Output::Rows { columns, rows } => CursorRows::Values { columns, rows: VecDeque::from(rows) },
+        Output::Batches { schema, batches } => CursorRows::Batches { schema, batches: VecDeque::from(batches) },
+        Output::Stream(channel) => CursorRows::Stream { channel, sent: 0 },
+        _ => {
+            return Err(EngineError::new(
+                sqlstate::SYNTAX_ERROR,
+                "DECLARE CURSOR needs a query (SELECT, VALUES, or a push query)",
+            ))
+        }
+    };
+    session.cursors.open(&declare.name, Cursor { rows, hold: declare.hold }).await;
+    Ok(Output::CursorDeclared(declare.name.clone()))
+}
 
 /// `DECLARE name [BINARY] [ASENSITIVE|INSENSITIVE] [[NO] SCROLL] CURSOR [WITH[OUT] HOLD] FOR query`.
 struct Declare {
     name: String,
-    scroll: bool,
     hold: bool,
     /// The query's text and its 1-based offset in the statement.
     query: String,
@@ -38,7 +59,8 @@ fn parse_declare(text: &str) -> Result<Declare, EngineError> {
         Some(Token::Word(w)) => w.value.to_lowercase(),
         _ => return Err(syntax("expected a cursor name")),
     };
-    let (mut scroll, mut hold) = (false, false);
+    // SCROLL is read and not kept: cursors move forward only (backward FETCH is 0A000).
+    let mut hold = false;
     loop {
         let t = next();
         if is(t, "CURSOR") {
@@ -49,9 +71,8 @@ fn parse_declare(text: &str) -> Result<Declare, EngineError> {
             if !is(next(), "SCROLL") {
                 return Err(syntax("expected SCROLL after NO"));
             }
-            scroll = false;
         } else if is(t, "SCROLL") {
-            scroll = true;
+            continue;
         } else {
             return Err(syntax("expected CURSOR"));
         }
@@ -65,7 +86,7 @@ fn parse_declare(text: &str) -> Result<Declare, EngineError> {
             let rest: String = text.chars().skip(query_offset - 1).collect();
             let query = rest.trim_start().to_string();
             let query_offset = query_offset + rest.chars().count() - query.chars().count();
-            return Ok(Declare { name, scroll, hold, query, query_offset });
+            return Ok(Declare { name, hold, query, query_offset });
         } else if is(t, "WITH") && is(next(), "HOLD") {
             hold = true;
         } else if is(t, "WITHOUT") && is(next(), "HOLD") {
@@ -84,6 +105,32 @@ impl Engine {
         text: &str,
         offset: usize,
     ) -> Result<Output, EngineError> {
+        let declare = self.declarable(session, text).await?;
+        let statements = parse_each(&declare.query).map_err(EngineError::syntax)?;
+        let [query] = statements.as_slice() else {
+            return Err(EngineError::new(sqlstate::SYNTAX_ERROR, "DECLARE CURSOR takes one query"));
+        };
+        let shift = offset + declare.query_offset - 1;
+        let output = Box::pin(self.execute_statement(session, query)).await.map_err(|e| e.shifted(shift))?;
+        open_cursor(session, &declare, output).await
+    }
+
+    /// A prepared `DECLARE` whose query takes parameters: the query runs with them.
+    pub(super) async fn declare_prepared(
+        &self,
+        session: &mut Session,
+        text: &str,
+        query: &Prepared,
+        parameters: &[Parameter],
+    ) -> Result<Output, EngineError> {
+        let declare = self.declarable(session, text).await?;
+        let shift = declare.query_offset - 1;
+        let output = Box::pin(self.execute_prepared(session, query, parameters)).await.map_err(|e| e.shifted(shift))?;
+        open_cursor(session, &declare, output).await
+    }
+
+    /// A `DECLARE`'s parts, when the session may open that cursor now.
+    async fn declarable(&self, session: &Session, text: &str) -> Result<Declare, EngineError> {
         let declare = parse_declare(text)?;
         if !declare.hold && session.transaction == Transaction::Idle {
             return Err(EngineError::new(
@@ -97,26 +144,7 @@ impl Engine {
                 format!("cursor \"{}\" already exists", declare.name),
             ));
         }
-        let statements = parse_each(&declare.query).map_err(EngineError::syntax)?;
-        let [query] = statements.as_slice() else {
-            return Err(EngineError::new(sqlstate::SYNTAX_ERROR, "DECLARE CURSOR takes one query"));
-        };
-        let shift = offset + declare.query_offset - 1;
-        let output = Box::pin(self.execute_statement(session, query)).await.map_err(|e| e.shifted(shift))?;
-        let rows = match output {
-            Output::Rows { columns, rows } => CursorRows::Values { columns, rows: VecDeque::from(rows) },
-            Output::Batches { schema, batches } => CursorRows::Batches { schema, batches: VecDeque::from(batches) },
-            Output::Stream(channel) => CursorRows::Stream { channel, sent: 0 },
-            _ => {
-                return Err(EngineError::new(
-                    sqlstate::SYNTAX_ERROR,
-                    "DECLARE CURSOR needs a query (SELECT, VALUES, or a push query)",
-                ))
-            }
-        };
-        let _ = declare.scroll;
-        session.cursors.open(&declare.name, Cursor { rows, hold: declare.hold }).await;
-        Ok(Output::CursorDeclared(declare.name))
+        Ok(declare)
     }
 
     /// `FETCH [direction] [FROM|IN] name` (or `MOVE`, which skips the rows).
@@ -192,7 +220,7 @@ mod tests {
         let d =
             parse_declare("DECLARE c NO SCROLL CURSOR WITH HOLD FOR SELECT * FROM t EMIT CHANGES").expect("declare");
         assert_eq!(d.name, "c");
-        assert!(d.hold && !d.scroll);
+        assert!(d.hold);
         assert_eq!(d.query, "SELECT * FROM t EMIT CHANGES");
         assert_eq!(d.query_offset, 42);
         let d = parse_declare("declare \"Big\" cursor for\n  select 1").expect("declare");

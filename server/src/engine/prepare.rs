@@ -41,6 +41,8 @@ pub enum PreparedKind {
     Eddy { statement: StatementParse, types: Vec<SqlType> },
     /// A session statement (transactions, cursors, COPY, SET): no parameters.
     Session(StatementParse),
+    /// `DECLARE ... CURSOR FOR query`, its query prepared: the parameters are the query's.
+    Declare { text: String, query: Box<Prepared> },
 }
 
 /// A parameter value as the client sent it.
@@ -107,6 +109,13 @@ impl Engine {
             return Ok(Prepared { text: text.to_string(), kind: PreparedKind::Empty, parameter_types: Vec::new() });
         };
         let declared_type = |i: usize| declared.get(i).cloned().flatten().filter(|t| *t != Type::UNKNOWN);
+        if first_word(&statement.text) == "DECLARE" {
+            let (query, offset) = super::cursor::declared_query(&statement.text)?;
+            let query = Box::pin(self.prepare(session, &query, declared)).await.map_err(|e| e.shifted(offset - 1))?;
+            let parameter_types = query.parameter_types.clone();
+            let kind = PreparedKind::Declare { text: statement.text.clone(), query: Box::new(query) };
+            return Ok(Prepared { text: text.to_string(), kind, parameter_types });
+        }
         if SESSION_WORDS.contains(&first_word(&statement.text).as_str()) {
             return Ok(Prepared {
                 text: text.to_string(),
@@ -118,10 +127,10 @@ impl Engine {
             Ok(Statement::Select(select)) if select.emit.is_none() => {
                 let refused = {
                     let state = self.state.lock().await;
-                    let probe = bind_statement(
-                        &Statement::Select(select.clone()),
-                        &typed_nulls(&infer_select(select, &state.catalog)),
-                    )?;
+                    let statement = Statement::Select(select.clone());
+                    let mut types = infer_select(select, &state.catalog);
+                    types.resize(placeholder_count(&statement).max(types.len()), None);
+                    let probe = bind_statement(&statement, &typed_nulls(&types))?;
                     match &probe {
                         Statement::Select(s) => plan_pull(s, &state.catalog, super::pull::pull_options(session))
                             .err()
@@ -195,7 +204,7 @@ impl Engine {
         prepared: &Prepared,
     ) -> Result<Option<Columns>, EngineError> {
         match &prepared.kind {
-            PreparedKind::Empty => Ok(None),
+            PreparedKind::Empty | PreparedKind::Declare { .. } => Ok(None),
             PreparedKind::Sql(plan) => Ok(Some(Columns::Arrow(plan.schema()))),
             PreparedKind::Eddy { statement, types } => {
                 let Ok(parsed) = &statement.result else { return Ok(None) };
@@ -220,6 +229,7 @@ impl Engine {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::done("")),
             PreparedKind::Session(statement) => self.execute_statement(session, statement).await,
+            PreparedKind::Declare { text, query } => self.declare_prepared(session, text, query, parameters).await,
             PreparedKind::Sql(plan) => {
                 let inferred = inferred_parameter_types(&plan.plan);
                 let mut values = Vec::with_capacity(inferred.len());
@@ -442,10 +452,8 @@ fn literal(value: &Value, ty: &SqlType) -> Expr {
                 within_group: vec![],
             })
         }
-        Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => {
-            let json = eddy_runtime::format::value_to_json(value, ty);
-            cast(text(json.as_str().map(str::to_string).unwrap_or_else(|| json.to_string())))
-        }
+        // ksqlDB's text forms of times, which its CAST from STRING reads.
+        Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => cast(text(time_text(value))),
         Value::Array(items) => {
             let item = match ty {
                 SqlType::Array(item) => item.as_ref().clone(),
@@ -457,6 +465,26 @@ fn literal(value: &Value, ty: &SqlType) -> Expr {
         // MAP and STRUCT values have no literal a parameter could stand for; their columns are read
         // back from JSON text.
         Value::Map(_) | Value::Struct(_) => cast(text(eddy_runtime::format::value_to_json(value, ty).to_string())),
+    }
+}
+
+/// A DATE, TIME or TIMESTAMP as ksqlDB writes it (`2024-05-06`, `01:02:03.000`,
+/// `2024-05-06T01:02:03.000`), UTC.
+fn time_text(value: &Value) -> String {
+    use chrono::{DateTime, NaiveDate, NaiveTime};
+    match value {
+        Value::Date(days) => NaiveDate::from_num_days_from_ce_opt(*days + 719_163)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        Value::Time(ms) => {
+            NaiveTime::from_num_seconds_from_midnight_opt((*ms / 1000) as u32, (*ms % 1000) as u32 * 1_000_000)
+                .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                .unwrap_or_default()
+        }
+        Value::Timestamp(ms) => DateTime::from_timestamp_millis(*ms)
+            .map(|t| t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.3f").to_string())
+            .unwrap_or_default(),
+        other => other.to_string(),
     }
 }
 
@@ -507,11 +535,17 @@ fn set_type(types: &mut Vec<Option<SqlType>>, n: usize, ty: Option<SqlType>) {
     }
 }
 
+/// The type a `CAST(x AS type)` / `x::type` names, in ksqlDB's types (None: not one of them).
+fn cast_type(data_type: &sql::DataType) -> Option<SqlType> {
+    eddy_parser::parse_type(&data_type.to_string()).ok()
+}
+
 /// Types of placeholders compared with (or IN-listed against, or BETWEEN) a column of the source.
 fn infer_select(select: &Select, catalog: &Catalog) -> Vec<Option<SqlType>> {
     let Ok(source) = catalog.source(&select.from.source.name) else { return Vec::new() };
     let column_type = |e: &Expr| -> Option<SqlType> {
         let name = match e {
+            Expr::Cast { data_type, .. } => return cast_type(data_type),
             Expr::Identifier(i) => eddy_parser::fold_ident(i),
             Expr::CompoundIdentifier(parts) => eddy_parser::fold_ident(parts.last()?),
             _ => return None,
@@ -545,6 +579,11 @@ fn infer_select(select: &Select, catalog: &Catalog) -> Vec<Option<SqlType>> {
                     }
                     if let Some(n) = placeholder(left) {
                         set_type(&mut types, n, column_type(right));
+                    }
+                }
+                Expr::Cast { expr, data_type, .. } => {
+                    if let Some(n) = placeholder(expr) {
+                        set_type(&mut types, n, cast_type(data_type));
                     }
                 }
                 Expr::InList { expr, list, .. } => {

@@ -12,16 +12,37 @@ use crate::engine::{CopyIn, EngineError};
 use crate::session::{Session, Transaction};
 
 /// Startup parameters Postgres applies as settings of the new session.
-const STARTUP_SETTINGS: &[&str] = &[
-    "application_name",
-    "DateStyle",
-    "TimeZone",
-    "extra_float_digits",
-    "client_encoding",
-    "search_path",
-    "IntervalStyle",
-];
+/// Startup parameters that are not settings.
+const PROTOCOL_PARAMETERS: &[&str] = &["user", "database", "options", "replication"];
 
+/// The settings in a startup `options` parameter: `-c name=value` and `--name=value` (Postgres'
+/// command-line switches; `\ ` escapes a space inside a value).
+fn startup_options(options: &str) -> Vec<(String, String)> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => words.extend((!word.is_empty()).then(|| std::mem::take(&mut word))),
+            c => word.push(c),
+        }
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    let mut out = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let setting = if w == "-c" {
+            words.next()
+        } else {
+            w.strip_prefix("--").or_else(|| w.strip_prefix("-c")).map(str::to_string)
+        };
+        if let Some((name, value)) = setting.as_deref().and_then(|s| s.split_once('=')) {
+            out.push((name.replace('-', "_"), value.to_string()));
+        }
+    }
+    out
+}
 /// The per-connection state, in the client's session extensions.
 #[derive(Default)]
 pub struct Connection {
@@ -54,12 +75,16 @@ fn new_session<C: ClientInfo>(client: &C) -> Session {
     let database = metadata.get("database").cloned().unwrap_or_else(|| user.clone());
     let session = Session::new(&user, &database);
     if let Ok(mut settings) = session.settings.write() {
-        for name in STARTUP_SETTINGS {
-            let value = metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-            if let Some(value) = value {
+        // As Postgres does: every startup parameter that names a setting sets it, and so does each
+        // `-c name=value` (or `--name=value`) of the `options` parameter (PGOPTIONS).
+        for (name, value) in metadata {
+            if !PROTOCOL_PARAMETERS.contains(&name.as_str()) {
                 // A value Postgres would refuse is refused at startup there too; here it keeps the default.
                 let _ = settings.set(name, Some(value));
             }
+        }
+        for (name, value) in metadata.get("options").map(|o| startup_options(o)).unwrap_or_default() {
+            let _ = settings.set(&name, Some(&value));
         }
     }
     session
@@ -131,4 +156,21 @@ pub fn user_error(e: &EngineError) -> PgWireError {
     info.hint = e.hint().map(str::to_string);
     info.where_context = e.context().map(str::to_string);
     PgWireError::UserError(Box::new(info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::startup_options;
+
+    #[test]
+    fn reads_startup_options() {
+        assert_eq!(
+            startup_options("-c idle_session_timeout=1000 --search-path=public -capplication_name=a\\ b"),
+            vec![
+                ("idle_session_timeout".to_string(), "1000".to_string()),
+                ("search_path".to_string(), "public".to_string()),
+                ("application_name".to_string(), "a b".to_string()),
+            ]
+        );
+    }
 }

@@ -32,7 +32,7 @@ use super::connection::{
     user_error,
 };
 use super::encode::{column_fields, schema_fields};
-use super::limits::{Activity, Busy};
+use super::limits::{Activity, Busy, ConnectionSlots};
 use super::respond::{response, send_simple, stream_rows, Next};
 use super::startup::StartupHandler;
 use crate::engine::{Columns, Engine, EngineError, Output, Parameter, Prepared};
@@ -420,22 +420,25 @@ impl HandlerFactory {
     /// Handlers over an engine, trusting every client, with Postgres cancel requests wired to
     /// running statements.
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self::with_auth(engine, AuthMethod::Trust, Arc::default())
+        Self::with_auth(engine, AuthMethod::Trust, Arc::default(), Vec::new(), Arc::new(ConnectionSlots::new(0)))
     }
 
-    /// Handlers authenticating clients by `method` against `users`.
-    pub fn with_auth(engine: Arc<Engine>, method: AuthMethod, users: Arc<Users>) -> Self {
+    /// Handlers authenticating clients by `method` against `users`, sessions starting with the
+    /// settings `defaults` (the server's configured values) unless the client sets them, at most
+    /// as many at once as `slots` allows.
+    pub fn with_auth(
+        engine: Arc<Engine>,
+        method: AuthMethod,
+        users: Arc<Users>,
+        defaults: Vec<(String, String)>,
+        slots: Arc<ConnectionSlots>,
+    ) -> Self {
         let manager = Arc::new(ConnectionManager::new());
         Self {
             handler: Arc::new(WireHandler::new(engine)),
-            startup: Arc::new(StartupHandler::new(manager.clone(), method, users)),
+            startup: Arc::new(StartupHandler::new(manager.clone(), method, users, defaults, slots)),
             cancel: Arc::new(DefaultCancelHandler::new(manager)),
         }
-    }
-
-    /// Handlers that refuse every client's startup: the server is full.
-    pub fn refusing(&self) -> Self {
-        Self { handler: self.handler.clone(), startup: Arc::new(self.startup.refusing()), cancel: self.cancel.clone() }
     }
 
     /// The handlers of one connection, which report what it does to `activity`.

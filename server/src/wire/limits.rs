@@ -108,12 +108,11 @@ impl Activity {
     }
 
     /// Records the session's state after a statement: whether a transaction block is open, and
-    /// the session's own timeouts (ms; 0 keeps the server's default idle timeout).
+    /// the session's timeouts (ms; 0: none). A session starts with the server's default as its
+    /// `idle_session_timeout` setting, so SHOW reports it and `SET idle_session_timeout = 0` ends it.
     pub fn after_statement(&self, in_transaction: bool, idle_ms: u64, idle_in_transaction_ms: u64) {
         self.in_transaction.store(in_transaction, Ordering::SeqCst);
-        if idle_ms > 0 {
-            self.idle_ms.store(idle_ms, Ordering::SeqCst);
-        }
+        self.idle_ms.store(idle_ms, Ordering::SeqCst);
         self.idle_in_transaction_ms.store(idle_in_transaction_ms, Ordering::SeqCst);
     }
 

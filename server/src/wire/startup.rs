@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::mechanism::{AuthMechanism, AuthMechanismFactory, AuthState};
 use pgwire::api::auth::sasl::scram::ScramAuth;
@@ -20,6 +20,7 @@ use pgwire::messages::startup::PasswordMessageFamily;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::auth::{AuthMethod, Users};
+use super::limits::ConnectionSlots;
 use crate::session::settings::{Settings, GUCS};
 
 /// The settings Postgres reports at startup, with the values a new session of this client has.
@@ -111,22 +112,27 @@ pub struct StartupHandler {
     driver: Arc<AuthDriver<Arc<ServerParameters>>>,
     method: AuthMethod,
     users: Arc<Users>,
-    /// Refuse every startup with FATAL 53300 (the server has `max_connections` clients). The
-    /// refusal comes after TLS negotiation, where Postgres sends it and clients expect it.
-    full: bool,
+    /// Connected clients, bounded by `max_connections`. A connection takes its slot with its
+    /// startup packet (after TLS negotiation, where Postgres refuses with 53300 and clients expect
+    /// it), so sockets that never start a session (or cancel requests) hold none.
+    slots: Arc<ConnectionSlots>,
+    /// Settings every session starts with unless the client sets them (the server's defaults).
+    defaults: Arc<Vec<(String, String)>>,
 }
 
 impl StartupHandler {
     /// A handler registering connections with `manager` (for cancel requests), authenticating
-    /// clients by `method` against `users`.
-    pub fn new(manager: Arc<ConnectionManager>, method: AuthMethod, users: Arc<Users>) -> Self {
+    /// clients by `method` against `users`. Sessions start with `defaults` (setting, value) unless
+    /// the client sets them; at most as many at once as `slots` allows.
+    pub fn new(
+        manager: Arc<ConnectionManager>,
+        method: AuthMethod,
+        users: Arc<Users>,
+        defaults: Vec<(String, String)>,
+        slots: Arc<ConnectionSlots>,
+    ) -> Self {
         let driver = AuthDriver::new(Arc::new(ServerParameters)).with_connection_manager(manager);
-        Self { driver: Arc::new(driver), method, users, full: false }
-    }
-
-    /// The same handler, refusing every client with `sorry, too many clients already` (53300).
-    pub fn refusing(&self) -> Self {
-        Self { driver: self.driver.clone(), method: self.method, users: self.users.clone(), full: true }
+        Self { driver: Arc::new(driver), method, users, slots, defaults: Arc::new(defaults) }
     }
 
     fn mechanism(&self) -> Box<dyn AuthMechanism> {
@@ -147,18 +153,44 @@ impl pgwire::api::auth::StartupHandler for StartupHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        match self.start(client, message).await {
+            // Postgres ends the connection right after a FATAL error, with no ReadyForQuery (which
+            // pgwire would send, and asyncpg chokes on): send it here and close.
+            Err(e) if e.is_fatal() => {
+                let info: ErrorInfo = e.into();
+                client.send(PgWireBackendMessage::ErrorResponse(info.into())).await?;
+                SinkExt::close(client).await?;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl StartupHandler {
+    async fn start<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
         let outcome = match message {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
-                if self.full {
+                for (name, value) in self.defaults.iter() {
+                    client.metadata_mut().entry(name.clone()).or_insert_with(|| value.clone());
+                }
+                // The slot is given back when the connection (and its extensions) ends.
+                let Some(slot) = self.slots.take() else {
                     let message = "sorry, too many clients already".to_string();
                     return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                         "FATAL".into(),
                         "53300".into(),
                         message,
                     ))));
-                }
+                };
+                client.session_extensions().insert(slot);
                 self.driver.begin_authentication(client, self.mechanism()).await?
             }
             PgWireFrontendMessage::PasswordMessageFamily(password) => {
