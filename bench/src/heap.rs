@@ -1,10 +1,13 @@
 //! A global allocator that counts live heap bytes, so a scenario can measure the memory it keeps
 //! (RSS cannot: freed pages of earlier scenarios are reused without growing it).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+/// The allocator underneath: mimalloc, as in `eddy-server` (see its `main.rs`).
+use mimalloc::MiMalloc as System;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The system allocator with a live-bytes counter.
+/// The server's allocator with a live-bytes counter.
 pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);

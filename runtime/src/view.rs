@@ -22,6 +22,8 @@ pub type KeyCanon = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
 /// Each key's latest record of a table topic.
 pub struct TableView {
     partitions: BTreeMap<i32, BTreeMap<Vec<u8>, Record>>,
+    /// The partition holding each key: a lookup searches one partition's rows, not every one.
+    index: HashMap<Vec<u8>, i32>,
     /// The next offset to apply, per partition.
     next: HashMap<i32, i64>,
     canon: Option<KeyCanon>,
@@ -34,7 +36,7 @@ pub type SharedView = Arc<RwLock<TableView>>;
 impl TableView {
     /// An empty view; `canon` makes keys canonical (None: key bytes are used as they are).
     pub fn new(canon: Option<KeyCanon>) -> Self {
-        Self { partitions: BTreeMap::new(), next: HashMap::new(), canon }
+        Self { partitions: BTreeMap::new(), index: HashMap::new(), next: HashMap::new(), canon }
     }
 
     /// A view behind a lock, for a feed and its readers.
@@ -58,12 +60,20 @@ impl TableView {
             },
             None => key.to_vec(),
         };
-        let rows = self.partitions.entry(record.partition).or_default();
+        let partition = record.partition;
         if record.value.is_none() {
-            rows.remove(&key);
-        } else {
-            rows.insert(key, record);
+            if let Some(rows) = self.partitions.get_mut(&partition) {
+                rows.remove(&key);
+            }
+            if self.index.get(&key) == Some(&partition) {
+                self.index.remove(&key);
+            }
+            return;
         }
+        // A key written to another partition than before (its producers disagree on partitioners)
+        // is held in both, as the topic holds it (a scan shows both); the index points to the latest.
+        self.index.insert(key.clone(), partition);
+        self.partitions.entry(partition).or_default().insert(key, record);
     }
 
     /// The next offset to apply, per partition seen.
@@ -86,9 +96,12 @@ impl TableView {
         self.len() == 0
     }
 
-    /// The records of a canonical key, in every partition (a key normally lives in one).
+    /// The record of a canonical key: the latest written (a key normally lives in one partition;
+    /// if its producers disagreed, the partition it was last written to answers, as a store routed
+    /// to by key would).
     pub fn lookup(&self, key: &[u8]) -> Vec<Record> {
-        self.partitions.values().filter_map(|rows| rows.get(key).cloned()).collect()
+        let Some(partition) = self.index.get(key) else { return Vec::new() };
+        self.partitions.get(partition).and_then(|rows| rows.get(key)).cloned().into_iter().collect()
     }
 
     /// The records whose canonical key starts with `prefix` (a windowed table's key, whose stored
@@ -187,5 +200,19 @@ mod tests {
         view.apply(record(0, 2, "{\"A\":2}w1", Some("z")));
         assert_eq!(view.with_prefix(b"{\"A\":1}").len(), 2);
         assert_eq!(view.lookup(b"{\"A\":1}w1").len(), 1);
+    }
+
+    #[test]
+    fn a_lookup_reads_the_partition_a_key_was_last_written_to() {
+        let mut view = TableView::new(None);
+        view.apply(record(0, 0, "k", Some("old")));
+        view.apply(record(1, 0, "k", Some("new")));
+        let found = view.lookup(b"k");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].value.as_deref(), Some(&b"new"[..]));
+        assert_eq!(view.scan().len(), 2, "a scan shows what each partition holds");
+        view.apply(record(1, 1, "k", None));
+        assert!(view.lookup(b"k").is_empty());
+        assert!(view.lookup(b"missing").is_empty());
     }
 }
