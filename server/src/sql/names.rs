@@ -15,7 +15,8 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Fields, SchemaRef};
 use datafusion::catalog::CatalogProviderList;
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, Statement, TableFactor, VisitMut, VisitorMut,
+    CastKind, DataType as SqlDataType, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, Statement,
+    TableFactor, VisitMut, VisitorMut,
 };
 
 /// Schemas searched for an unqualified relation name, in order (Postgres searches `pg_catalog` first).
@@ -380,7 +381,11 @@ fn figure_name(expr: &Expr) -> Option<String> {
         Expr::Identifier(i) => Some(i.value.clone()),
         Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
         Expr::Function(f) => parts(&f.name).last().map(|i| i.value.to_lowercase()),
-        Expr::Cast { expr, data_type, .. } => figure_name(expr).or_else(|| Some(data_type.to_string().to_lowercase())),
+        // An integer literal the rewrite typed `CAST(n AS INTEGER)` is still a bare literal.
+        Expr::Cast { kind: CastKind::Cast, expr, data_type: SqlDataType::Integer(None), .. } if matches!(&**expr, Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..))) => {
+            None
+        }
+        Expr::Cast { expr, data_type, .. } => figure_name(expr).or_else(|| Some(type_name(data_type))),
         Expr::Nested(inner) => figure_name(inner),
         Expr::Case { .. } => Some("case".into()),
         Expr::Exists { .. } => Some("exists".into()),
@@ -390,6 +395,50 @@ fn figure_name(expr: &Expr) -> Option<String> {
         Expr::Position { .. } => Some("position".into()),
         Expr::Extract { .. } => Some("extract".into()),
         _ => None,
+    }
+}
+
+/// A type as `pg_type.typname` spells it.
+fn type_name(data_type: &SqlDataType) -> String {
+    match data_type {
+        SqlDataType::SmallInt(_) | SqlDataType::Int2(_) => "int2".into(),
+        SqlDataType::Int(_) | SqlDataType::Integer(_) | SqlDataType::Int4(_) => "int4".into(),
+        SqlDataType::BigInt(_) | SqlDataType::Int8(_) => "int8".into(),
+        SqlDataType::Real | SqlDataType::Float4 => "float4".into(),
+        SqlDataType::Double(_) | SqlDataType::DoublePrecision | SqlDataType::Float8 | SqlDataType::Float(_) => {
+            "float8".into()
+        }
+        SqlDataType::Numeric(_) | SqlDataType::Decimal(_) | SqlDataType::Dec(_) => "numeric".into(),
+        SqlDataType::Boolean | SqlDataType::Bool => "bool".into(),
+        SqlDataType::Text | SqlDataType::String(_) => "text".into(),
+        SqlDataType::Varchar(_) | SqlDataType::CharacterVarying(_) => "varchar".into(),
+        SqlDataType::Char(_) | SqlDataType::Character(_) => "bpchar".into(),
+        SqlDataType::Bytea => "bytea".into(),
+        SqlDataType::Date => "date".into(),
+        SqlDataType::Time(_, tz)
+            if matches!(tz, sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz) =>
+        {
+            "timetz".into()
+        }
+        SqlDataType::Time(..) => "time".into(),
+        SqlDataType::Timestamp(_, tz)
+            if matches!(tz, sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz) =>
+        {
+            "timestamptz".into()
+        }
+        SqlDataType::Timestamp(..) => "timestamp".into(),
+        SqlDataType::Interval { .. } => "interval".into(),
+        SqlDataType::JSON => "json".into(),
+        SqlDataType::JSONB => "jsonb".into(),
+        SqlDataType::Uuid => "uuid".into(),
+        SqlDataType::Array(_) => "?column?".into(),
+        SqlDataType::Custom(name, _) => name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() })
+            .unwrap_or_else(|| "?column?".into()),
+        other => other.to_string().to_lowercase(),
     }
 }
 
