@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, Fields, SchemaRef};
 use datafusion::catalog::CatalogProviderList;
 use sqlparser::ast::{
     CastKind, DataType as SqlDataType, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, Statement,
-    TableFactor, VisitMut, VisitorMut,
+    TableFactor, TimezoneInfo, VisitMut, VisitorMut,
 };
 
 /// Schemas searched for an unqualified relation name, in order (Postgres searches `pg_catalog` first).
@@ -415,17 +415,9 @@ fn type_name(data_type: &SqlDataType) -> String {
         SqlDataType::Char(_) | SqlDataType::Character(_) => "bpchar".into(),
         SqlDataType::Bytea => "bytea".into(),
         SqlDataType::Date => "date".into(),
-        SqlDataType::Time(_, tz)
-            if matches!(tz, sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz) =>
-        {
-            "timetz".into()
-        }
+        SqlDataType::Time(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => "timetz".into(),
         SqlDataType::Time(..) => "time".into(),
-        SqlDataType::Timestamp(_, tz)
-            if matches!(tz, sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz) =>
-        {
-            "timestamptz".into()
-        }
+        SqlDataType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => "timestamptz".into(),
         SqlDataType::Timestamp(..) => "timestamp".into(),
         SqlDataType::Interval { .. } => "interval".into(),
         SqlDataType::JSON => "json".into(),
