@@ -13,6 +13,26 @@ use super::{Engine, Output, Parameter, Prepared, Session};
 use crate::session::cursor::{Count, Cursor, CursorRows};
 use crate::session::Transaction;
 
+/// `FETCH [direction] name` with the optional `FROM` (and default `NEXT`) written out (`FETCH c`,
+/// `FETCH 5 c`), which sqlparser requires and Postgres does not.
+fn with_from(text: &str) -> String {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, text).tokenize() else { return text.to_string() };
+    let words: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon)).collect();
+    let is_from = |t: &Token| matches!(t, Token::Word(w) if w.quote_style.is_none() && (w.value.eq_ignore_ascii_case("FROM") || w.value.eq_ignore_ascii_case("IN")));
+    match words.as_slice() {
+        [.., before, Token::Word(_)] if words.len() >= 2 && !is_from(before) => {
+            let (head, name) = words.split_at(words.len() - 1);
+            let mut head: Vec<String> = head.iter().map(|t| t.to_string()).collect();
+            if head.len() == 1 {
+                // No direction: Postgres' default, NEXT.
+                head.push("NEXT".into());
+            }
+            format!("{} FROM {}", head.join(" "), name[0])
+        }
+        _ => text.to_string(),
+    }
+}
+
 /// The query of a `DECLARE` statement, with its 1-based offset in it.
 pub(super) fn declared_query(text: &str) -> Result<(String, usize), EngineError> {
     parse_declare(text).map(|d| (d.query, d.query_offset))
@@ -151,7 +171,7 @@ impl Engine {
     pub(super) async fn fetch(&self, session: &mut Session, text: &str, is_move: bool) -> Result<Output, EngineError> {
         // sqlparser reads FETCH; MOVE has the same grammar.
         let as_fetch = if is_move { format!("FETCH{}", &text.trim_start()[4..]) } else { text.to_string() };
-        let mut parsed = crate::sql::parse(&as_fetch)?;
+        let mut parsed = crate::sql::parse(&with_from(&as_fetch))?;
         let Some(PgStatement::Fetch { name, direction, .. }) = parsed.pop() else {
             return Err(EngineError::new(sqlstate::SYNTAX_ERROR, "syntax error in FETCH"));
         };
@@ -227,5 +247,13 @@ mod tests {
         assert_eq!(d.name, "Big");
         assert_eq!(d.query.trim(), "select 1");
         assert!(parse_declare("DECLARE c FOR SELECT 1").is_err());
+    }
+
+    #[test]
+    fn fetch_without_from() {
+        assert_eq!(with_from("FETCH c"), "FETCH NEXT FROM c");
+        assert_eq!(with_from("FETCH 5 \"My c\";"), "FETCH 5 FROM \"My c\"");
+        assert_eq!(with_from("FETCH ALL IN c"), "FETCH ALL IN c");
+        assert_eq!(with_from("FETCH FORWARD 2 FROM c"), "FETCH FORWARD 2 FROM c");
     }
 }
