@@ -98,6 +98,6 @@ impl Session {
 
     /// `statement_timeout` in milliseconds, when set.
     pub fn statement_timeout_ms(&self) -> Option<u64> {
-        self.setting("statement_timeout").and_then(|v| v.parse::<u64>().ok()).filter(|ms| *ms > 0)
+        self.setting("statement_timeout").and_then(|v| settings::duration_ms(&v)).filter(|ms| *ms > 0)
     }
 }

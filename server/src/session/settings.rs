@@ -412,7 +412,7 @@ fn normalize(guc: &Guc, value: &str) -> Result<String, SettingError> {
             _ => Err(invalid(Some("-15 .. 3"))),
         },
         "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" | "idle_session_timeout" => {
-            duration_ms(&lower).map(|ms| ms.to_string()).ok_or_else(|| invalid(None))
+            duration_ms(&lower).map(duration_text).ok_or_else(|| invalid(None))
         }
         "bytea_output" => match lower.as_str() {
             "hex" | "escape" => Ok(lower),
@@ -423,6 +423,19 @@ fn normalize(guc: &Guc, value: &str) -> Result<String, SettingError> {
             _ => Err(invalid(None)),
         },
         _ => Ok(value.to_string()),
+    }
+}
+
+/// A duration in milliseconds as Postgres shows a setting of unit `ms`: in the largest unit that
+/// divides it (`10s`, `1min`, `250ms`), `0` for none.
+pub fn duration_text(ms: u64) -> String {
+    if ms == 0 {
+        return "0".into();
+    }
+    let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1_000, "s")];
+    match units.iter().find(|(factor, _)| ms % factor == 0) {
+        Some((factor, unit)) => format!("{}{unit}", ms / factor),
+        None => format!("{ms}ms"),
     }
 }
 
@@ -491,5 +504,14 @@ mod tests {
         assert_eq!(duration_ms("5s"), Some(5000));
         assert_eq!(duration_ms("2min"), Some(120_000));
         assert_eq!(duration_ms("x"), None);
+    }
+
+    #[test]
+    fn durations_show_in_their_largest_unit() {
+        assert_eq!(duration_text(0), "0");
+        assert_eq!(duration_text(10_000), "10s");
+        assert_eq!(duration_text(1_500), "1500ms");
+        assert_eq!(duration_text(120_000), "2min");
+        assert_eq!(duration_ms(&duration_text(86_400_000)), Some(86_400_000));
     }
 }

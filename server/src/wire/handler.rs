@@ -103,7 +103,13 @@ impl WireHandler {
     fn after_statement(&self, session: &crate::session::Session) {
         let Some(activity) = &self.activity else { return };
         let ms = |name: &str| {
-            session.settings.read().ok().and_then(|s| s.get(name).ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            session
+                .settings
+                .read()
+                .ok()
+                .and_then(|s| s.get(name).ok())
+                .and_then(|v| crate::session::settings::duration_ms(&v))
+                .unwrap_or(0)
         };
         activity.after_statement(
             session.transaction != Transaction::Idle,
