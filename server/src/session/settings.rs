@@ -433,7 +433,7 @@ pub fn duration_text(ms: u64) -> String {
         return "0".into();
     }
     let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1_000, "s")];
-    match units.iter().find(|(factor, _)| ms % factor == 0) {
+    match units.iter().find(|(factor, _)| ms.is_multiple_of(*factor)) {
         Some((factor, unit)) => format!("{}{unit}", ms / factor),
         None => format!("{ms}ms"),
     }
@@ -490,7 +490,7 @@ mod tests {
         assert_eq!(s.get("MYAPP.USER").as_deref(), Ok("7"));
         assert!(matches!(s.set("client_encoding", Some("LATIN1")), Err(SettingError::InvalidValue { .. })));
         assert_eq!(s.set("statement_timeout", Some("2s")), Ok(None));
-        assert_eq!(s.get("statement_timeout").as_deref(), Ok("2000"));
+        assert_eq!(s.get("statement_timeout").as_deref(), Ok("2s"));
         assert_eq!(
             s.reset_all(),
             vec![("DateStyle".to_string(), "ISO, MDY".to_string()), ("TimeZone".to_string(), "UTC".to_string())]
