@@ -137,7 +137,15 @@ impl Config {
             Some(a) => a.parse()?,
             None => d.auth,
         };
-        let tls = match (flags.tls_cert.or(file.tls_cert), flags.tls_key.or(file.tls_key)) {
+        // Paths in the file are relative to the file's folder; flags' to the working directory.
+        let beside_file = |p: PathBuf| match flags.config.as_ref().and_then(|c| c.parent()) {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p,
+        };
+        let tls = match (
+            flags.tls_cert.clone().or(file.tls_cert.map(beside_file)),
+            flags.tls_key.clone().or(file.tls_key.map(beside_file)),
+        ) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
             _ => return Err("TLS needs both --tls-cert and --tls-key".into()),

@@ -52,6 +52,11 @@ fn main() {
 }
 
 async fn serve(config: Config, started: Instant) -> Result<(), String> {
+    // Bad certificates stop the start before anything says "ready".
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(eddy_server::tls::acceptor(cert, key)?),
+        None => None,
+    };
     let (settings, admin, embedded): (ClientSettings, Arc<dyn TopicAdmin>, Option<Arc<EmbeddedKafka>>) =
         match &config.kafka {
             Some(bootstrap) => {
@@ -86,15 +91,14 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         println!("  The embedded Kafka broker is in-memory only: topics and data are lost when the server stops,");
         println!("  and each partition keeps at most ~5 MiB / 100,000 record sets. Use --kafka HOST:PORT for a real cluster.");
     }
-    let tls = match &config.tls {
-        Some((cert, key)) => Some(eddy_server::tls::acceptor(cert, key)?),
-        None => None,
-    };
     println!(
-        "  Clients:       auth {}, TLS {}, at most {} connections{}",
+        "  Clients:       auth {}, TLS {}, {}{}",
         config.auth,
         if tls.is_some() { "on" } else { "off" },
-        config.max_connections,
+        match config.max_connections {
+            0 => "no connection limit".to_string(),
+            n => format!("at most {n} connections"),
+        },
         config.idle_session_timeout.map(|d| format!(", idle sessions closed after {d:?}")).unwrap_or_default()
     );
     let security = eddy_server::server::Security {
