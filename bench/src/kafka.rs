@@ -41,24 +41,33 @@ pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Client settings and topic admin for `kafka` (None: a new embedded broker, returned too), with
+/// the broker's label for the report.
+#[allow(clippy::type_complexity)]
+pub(crate) fn connect(
+    kafka: Option<&str>,
+) -> Result<(ClientSettings, Arc<dyn TopicAdmin>, Option<Arc<EmbeddedKafka>>, String), String> {
+    Ok(match kafka {
+        Some(address) => {
+            let settings = ClientSettings::new(address);
+            let admin = Arc::new(KafkaAdmin::new(settings.clone()).map_err(err)?);
+            (settings, admin, None, format!("kafka {address}"))
+        }
+        None => {
+            let cluster = Arc::new(EmbeddedKafka::start().map_err(err)?);
+            let settings = ClientSettings::new(cluster.bootstrap_servers());
+            (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster), "embedded (mock)".into())
+        }
+    })
+}
+
 impl KafkaBench {
     /// Starts the engine on `kafka` (None: the embedded broker) and loads `bids` into the input topic.
     pub fn start(kafka: Option<&str>, partitions: i32, bids: &[Bid], counting: Counting) -> Result<Self, String> {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(err)?;
         let (engine, settings, label, cluster) = runtime.block_on(async {
-            let (settings, admin, cluster, label): (ClientSettings, Arc<dyn TopicAdmin>, _, String) = match kafka {
-                Some(address) => {
-                    let settings = ClientSettings::new(address);
-                    let admin = Arc::new(KafkaAdmin::new(settings.clone()).map_err(err)?);
-                    (settings, admin, None, format!("kafka {address}"))
-                }
-                None => {
-                    let cluster = Arc::new(EmbeddedKafka::start().map_err(err)?);
-                    let settings = ClientSettings::new(cluster.bootstrap_servers());
-                    (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster), "embedded (mock)".into())
-                }
-            };
+            let (settings, admin, cluster, label) = connect(kafka)?;
             let broker = Arc::new(KafkaBroker::new(settings.clone(), admin, cluster.clone()).map_err(err)?);
             let engine = Arc::new(Engine::new(broker, None).await.map_err(err)?);
             Ok::<_, String>((engine, settings, label, cluster))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eddy_runtime::kafka::{ClientSettings, EmbeddedKafka, KafkaAdmin, KafkaBroker, MockAdmin, TopicAdmin};
+use eddy_runtime::kafka::{EmbeddedKafka, KafkaBroker};
 use eddy_runtime::{Broker, OutputRecord};
 use eddy_server::{Engine, Session};
 use tokio::sync::watch;
@@ -47,18 +47,7 @@ impl Server {
     fn start(kafka: Option<&str>) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(err)?;
         let (engine, broker, address, label, cluster, shutdown) = runtime.block_on(async {
-            let (settings, admin, cluster, label): (ClientSettings, Arc<dyn TopicAdmin>, _, String) = match kafka {
-                Some(address) => {
-                    let settings = ClientSettings::new(address);
-                    let admin = Arc::new(KafkaAdmin::new(settings.clone()).map_err(err)?);
-                    (settings, admin, None, format!("kafka {address}"))
-                }
-                None => {
-                    let cluster = Arc::new(EmbeddedKafka::start().map_err(err)?);
-                    let settings = ClientSettings::new(cluster.bootstrap_servers());
-                    (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster), "embedded (mock)".into())
-                }
-            };
+            let (settings, admin, cluster, label) = crate::kafka::connect(kafka)?;
             let broker: Arc<dyn Broker> = Arc::new(KafkaBroker::new(settings, admin, cluster.clone()).map_err(err)?);
             let engine = Arc::new(Engine::new(broker.clone(), None).await.map_err(err)?);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
