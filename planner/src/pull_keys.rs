@@ -247,6 +247,59 @@ pub fn key_access(selection: Option<&sql::Expr>, source: &Source, options: PullO
     Ok(KeyAccess::Scan)
 }
 
+/// The keys a WHERE clause selects when it is nothing but key lookups: every disjunct fixes each
+/// key column exactly once with `=` to a constant (a literal, or a cast of one) of the column's own
+/// type (or an INT for a BIGINT key), and says nothing else. Then the rows of those keys are exactly the rows the clause
+/// accepts, and a lookup needs no filter after it. Only STRING, INT and BIGINT keys qualify (their
+/// equality is the identity of their encoded bytes; DOUBLE's `-0.0 = 0.0` and DECIMAL's scales are
+/// not). None for any other clause (a caller plans it in full).
+pub fn exact_lookup(selection: &sql::Expr, keys: &[Column]) -> Option<Vec<Vec<Value>>> {
+    if keys.is_empty() || !keys.iter().all(|c| matches!(c.ty, SqlType::String | SqlType::Int | SqlType::Bigint)) {
+        return None;
+    }
+    let (mut disjuncts, mut too_many) = (Vec::new(), false);
+    dnf(selection, &mut disjuncts, &mut too_many);
+    if too_many || disjuncts.len() > MAX_DISJUNCTS {
+        return None;
+    }
+    let mut lookups: Vec<Vec<Value>> = Vec::with_capacity(disjuncts.len());
+    for disjunct in &disjuncts {
+        let mut tuple: Vec<Option<Value>> = vec![None; keys.len()];
+        for conjunct in disjunct {
+            let (Some(column), sql::BinaryOperator::Eq, other) = comparison(conjunct.as_ref())? else { return None };
+            let k = keys.iter().position(|c| c.name == column)?;
+            if tuple[k].is_some() || !is_constant(other) {
+                return None;
+            }
+            let value = evaluate_constant(other, None).ok()?;
+            tuple[k] = Some(match (value, &keys[k].ty) {
+                (v @ Value::String(_), SqlType::String) | (v @ Value::Int(_), SqlType::Int) => v,
+                (v @ Value::Bigint(_), SqlType::Bigint) => v,
+                // ksqlDB widens an INT to a BIGINT key; the value is the same.
+                (Value::Int(i), SqlType::Bigint) => Value::Bigint(i64::from(i)),
+                _ => return None,
+            });
+        }
+        let tuple: Vec<Value> = tuple.into_iter().collect::<Option<_>>()?;
+        if !lookups.contains(&tuple) {
+            lookups.push(tuple);
+        }
+    }
+    Some(lookups)
+}
+
+/// A literal, a negated one, or a cast of one: a value known without reading a row or calling a
+/// function.
+fn is_constant(e: &sql::Expr) -> bool {
+    match e {
+        sql::Expr::Nested(inner) => is_constant(inner),
+        sql::Expr::Value(v) => !matches!(v.value, sql::Value::Placeholder(_) | sql::Value::Null),
+        sql::Expr::UnaryOp { op: sql::UnaryOperator::Minus, expr } => is_constant(expr),
+        sql::Expr::Cast { expr, .. } => is_constant(expr),
+        _ => false,
+    }
+}
+
 /// The WHERE clause in disjunctive normal form: each inner list is a conjunction.
 /// Sets `too_many` (and stops expanding) when the form would exceed `MAX_DISJUNCTS`.
 fn dnf<'a>(e: &'a sql::Expr, out: &mut Vec<Vec<Cow<'a, sql::Expr>>>, too_many: &mut bool) {
@@ -455,5 +508,72 @@ pub fn format_expr(e: &sql::Expr) -> String {
         sql::Expr::CompoundIdentifier(parts) => parts.iter().map(fold_ident).collect::<Vec<_>>().join("."),
         sql::Expr::Value(v) if matches!(v.value, sql::Value::Null) => "null".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eddy_catalog::ColumnKind;
+    use eddy_parser::{parse_each, Statement};
+
+    use super::*;
+
+    fn selection(where_clause: &str) -> sql::Expr {
+        let parsed = parse_each(&format!("SELECT * FROM t WHERE {where_clause};")).expect("parse");
+        let Ok(Statement::Select(select)) = &parsed[0].result else { panic!("not a select: {where_clause}") };
+        select.selection.clone().expect("where")
+    }
+
+    fn keys(types: &[(&str, SqlType)]) -> Vec<Column> {
+        types.iter().map(|(n, t)| Column::new(*n, t.clone(), ColumnKind::Key)).collect()
+    }
+
+    #[test]
+    fn exact_lookups_are_key_equalities_with_constants_of_the_keys_type() {
+        let id = keys(&[("ID", SqlType::String)]);
+        let s = |v: &str| Value::String(v.into());
+        assert_eq!(exact_lookup(&selection("id = 'a'"), &id), Some(vec![vec![s("a")]]));
+        assert_eq!(exact_lookup(&selection("'a' = ID"), &id), Some(vec![vec![s("a")]]));
+        assert_eq!(
+            exact_lookup(&selection("id IN ('a', 'b', 'a') OR (id = 'c')"), &id),
+            Some(vec![vec![s("a")], vec![s("b")], vec![s("c")]])
+        );
+        assert_eq!(exact_lookup(&selection("id = CAST(7 AS STRING)"), &id), Some(vec![vec![s("7")]]));
+        let pair = keys(&[("A", SqlType::Int), ("B", SqlType::Bigint)]);
+        assert_eq!(
+            exact_lookup(&selection("b = 2 AND a = -1"), &pair),
+            Some(vec![vec![Value::Int(-1), Value::Bigint(2)]])
+        );
+        assert_eq!(
+            exact_lookup(&selection("a = CAST(1 AS INT) AND b = CAST(5000000000 AS BIGINT)"), &pair),
+            Some(vec![vec![Value::Int(1), Value::Bigint(5_000_000_000)]])
+        );
+    }
+
+    #[test]
+    fn anything_more_than_key_lookups_is_not_exact() {
+        let id = keys(&[("ID", SqlType::String)]);
+        for clause in [
+            "id = 'a' AND name = 'x'",
+            "id = 'a' OR name = 'x'",
+            "id = 'a' AND id = 'b'",
+            "id > 'a'",
+            "id <> 'a'",
+            "id = 7",
+            "id = NULL",
+            "id = UCASE('a')",
+            "id = name",
+            "id LIKE 'a%'",
+            "NOT id = 'a'",
+        ] {
+            assert_eq!(exact_lookup(&selection(clause), &id), None, "{clause}");
+        }
+        let int = keys(&[("K", SqlType::Int)]);
+        assert_eq!(exact_lookup(&selection("k = 5000000000"), &int), None, "a BIGINT is not an INT key");
+        assert_eq!(exact_lookup(&selection("k = 1.0"), &int), None);
+        let pair = keys(&[("A", SqlType::Int), ("B", SqlType::Int)]);
+        assert_eq!(exact_lookup(&selection("a = 1"), &pair), None, "every key column is needed");
+        let double = keys(&[("D", SqlType::Double)]);
+        assert_eq!(exact_lookup(&selection("d = 0.0"), &double), None, "DOUBLE keys are looked up and filtered");
     }
 }

@@ -245,3 +245,71 @@ async fn push_queries_end_when_cancelled_or_the_client_leaves() {
     wait_for_push_queries(&admin, 0).await;
     server.terminate();
 }
+
+/// The names a prepared lookup returns for `keys`, as text.
+async fn names(
+    client: &tokio_postgres::Client,
+    statement: &tokio_postgres::Statement,
+    keys: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Vec<String> {
+    let mut names: Vec<String> =
+        client.query(statement, keys).await.expect("lookup").iter().map(|r| r.get::<_, String>(0)).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_pull_queries_look_keys_up_and_follow_ddl() {
+    let server = Server::start(&[]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE people (id STRING PRIMARY KEY, name STRING, age INT) WITH (KAFKA_TOPIC='people', VALUE_FORMAT='JSON', PARTITIONS=2);
+             CREATE TABLE ids (k BIGINT PRIMARY KEY, name STRING) WITH (KAFKA_TOPIC='ids', VALUE_FORMAT='JSON', PARTITIONS=1);
+             INSERT INTO people (id, name, age) VALUES ('a', 'Ann', 30);
+             INSERT INTO people (id, name, age) VALUES ('b', 'Bob', 40);
+             INSERT INTO people (id, name, age) VALUES ('007', 'Bond', 50);
+             INSERT INTO ids (k, name) VALUES (7, 'seven');",
+        )
+        .await
+        .expect("setup");
+
+    // Key lookups, one or several keys, text that looks like a number, a key that is not there.
+    let by_id = client.prepare("SELECT name FROM people WHERE id = $1").await.expect("prepare");
+    assert_eq!(names(&client, &by_id, &[&"a"]).await, ["Ann"]);
+    assert_eq!(names(&client, &by_id, &[&"007"]).await, ["Bond"]);
+    assert!(names(&client, &by_id, &[&"zzz"]).await.is_empty());
+    let either = client.prepare("SELECT name FROM people WHERE id IN ($1, $2)").await.expect("prepare");
+    assert_eq!(names(&client, &either, &[&"a", &"b"]).await, ["Ann", "Bob"]);
+    assert_eq!(names(&client, &either, &[&"b", &"b"]).await, ["Bob"]);
+    // A WHERE clause that is more than lookups is still applied in full.
+    let older = client.prepare("SELECT name FROM people WHERE id = $1 AND age > $2").await.expect("prepare");
+    assert_eq!(names(&client, &older, &[&"b", &35i32]).await, ["Bob"]);
+    assert!(names(&client, &older, &[&"a", &35i32]).await.is_empty());
+    // An INT parameter for a BIGINT key.
+    let by_k = client.prepare("SELECT name FROM ids WHERE k = $1").await.expect("prepare");
+    assert_eq!(names(&client, &by_k, &[&7i64]).await, ["seven"]);
+
+    // The table is dropped and declared again over another topic: the prepared lookup reads the
+    // new one.
+    client
+        .batch_execute(
+            "DROP TABLE people;
+             CREATE TABLE people (id STRING PRIMARY KEY, name STRING, age INT) WITH (KAFKA_TOPIC='people_v2', VALUE_FORMAT='JSON', PARTITIONS=1);
+             INSERT INTO people (id, name, age) VALUES ('a', 'Anna', 31);",
+        )
+        .await
+        .expect("redeclare");
+    assert_eq!(names(&client, &by_id, &[&"a"]).await, ["Anna"]);
+    assert!(names(&client, &by_id, &[&"b"]).await.is_empty());
+
+    // Pull-query properties still apply to the next execution.
+    let by_age = client.prepare("SELECT name FROM people WHERE age > $1").await.expect("prepare");
+    assert_eq!(names(&client, &by_age, &[&30i32]).await, ["Anna"]);
+    client.batch_execute("SET 'ksql.query.pull.table.scan.enabled'='false';").await.expect("set");
+    let error = client.query(&by_age, &[&30i32]).await.expect_err("a scan is refused");
+    let message = error.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("WHERE clause missing key column"), "{error:?}");
+    assert_eq!(names(&client, &by_id, &[&"a"]).await, ["Anna"]);
+    server.terminate();
+}

@@ -37,6 +37,7 @@ pub use copy::{CopyFormat, CopyIn, CopyOptions};
 pub use error::{sqlstate as error_sqlstate, EngineError};
 pub use output::{Output, ResultColumn, RowChannel};
 pub use prepare::{Columns, Parameter, Prepared, PreparedKind};
+pub use pull::PullCache;
 
 struct Running {
     handle: Box<dyn RunningQuery>,

@@ -14,6 +14,7 @@ use pgwire::api::Type;
 use sqlparser::ast::{self as sql, BinaryOperator, CastKind, DataType as SqlDataType, Expr};
 
 use super::error::{sqlstate, EngineError};
+use super::pull::PullCache;
 use super::router::{first_word, SESSION_WORDS};
 use super::{Engine, Output, ResultColumn, Session};
 use crate::pg_types::{pg_type, pg_type_of};
@@ -37,8 +38,9 @@ pub enum PreparedKind {
     Empty,
     /// A query planned by the SQL engine; parameters are bound into the plan.
     Sql(SqlPlan),
-    /// A statement of Eddy's dialect; parameters are bound into it as typed literals.
-    Eddy { statement: StatementParse, types: Vec<SqlType> },
+    /// A statement of Eddy's dialect; parameters are bound into it as typed literals. `pull`: a
+    /// pull query whose parameters are all in its WHERE clause keeps its template there.
+    Eddy { statement: StatementParse, types: Vec<SqlType>, pull: Option<PullCache> },
     /// A session statement (transactions, cursors, COPY, SET): no parameters.
     Session(StatementParse),
     /// `DECLARE ... CURSOR FOR query`, its query prepared: the parameters are the query's.
@@ -194,7 +196,14 @@ impl Engine {
             parameter_types.push(declared_type(i).unwrap_or_else(|| pg_type(&ty)));
             types.push(ty);
         }
-        Ok(Prepared { text: text.to_string(), kind: PreparedKind::Eddy { statement, types }, parameter_types })
+        let pull = match parsed {
+            Statement::Select(select) if select.emit.is_none() && select.selection.is_some() => {
+                let rows = Statement::Select(Box::new(Select { selection: None, ..select.as_ref().clone() }));
+                (placeholder_count(&rows) == 0).then(PullCache::default)
+            }
+            _ => None,
+        };
+        Ok(Prepared { text: text.to_string(), kind: PreparedKind::Eddy { statement, types, pull }, parameter_types })
     }
 
     /// The columns a prepared statement returns (None: it returns no rows).
@@ -206,7 +215,7 @@ impl Engine {
         match &prepared.kind {
             PreparedKind::Empty | PreparedKind::Declare { .. } => Ok(None),
             PreparedKind::Sql(plan) => Ok(Some(Columns::Arrow(plan.schema()))),
-            PreparedKind::Eddy { statement, types } => {
+            PreparedKind::Eddy { statement, types, .. } => {
                 let Ok(parsed) = &statement.result else { return Ok(None) };
                 let probe = bind_statement(parsed, &typed_nulls(&types.iter().cloned().map(Some).collect::<Vec<_>>()))?;
                 let state = self.state.lock().await;
@@ -242,14 +251,19 @@ impl Engine {
                 }
                 self.sql_run(session, plan, values).await
             }
-            PreparedKind::Eddy { statement, types } => {
+            PreparedKind::Eddy { statement, types, pull } => {
                 let Ok(parsed) = &statement.result else { return self.execute_statement(session, statement).await };
                 let values = types
                     .iter()
                     .enumerate()
-                    .map(|(i, ty)| decode(parameters.get(i), ty, i).map(|v| (v, ty.clone())))
+                    .map(|(i, ty)| decode(parameters.get(i), ty, i).map(|v| literal(&v, ty)))
                     .collect::<Result<Vec<_>, _>>()?;
-                let bound = bind_statement(parsed, &values.iter().map(|(v, t)| literal(v, t)).collect::<Vec<_>>())?;
+                if let (Some(cache), Statement::Select(select)) = (pull, parsed) {
+                    if let Some(result) = self.prepared_pull(session, select, cache, &values).await {
+                        return result;
+                    }
+                }
+                let bound = bind_statement(parsed, &values)?;
                 let bound = StatementParse { result: Ok(bound), ..statement.clone() };
                 self.execute_statement(session, &bound).await
             }
@@ -386,20 +400,40 @@ fn bind_statement(statement: &Statement, values: &[Expr]) -> Result<Statement, E
     let mut bound = statement.clone();
     let mut missing = None;
     for_each_expr(&mut bound, &mut |e| {
-        let _ = sql::visit_expressions_mut(e, |x| {
-            if let Some(n) = placeholder(x) {
-                match values.get(n.wrapping_sub(1)) {
-                    Some(v) => *x = v.clone(),
-                    None => missing = Some(n),
-                }
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
+        if let Err(n) = bind_in_place(e, values) {
+            missing = Some(n);
+        }
     });
     match missing {
-        Some(n) => Err(EngineError::new(sqlstate::PROTOCOL_VIOLATION, format!("there is no parameter ${n}"))),
+        Some(n) => Err(no_parameter(n)),
         None => Ok(bound),
     }
+}
+
+/// `$n` replaced by `values[n - 1]` throughout an expression.
+pub(super) fn bind_expr(e: &Expr, values: &[Expr]) -> Result<Expr, EngineError> {
+    let mut bound = e.clone();
+    bind_in_place(&mut bound, values).map_err(no_parameter)?;
+    Ok(bound)
+}
+
+/// Binds the placeholders of `e`; Err(n): there is no value for `$n`.
+fn bind_in_place(e: &mut Expr, values: &[Expr]) -> Result<(), usize> {
+    let mut missing = None;
+    let _ = sql::visit_expressions_mut(e, |x| {
+        if let Some(n) = placeholder(x) {
+            match values.get(n.wrapping_sub(1)) {
+                Some(v) => *x = v.clone(),
+                None => missing = Some(n),
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    missing.map_or(Ok(()), Err)
+}
+
+fn no_parameter(n: usize) -> EngineError {
+    EngineError::new(sqlstate::PROTOCOL_VIOLATION, format!("there is no parameter ${n}"))
 }
 
 /// `CAST(NULL AS type)` for each parameter: what a statement is planned with before values are known.

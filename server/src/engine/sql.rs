@@ -82,7 +82,7 @@ impl Engine {
         let catalog = self.published.borrow().clone();
         let planned = plan_pull(select, &catalog, super::pull::pull_options(session)).map_err(EngineError::plan);
         match planned {
-            Ok(plan) => self.run_pull(&plan, select.limit).await,
+            Ok(plan) => self.run_pull(&plan, &plan.access, select.limit).await,
             // Full SQL answers what ksqlDB refuses in a pull query, and reads pg_catalog and
             // information_schema, which are not Eddy's sources.
             Err(e) if e.is_pull_unsupported() || e.plan_kind == Some(PlanErrorKind::UnknownSource) => {
