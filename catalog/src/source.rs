@@ -46,6 +46,10 @@ pub struct TimestampSpec {
     pub format: Option<String>,
 }
 
+/// Most partitions a topic Eddy creates may have (`PARTITIONS`): Kafka's guidance is a few
+/// thousand per broker, and the embedded broker keeps memory per partition.
+pub const MAX_PARTITIONS: i32 = 10_000;
+
 /// A stream or table registered in the catalog.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {

@@ -12,7 +12,11 @@ use eddy_runtime::operator::AggregateCall;
 use eddy_runtime::{Step, WindowPlan, Windowing, HEADERS_COLUMN, VALUE_NULL_COLUMN};
 use sqlparser::ast::{self as sql, Spanned};
 
-use crate::error::{PlanError, Result};
+use crate::error::{PlanError, PlanErrorKind, Result};
+
+/// Windows one record may fall into (a HOPPING window's SIZE / ADVANCE BY): each is an aggregate
+/// updated and an output row emitted per record.
+pub const MAX_WINDOWS_PER_RECORD: usize = 10_000;
 use crate::expr::{is_aggregate, ExprPlanner, Typed};
 use crate::scope::{Scope, ScopeColumn};
 use crate::sources::WINDOW_BOUNDS;
@@ -284,6 +288,17 @@ pub(crate) fn windowing(spec: &WindowSpec, emit_final: bool) -> Result<(WindowPl
                 return Err(PlanError::new(format!(
                     "Window advance ({advance} ms) must not be larger than the window size ({size} ms)."
                 )));
+            }
+            // Each record updates SIZE / ADVANCE windows: a day advancing by a millisecond would
+            // hold 86,400,000 aggregates per record.
+            let windows = (size + advance - 1) / advance;
+            if windows > MAX_WINDOWS_PER_RECORD as i64 {
+                return Err(PlanError::new(format!(
+                    "A HOPPING window of size {size} ms advancing by {advance} ms puts each record in {windows} windows; \
+                     at most {MAX_WINDOWS_PER_RECORD} are allowed (make ADVANCE BY at least {} ms)",
+                    (size + MAX_WINDOWS_PER_RECORD as i64 - 1) / MAX_WINDOWS_PER_RECORD as i64
+                ))
+                .of_kind(PlanErrorKind::LimitExceeded));
             }
             let grace_ms = grace(grace_ms, size)?;
             let retention_ms = retention_ms.map(ms).transpose()?.unwrap_or(size + grace_ms);

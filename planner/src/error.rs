@@ -17,6 +17,9 @@ pub enum PlanErrorKind {
     /// SQL that ksqlDB refuses in a pull query (JOIN, GROUP BY, aggregates, ...) and that a full SQL
     /// engine can still answer.
     PullUnsupported,
+    /// A statement over one of the limits on what a statement may ask for (windows per record,
+    /// partitions, ...).
+    LimitExceeded,
 }
 
 /// Why a statement cannot be planned.

@@ -31,6 +31,11 @@ pub struct Typed {
     pub null_literal: bool,
 }
 
+/// Stack left below which planning an expression continues on a new heap segment, and that
+/// segment's size (bytes): a debug build's frame of `plan_expr` is tens of KiB.
+const STACK_RED_ZONE: usize = 256 << 10;
+const STACK_GROWTH: usize = 16 << 20;
+
 /// Plans expressions over a scope.
 pub struct ExprPlanner<'a> {
     scope: &'a Scope,
@@ -102,8 +107,13 @@ impl<'a> ExprPlanner<'a> {
         Self { scope }
     }
 
-    /// Plans an expression.
+    /// Plans an expression. Deep expressions (a 10,000-term `OR` chain) recurse once per level: the
+    /// stack grows onto the heap when little of it is left.
     pub fn plan(&self, e: &sql::Expr) -> Result<Typed> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.plan_expr(e))
+    }
+
+    fn plan_expr(&self, e: &sql::Expr) -> Result<Typed> {
         use sql::Expr as E;
         match e {
             E::Identifier(ident) => self.column(e, None, &fold_ident(ident)),

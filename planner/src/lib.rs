@@ -16,6 +16,7 @@ mod table_functions;
 mod time_literals;
 mod types;
 
+pub use aggregation::MAX_WINDOWS_PER_RECORD;
 pub use error::{PlanError, PlanErrorKind, Result};
 pub use expr::{evaluate_constant, ExprPlanner, Typed};
 pub use pull::{plan_pull, PullPlan};

@@ -14,7 +14,7 @@ use eddy_runtime::{Dataflow, Input, SinkSpec, Step, HEADERS_COLUMN, VALUE_NULL_C
 use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 
 use crate::aggregation::{bounds_only_in_select, plan_aggregation, window_bound, windowing};
-use crate::error::{PlanError, Result};
+use crate::error::{PlanError, PlanErrorKind, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
 use crate::join::{plan_from, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
@@ -868,11 +868,17 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
             let prefix = sink.session.get("ksql.output.topic.name.prefix").cloned().unwrap_or_default();
             let topic = sink.properties.get("KAFKA_TOPIC").unwrap_or_else(|| format!("{prefix}{}", sink.name));
             let partitions = match sink.properties.get("PARTITIONS") {
-                Some(p) => p
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| PlanError::new(format!("Invalid PARTITIONS: {p}")))?,
+                Some(p) => match p.parse::<i32>().ok().filter(|p| *p > 0) {
+                    Some(n) if n > eddy_catalog::MAX_PARTITIONS => {
+                        return Err(PlanError::new(format!(
+                            "Invalid PARTITIONS: {p}: at most {} partitions",
+                            eddy_catalog::MAX_PARTITIONS
+                        ))
+                        .of_kind(PlanErrorKind::LimitExceeded))
+                    }
+                    Some(n) => n,
+                    None => return Err(PlanError::new(format!("Invalid PARTITIONS: {p}"))),
+                },
                 None => source.partitions,
             };
             let timestamp = timestamp_spec(sink.properties, &cols)?;

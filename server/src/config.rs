@@ -19,6 +19,23 @@ pub fn is_loopback(address: &str) -> bool {
     }
 }
 
+/// A size in bytes written as Postgres writes memory settings: a number with an optional unit
+/// `B`, `kB`, `MB`, `GB` (powers of 1024; any case).
+pub fn byte_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "kb" => 10,
+        "mb" => 20,
+        "gb" => 30,
+        _ => return None,
+    };
+    number.checked_mul(1 << shift)
+}
+
 /// Command-line flags of `eddy-server`.
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +75,10 @@ pub struct Flags {
     /// Close sessions idle this long (e.g. 30s, 10min; default: never). Sessions may SET their own.
     #[arg(long, env = "EDDY_IDLE_SESSION_TIMEOUT")]
     pub idle_session_timeout: Option<String>,
+    /// Largest message a client may send (e.g. 64MB, 512kB; default 64MB): a longer one is refused
+    /// from its length header, before it is read.
+    #[arg(long, env = "EDDY_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<String>,
     /// Print the SCRAM-SHA-256 verifier of the password read from standard input (for [users]) and exit.
     #[arg(long)]
     pub hash_password: bool,
@@ -76,6 +97,7 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub max_connections: Option<usize>,
     pub idle_session_timeout: Option<String>,
+    pub max_message_size: Option<String>,
     /// Pass-through librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
     #[serde(default)]
     pub kafka_properties: BTreeMap<String, String>,
@@ -97,6 +119,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub max_connections: usize,
     pub idle_session_timeout: Option<Duration>,
+    /// Bytes (see `--max-message-size`).
+    pub max_message_bytes: usize,
 }
 
 impl Default for Config {
@@ -112,6 +136,7 @@ impl Default for Config {
             tls: None,
             max_connections: 100,
             idle_session_timeout: None,
+            max_message_bytes: crate::server::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -158,6 +183,13 @@ impl Config {
                 None => return Err(format!("invalid --idle-session-timeout '{text}': use e.g. 30s, 10min, 1h")),
             },
         };
+        let max_message_bytes = match flags.max_message_size.or(file.max_message_size) {
+            None => d.max_message_bytes,
+            Some(text) => match byte_size(&text) {
+                Some(n) if n >= 1024 && n <= i32::MAX as usize => n,
+                _ => return Err(format!("invalid --max-message-size '{text}': use e.g. 64MB, 512kB (1kB to 2GB)")),
+            },
+        };
         let config = Self {
             pg_listen: flags.pg_listen.or(file.pg_listen).unwrap_or(d.pg_listen),
             kafka: flags.kafka.or(file.kafka),
@@ -169,6 +201,7 @@ impl Config {
             tls,
             max_connections: flags.max_connections.or(file.max_connections).unwrap_or(d.max_connections),
             idle_session_timeout,
+            max_message_bytes,
         };
         config.check()?;
         Ok(config)

@@ -38,7 +38,14 @@ fn main() {
     let filter = EnvFilter::try_new(format!("{},librdkafka=warn,rdkafka=warn", config.log))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Deeply nested statements (a 10,000-term `OR` chain a BI tool generates) are walked by
+    // recursive code (the SQL AST's derived Clone, Drop and visitors): worker threads get stacks
+    // large enough for the statement limits (`eddy_server::limits`); only touched pages cost memory.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(eddy_server::limits::THREAD_STACK_BYTES)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("eddy-server: cannot start the async runtime: {e}");
@@ -107,6 +114,7 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         tls,
         max_connections: config.max_connections,
         idle_session_timeout: config.idle_session_timeout,
+        max_message_bytes: config.max_message_bytes,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let server = tokio::spawn(eddy_server::server::run_with(listener, engine.clone(), shutdown_rx, security));

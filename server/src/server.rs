@@ -21,7 +21,15 @@ pub struct Security {
     pub max_connections: usize,
     /// The default `idle_session_timeout` (None: sessions may stay idle).
     pub idle_session_timeout: Option<Duration>,
+    /// The largest message a client may send, in bytes (its length field included): a longer one
+    /// is refused from its length header, before its body is read (FATAL 08P01, as PostgreSQL
+    /// answers an invalid message length). Process-wide: pgwire's decoder reads it.
+    pub max_message_bytes: usize,
 }
+
+/// The default of `--max-message-size`: 64 MiB (PostgreSQL's own limit is 1 GiB; Eddy's statements
+/// and parameters are far smaller, and COPY data comes in many messages).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 << 20;
 
 impl Default for Security {
     /// Trust, no TLS, Postgres' default of 100 connections, no idle timeout.
@@ -32,6 +40,7 @@ impl Default for Security {
             tls: None,
             max_connections: 100,
             idle_session_timeout: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -52,6 +61,7 @@ pub async fn run_with(
         .idle_session_timeout
         .map(|d| vec![("idle_session_timeout".to_string(), d.as_millis().to_string())])
         .unwrap_or_default();
+    pgwire::messages::set_max_frontend_message_length(security.max_message_bytes);
     let slots = Arc::new(ConnectionSlots::new(security.max_connections));
     let factory = Arc::new(HandlerFactory::with_auth(engine, security.auth, security.users.clone(), defaults, slots));
     loop {

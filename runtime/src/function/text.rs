@@ -195,10 +195,20 @@ fn instr(a: &[Value]) -> Result<Value, String> {
     Ok(Value::Int(0))
 }
 
+/// Most characters a function may build from a length its arguments give (LPAD, RPAD): a
+/// larger request is an error, not gigabytes allocated for one value.
+pub const MAX_BUILT_STRING_CHARS: usize = 16 << 20;
+
 fn pad(a: &[Value], left: bool) -> Result<Value, String> {
     let (Some(s), Some(len), Some(p)) = (text(&a[0]), int(&a[1]), text(&a[2])) else { return Ok(Value::Null) };
     if len < 0 || p.is_empty() {
         return Ok(Value::Null);
+    }
+    if len as usize > MAX_BUILT_STRING_CHARS {
+        return Err(format!(
+            "{} to {len} characters exceeds the limit of {MAX_BUILT_STRING_CHARS} characters per value",
+            if left { "LPAD" } else { "RPAD" }
+        ));
     }
     let len = len as usize;
     let chars: Vec<char> = s.chars().collect();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind, SqlType};
+use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind, SqlType, MAX_PARTITIONS};
 use eddy_parser::{CreateAsSelect, CreateSource, Properties, Select};
 use eddy_planner::{build_source, plan_persistent, PersistentPlan, SinkRequest};
 use eddy_runtime::generator::{ConnectorSpec, ConnectorTask};
@@ -17,9 +17,16 @@ impl Engine {
     fn partitions_property(props: &Properties) -> Result<Option<i32>, EngineError> {
         match props.get("PARTITIONS") {
             None => Ok(None),
-            Some(p) => p.parse::<i32>().ok().filter(|n| *n > 0).map(Some).ok_or_else(|| {
-                EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for PARTITIONS: {p}"))
-            }),
+            Some(p) => match p.parse::<i32>().ok().filter(|n| *n > 0) {
+                Some(n) if n > MAX_PARTITIONS => Err(EngineError::new(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    format!("Invalid value for PARTITIONS: {p}: at most {MAX_PARTITIONS} partitions"),
+                )),
+                Some(n) => Ok(Some(n)),
+                None => {
+                    Err(EngineError::new(sqlstate::INVALID_PARAMETER, format!("Invalid value for PARTITIONS: {p}")))
+                }
+            },
         }
     }
 

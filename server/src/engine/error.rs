@@ -37,6 +37,7 @@ pub mod sqlstate {
     pub const UNDEFINED_TABLE: &str = "42P01";
     pub const UNDEFINED_COLUMN: &str = "42703";
     pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const UNDEFINED_PARAMETER: &str = "42P02";
     pub const UNDEFINED_CURSOR: &str = "34000";
     pub const DUPLICATE_CURSOR: &str = "42P03";
     pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
@@ -55,6 +56,7 @@ pub mod sqlstate {
     pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const QUERY_CANCELED: &str = "57014";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+    pub const STATEMENT_TOO_COMPLEX: &str = "54001";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const DUPLICATE_OBJECT: &str = "42710";
     pub const DATATYPE_MISMATCH: &str = "42804";
@@ -82,6 +84,7 @@ impl EngineError {
             PlanErrorKind::UnknownSource => sqlstate::UNDEFINED_TABLE,
             PlanErrorKind::UnknownColumn => sqlstate::UNDEFINED_COLUMN,
             PlanErrorKind::Unsupported | PlanErrorKind::PullUnsupported => sqlstate::FEATURE_NOT_SUPPORTED,
+            PlanErrorKind::LimitExceeded => sqlstate::PROGRAM_LIMIT_EXCEEDED,
             // Kinds not yet given to every planner error (issue: typed errors end to end): the
             // message's wording is the only hint left for those.
             PlanErrorKind::Other

@@ -100,7 +100,8 @@ impl Engine {
         text: &str,
         declared: &[Option<Type>],
     ) -> Result<Prepared, EngineError> {
-        let mut statements = parse_each(text).map_err(EngineError::syntax)?;
+        let weight = crate::limits::check_text(text)?;
+        let mut statements = crate::limits::heavy(weight, || parse_each(text)).map_err(EngineError::syntax)?;
         if statements.len() > 1 {
             return Err(EngineError::new(
                 sqlstate::SYNTAX_ERROR,

@@ -39,13 +39,23 @@ pub(super) fn first_word(text: &str) -> String {
 impl Engine {
     /// Runs every statement in `sql`, stopping at the first error.
     pub async fn execute(&self, session: &mut Session, sql: &str) -> Vec<Result<Output, EngineError>> {
-        let statements = match parse_each(sql) {
+        let weight = match crate::limits::check_text(sql) {
+            Ok(w) => w,
+            Err(e) => return vec![Err(e)],
+        };
+        let statements = match crate::limits::heavy(weight, || parse_each(sql)) {
             Ok(p) => p,
             Err(e) => return vec![Err(EngineError::syntax(e))],
         };
         let mut out = Vec::with_capacity(statements.len());
-        for statement in &statements {
-            let result = self.execute_statement(session, statement).await.map_err(|e| e.locate(sql));
+        for (i, statement) in statements.iter().enumerate() {
+            // A message of many statements lets the worker's other sessions run between them.
+            if i > 0 {
+                tokio::task::yield_now().await;
+            }
+            let result = crate::limits::heavy_async(weight, self.execute_statement(session, statement))
+                .await
+                .map_err(|e| e.locate(sql));
             let failed = result.is_err();
             out.push(result);
             if failed {

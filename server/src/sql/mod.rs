@@ -2,6 +2,7 @@
 //! SQL on DataFusion over Eddy's streams and tables, `pg_catalog` and `information_schema`, with
 //! ksqlDB's and Postgres' functions and name rules.
 
+mod balance;
 mod context;
 mod functions;
 mod information_schema;

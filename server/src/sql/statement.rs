@@ -19,7 +19,7 @@ use datafusion_pg_catalog::sql::rules::{
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
 
 use super::names::{resolve_names, Fold};
 use crate::engine::{error_sqlstate as sqlstate, EngineError};
@@ -72,20 +72,23 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, EngineError> {
     let compat = PostgresCompatibilityParser::new();
     let located =
         Parser::new(&PostgreSqlDialect {}).try_with_sql(text).and_then(|mut p| p.parse_statements()).map_err(|e| {
-            EngineError::new(sqlstate::SYNTAX_ERROR, parser_message(&e.to_string()))
-                .at(parser_position(text, &e.to_string()))
+            let code = match e {
+                ParserError::RecursionLimitExceeded => sqlstate::STATEMENT_TOO_COMPLEX,
+                _ => sqlstate::SYNTAX_ERROR,
+            };
+            EngineError::new(code, parser_message(&e.to_string())).at(parser_position(text, &e.to_string()))
         });
     let rules = compatibility_rules();
     let ours = |s: Statement| rules.iter().fold(s, |s, rule| rule.rewrite(s));
     match compat.parse(text) {
-        Ok(replaced) => Ok(match located {
+        Ok(replaced) => match located {
             Ok(located) if located.len() == replaced.len() => located
                 .into_iter()
                 .zip(replaced)
-                .map(|(l, r)| if compat.rewrite(l.clone()) == r { ours(l) } else { r })
+                .map(|(l, r)| super::balance::balance(if compat.rewrite(l.clone()) == r { ours(l) } else { r }))
                 .collect(),
-            _ => replaced,
-        }),
+            _ => replaced.into_iter().map(super::balance::balance).collect(),
+        },
         Err(e) => Err(located.err().unwrap_or_else(|| EngineError::new(sqlstate::SYNTAX_ERROR, e.to_string()))),
     }
 }

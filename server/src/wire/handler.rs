@@ -126,12 +126,27 @@ impl WireHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let weight = crate::limits::check_text(sql).map_err(|e| user_error(&e))?;
+        // A heavy text is parsed, run and dropped (its syntax tree too) off the worker's turn.
+        crate::limits::heavy_async(weight, self.run_statements(client, sql)).await
+    }
+
+    async fn run_statements<C>(&self, client: &mut C, sql: &str) -> PgWireResult<Next>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
         let statements = eddy_parser::parse_each(sql).map_err(|e| user_error(&EngineError::syntax(e)))?;
         if statements.is_empty() {
             client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
             return Ok(Next::Continue);
         }
-        for statement in &statements {
+        for (i, statement) in statements.iter().enumerate() {
+            // A message of many statements lets the worker's other sessions run between them.
+            if i > 0 {
+                tokio::task::yield_now().await;
+            }
             let mut session = take_session(client);
             let output = self.engine.execute_statement(&mut session, statement).await.map_err(|e| e.locate(sql));
             client.set_transaction_status(transaction_status(&session));
