@@ -62,6 +62,11 @@ fn too_complex(message: String, text: &str, at: sqlparser::tokenizer::Location) 
 /// statement, type nesting, statements per message and parameter numbers. A text that cannot be
 /// tokenized passes (the parser reports it).
 pub fn check_text(text: &str) -> Result<Weight, EngineError> {
+    // Tokenizing a large text takes a while too.
+    heavy(Weight { bytes: text.len(), operators: 0 }, || scan(text))
+}
+
+fn scan(text: &str) -> Result<Weight, EngineError> {
     let mut weight = Weight { bytes: text.len(), operators: 0 };
     let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, text).tokenize_with_location() else {
         return Ok(weight);
