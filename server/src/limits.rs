@@ -54,6 +54,21 @@ impl Weight {
     }
 }
 
+/// The limits as `SHOW PROPERTIES` lists them (scope SERVER): name and value.
+pub fn listed() -> Vec<(&'static str, String)> {
+    vec![
+        ("eddy.limit.message.bytes", pgwire::messages::max_frontend_message_length().to_string()),
+        ("eddy.limit.statement.operators", MAX_OPERATORS.to_string()),
+        ("eddy.limit.statement.type.nesting", MAX_TYPE_NESTING.to_string()),
+        ("eddy.limit.statement.parameters", MAX_PARAMETERS.to_string()),
+        ("eddy.limit.message.statements", MAX_STATEMENTS.to_string()),
+        ("eddy.limit.sql.expression.depth", SQL_ENGINE_MAX_DEPTH.to_string()),
+        ("eddy.limit.topic.partitions", eddy_catalog::MAX_PARTITIONS.to_string()),
+        ("eddy.limit.window.hopping.windows.per.record", eddy_planner::MAX_WINDOWS_PER_RECORD.to_string()),
+        ("eddy.limit.function.string.chars", eddy_runtime::function::MAX_BUILT_STRING_CHARS.to_string()),
+    ]
+}
+
 fn too_complex(message: String, text: &str, at: sqlparser::tokenizer::Location) -> EngineError {
     EngineError::new(sqlstate::STATEMENT_TOO_COMPLEX, message).at(eddy_parser::location_to_position(text, at))
 }

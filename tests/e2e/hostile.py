@@ -406,7 +406,19 @@ def case_text_params_not_inlined(port):
     return expect_rows(c.until_ready(), [])
 
 
+def case_limits_listed(port):
+    # Every limit is listed with its value in SHOW PROPERTIES.
+    errors, rows, _ = Conn(port).query("SHOW PROPERTIES")
+    listed = {r[0]: r[2] for r in rows}
+    if errors:
+        return f"SHOW PROPERTIES failed: {errors}"
+    missing = [n for n in ("eddy.limit.message.bytes", "eddy.limit.statement.operators", "eddy.limit.topic.partitions")
+               if n not in listed]
+    return f"not listed: {missing}" if missing else None
+
+
 CASES = [
+    case_limits_listed,
     case_nul_in_query,
     case_short_length,
     case_negative_length,
@@ -511,7 +523,7 @@ def main():
             counts["wrong"] += 1
             verdict = f"WRONG ({wrong})"
         elif case.__doc__ is None:
-            counts["refused" if "expect_rows" not in case.__code__.co_names else "answered"] += 1
+            counts["refused" if "expect_error" in case.__code__.co_names else "answered"] += 1
         if watcher.failed and alive(pid):
             watcher.stop = True
             try:

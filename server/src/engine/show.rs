@@ -113,6 +113,8 @@ impl Engine {
                         rows.push(vec![k.clone(), "SESSION".into(), v.clone()]);
                     }
                 }
+                // What one statement may ask for (server/src/limits.rs).
+                rows.extend(crate::limits::listed().into_iter().map(|(k, v)| vec![k.to_string(), "SERVER".into(), v]));
                 Output::text_table(PROPERTY_COLUMNS, rows)
             }
             ShowKind::Functions => {
