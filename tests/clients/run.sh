@@ -9,11 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/clients/install.sh
 
-server="${EDDY_SERVER_BIN:-}"
-if [ -z "$server" ]; then
-  cargo build -q --bin eddy-server
-  server="${CARGO_TARGET_DIR:-target}/debug/eddy-server"
-fi
+source tests/e2e/lib.sh
+server=$(server_binary)
 
 work=$(mktemp -d)
 pg_pid=""
@@ -43,14 +40,7 @@ psql -X -q -h 127.0.0.1 -p "$pg_port" -U clients -d shop -v ON_ERROR_STOP=1 -f t
 # Eddy, on its embedded broker.
 "$server" --pg-listen 127.0.0.1:0 --log warn >"$work/eddy.log" 2>&1 &
 eddy_pid=$!
-eddy_port=""
-for _ in $(seq 1 400); do
-  eddy_port=$(sed -n 's/.*Postgres wire: [0-9.]*:\([0-9]*\).*/\1/p' "$work/eddy.log" | head -n1)
-  [ -n "$eddy_port" ] && break
-  kill -0 "$eddy_pid" 2>/dev/null || { cat "$work/eddy.log"; exit 1; }
-  sleep 0.05
-done
-[ -n "$eddy_port" ] || { echo "eddy-server did not start:"; cat "$work/eddy.log"; exit 1; }
+eddy_port=$(wait_for_port "$work/eddy.log")
 psql -X -q -h 127.0.0.1 -p "$eddy_port" -U clients -d shop -v ON_ERROR_STOP=1 -f tests/clients/fixture_eddy.sql >/dev/null
 
 "$VENV/bin/python" tests/clients/checks.py \

@@ -9,11 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-server="${EDDY_SERVER_BIN:-}"
-if [ -z "$server" ]; then
-  cargo build -q --bin eddy-server
-  server="${CARGO_TARGET_DIR:-target}/debug/eddy-server"
-fi
+source tests/e2e/lib.sh
+server=$(server_binary)
 work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
@@ -21,13 +18,7 @@ trap cleanup EXIT
 
 "$server" --pg-listen 127.0.0.1:0 --log warn >"$work/server.log" 2>&1 &
 pid=$!
-port=""
-for _ in $(seq 1 400); do
-  port=$(sed -n 's/.*Postgres wire: [0-9.]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -n1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "server did not start:"; cat "$work/server.log"; exit 1; }
+port=$(wait_for_port "$work/server.log")
 
 status=0
 python3 tests/e2e/hostile.py "$port" "$pid" --stall-ms "${HOSTILE_STALL_MS:-250}" --rss-mib "${HOSTILE_RSS_MIB:-6144}" || status=$?

@@ -9,23 +9,14 @@ if ! command -v psql >/dev/null 2>&1; then
 fi
 
 # EDDY_SERVER_BIN: a server binary already built (CI builds the workspace once); else build one.
-server="${EDDY_SERVER_BIN:-}"
-if [ -z "$server" ]; then
-  cargo build -q --bin eddy-server
-  server="${CARGO_TARGET_DIR:-target}/debug/eddy-server"
-fi
+source tests/e2e/lib.sh
+server=$(server_binary)
 log=$(mktemp)
 "$server" --pg-listen 127.0.0.1:0 --log warn >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 
-port=""
-for _ in $(seq 1 200); do
-  port=$(sed -n 's/.*Postgres wire: [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -n1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+port=$(wait_for_port "$log")
 
 run() { psql -X -q -A -t -h 127.0.0.1 -p "$port" -U smoke -d smoke -v ON_ERROR_STOP=1 "$@"; }
 

@@ -10,11 +10,8 @@ command -v psql >/dev/null 2>&1 || { echo "security test: needs psql (tests/e2e/
 if ! command -v openssl >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq openssl >/dev/null) || { echo "security test: cannot install openssl" >&2; exit 1; }
 fi
-server="${EDDY_SERVER_BIN:-}"
-if [ -z "$server" ]; then
-  cargo build -q --bin eddy-server
-  server="${CARGO_TARGET_DIR:-target}/debug/eddy-server"
-fi
+source tests/e2e/lib.sh
+server=$(server_binary)
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -38,13 +35,7 @@ start() { # log name, extra flags...: starts a server, sets $port
   local log="$work/$1.log"; shift
   "$server" --pg-listen 127.0.0.1:0 --log warn "$@" >"$log" 2>&1 &
   pids+=($!)
-  port=""
-  for _ in $(seq 1 400); do
-    port=$(sed -n 's/.*Postgres wire: [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -n1)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+  port=$(wait_for_port "$log")
 }
 
 cat >"$work/eddy.toml" <<TOML

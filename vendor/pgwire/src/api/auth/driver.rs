@@ -29,7 +29,9 @@
 //! # struct MyAuthSource;
 //! # #[async_trait]
 //! # impl AuthSource for MyAuthSource {
-//! #     async fn get_password(&self, _login: &LoginInfo) -> PgWireResult<Password> { unimplemented!() }
+//! #     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+//! #         Err(pgwire::error::PgWireError::InvalidPassword(login.user().unwrap_or_default().to_owned()))
+//! #     }
 //! # }
 //! # struct MyQueryHandlers;
 //! # impl pgwire::api::PgWireServerHandlers for MyQueryHandlers {}
