@@ -1,9 +1,20 @@
 //! Parse errors, located by a 1-based character position in the statement text.
 
+/// Why a text could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// Not the language's syntax (PostgreSQL's 42601).
+    Syntax,
+    /// Nested deeper than the parser recurses (sqlparser's recursion limit): PostgreSQL's 54001,
+    /// "statement too complex".
+    TooComplex,
+}
+
 /// A syntax error in statement text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ParseError {
+    pub kind: ParseErrorKind,
     /// What went wrong, in ksqlDB's words where they are known.
     pub message: String,
     /// 1-based character offset in the submitted text, when known.
@@ -11,9 +22,14 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    /// An error at a known position.
+    /// A syntax error at a known position.
     pub fn at(message: impl Into<String>, position: Option<usize>) -> Self {
-        Self { message: message.into(), position }
+        Self { kind: ParseErrorKind::Syntax, message: message.into(), position }
+    }
+
+    /// A statement nested deeper than the parser goes, at a known position.
+    pub fn too_complex(message: impl Into<String>, position: Option<usize>) -> Self {
+        Self { kind: ParseErrorKind::TooComplex, message: message.into(), position }
     }
 }
 

@@ -10,7 +10,7 @@ mod type_parser;
 mod types;
 
 pub use ast::*;
-pub use error::{ParseError, Result};
+pub use error::{ParseError, ParseErrorKind, Result};
 pub use ident::{fold_ident, object_name};
 pub use parser::{location_to_position, parse_each, parse_statements, parse_type, ParsedStatement, StatementParse};
 pub use sqlparser;

@@ -196,7 +196,12 @@ impl StatementParser<'_> {
     pub(crate) fn convert(&self, err: ParserError) -> ParseError {
         let text = match err {
             ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
-            ParserError::RecursionLimitExceeded => "expression nested too deeply".into(),
+            ParserError::RecursionLimitExceeded => {
+                return ParseError::too_complex(
+                    "statement too complex: expressions are nested too deeply",
+                    self.position(),
+                )
+            }
         };
         if let Some(idx) = text.rfind(" at Line: ") {
             let (msg, loc) = text.split_at(idx);
@@ -598,5 +603,21 @@ impl StatementParser<'_> {
             return self.error("Syntax error: expected a value");
         }
         Ok(Statement::Set { name, value: parts.join("") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ParseErrorKind;
+
+    #[test]
+    fn nesting_past_the_parser_is_too_complex_not_a_syntax_error() {
+        let deep = format!("SELECT {}1{} FROM s EMIT CHANGES;", "(".repeat(500), ")".repeat(500));
+        let e = parse_statements(&deep).expect_err("too deep");
+        assert_eq!(e.kind, ParseErrorKind::TooComplex, "{e:?}");
+        assert!(!e.message.contains("SELECT"), "the statement is not echoed: {}", e.message);
+        let e = parse_statements("SELEKT 1;").expect_err("syntax");
+        assert_eq!(e.kind, ParseErrorKind::Syntax);
     }
 }

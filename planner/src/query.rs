@@ -656,6 +656,7 @@ pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
         partition_by: None,
         source_key: false,
         window: None,
+        fail_on_production_error: false,
     };
     Ok(PlannedQuery { dataflow: Dataflow { input, steps, sink }, columns, sources })
 }
@@ -946,6 +947,7 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         source_key: partition_by.is_none() && !plan.aggregated && plan.join.is_none(),
         partition_by,
         window: plan.window,
+        fail_on_production_error: false,
     };
     Ok(PersistentPlan {
         query: PlannedQuery {

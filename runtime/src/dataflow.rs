@@ -225,6 +225,10 @@ pub struct SinkSpec {
     pub source_key: bool,
     /// A windowed sink: each key carries its row's window.
     pub window: Option<WindowKind>,
+    /// What a record the broker refuses (larger than its message size, say) does to the query:
+    /// `false` (Eddy's default) skips it and counts an error, `true` fails the query, as ksqlDB's
+    /// `ksql.fail.on.production.error`.
+    pub fail_on_production_error: bool,
 }
 
 impl Dataflow {

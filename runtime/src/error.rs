@@ -12,6 +12,12 @@ pub enum RuntimeError {
     /// A Kafka operation failed.
     #[error("Kafka error: {0}")]
     Kafka(String),
+    /// The broker refused a record as larger than the largest message it accepts
+    /// (`message.max.bytes`; Kafka's `MESSAGE_TOO_LARGE`).
+    #[error(
+        "a record of {bytes} bytes for topic '{topic}' is larger than the broker accepts (message.max.bytes = {limit})"
+    )]
+    RecordTooLarge { topic: String, bytes: usize, limit: usize },
     /// A topic does not exist.
     #[error("Topic '{0}' does not exist")]
     TopicNotFound(String),

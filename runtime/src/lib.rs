@@ -32,6 +32,7 @@ pub use dataflow::{
     headers_type, Dataflow, Input, JoinBranch, JoinKind, JoinShape, JoinSpec, SinkSpec, SourceSpec, Step, WindowPlan,
     Windowing, HEADERS_COLUMN, VALUE_NULL_COLUMN,
 };
+pub use decoder::{DecodeError, RecordDecoder};
 pub use error::{Result, RuntimeError};
 pub use memory::MemoryBroker;
 pub use metrics::QueryMetrics;

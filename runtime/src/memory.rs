@@ -188,7 +188,15 @@ impl MemoryBroker {
 
     /// Runs every query until none has unread input, in the order the queries started.
     pub fn run_until_idle(&self) -> Result<()> {
+        self.run_at_most(usize::MAX).map(|_| ())
+    }
+
+    /// Runs every query until none has unread input or `limit` records have been processed, whichever
+    /// comes first (a query that reads its own output never becomes idle). Returns whether it became
+    /// idle.
+    pub fn run_at_most(&self, limit: usize) -> Result<bool> {
         let mut state = self.lock();
+        let mut processed = 0usize;
         loop {
             let mut progressed = false;
             state.tasks.retain(|t| !t.stopped.load(Ordering::SeqCst));
@@ -196,6 +204,10 @@ impl MemoryBroker {
             let mut result = Ok(());
             for task in tasks.iter_mut() {
                 while let Some((source, record)) = state.next_for(task) {
+                    if processed == limit {
+                        break;
+                    }
+                    processed += 1;
                     task.cursors[source].1 += 1;
                     progressed = true;
                     let topic = task.cursors[source].0.clone();
@@ -228,7 +240,10 @@ impl MemoryBroker {
             state.tasks = tasks;
             result?;
             if !progressed {
-                return Ok(());
+                return Ok(true);
+            }
+            if processed == limit {
+                return Ok(false);
             }
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::engine::PushLimits;
 use crate::wire::{AuthMethod, Users};
 
 /// Whether an address (`host:port`) only takes connections from this machine.
@@ -79,6 +80,13 @@ pub struct Flags {
     /// from its length header, before it is read.
     #[arg(long, env = "EDDY_MAX_MESSAGE_SIZE")]
     pub max_message_size: Option<String>,
+    /// Most push queries (`EMIT CHANGES`) running at once on the server (default 100, as ksqlDB's
+    /// ksql.max.push.queries; 0: no limit).
+    #[arg(long, env = "EDDY_MAX_PUSH_QUERIES")]
+    pub max_push_queries: Option<usize>,
+    /// Most push queries one session runs at once (default 50; 0: no limit).
+    #[arg(long, env = "EDDY_MAX_SESSION_PUSH_QUERIES")]
+    pub max_session_push_queries: Option<usize>,
     /// Print the SCRAM-SHA-256 verifier of the password read from standard input (for [users]) and exit.
     #[arg(long)]
     pub hash_password: bool,
@@ -98,6 +106,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub idle_session_timeout: Option<String>,
     pub max_message_size: Option<String>,
+    pub max_push_queries: Option<usize>,
+    pub max_session_push_queries: Option<usize>,
     /// Pass-through librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
     #[serde(default)]
     pub kafka_properties: BTreeMap<String, String>,
@@ -121,6 +131,8 @@ pub struct Config {
     pub idle_session_timeout: Option<Duration>,
     /// Bytes (see `--max-message-size`).
     pub max_message_bytes: usize,
+    /// See `--max-push-queries` and `--max-session-push-queries`.
+    pub push_limits: PushLimits,
 }
 
 impl Default for Config {
@@ -137,6 +149,7 @@ impl Default for Config {
             max_connections: 100,
             idle_session_timeout: None,
             max_message_bytes: crate::server::DEFAULT_MAX_MESSAGE_BYTES,
+            push_limits: PushLimits::default(),
         }
     }
 }
@@ -202,6 +215,13 @@ impl Config {
             max_connections: flags.max_connections.or(file.max_connections).unwrap_or(d.max_connections),
             idle_session_timeout,
             max_message_bytes,
+            push_limits: PushLimits {
+                server: flags.max_push_queries.or(file.max_push_queries).unwrap_or(d.push_limits.server),
+                session: flags
+                    .max_session_push_queries
+                    .or(file.max_session_push_queries)
+                    .unwrap_or(d.push_limits.session),
+            },
         };
         config.check()?;
         Ok(config)

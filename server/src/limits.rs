@@ -32,6 +32,10 @@ pub const MAX_STATEMENTS: usize = 20_000;
 /// planning time grows with the square of the depth.
 pub const SQL_ENGINE_MAX_DEPTH: usize = 1_000;
 
+/// Memory one SQL-engine query may hold in its operators (hash tables, sorts, aggregate states such
+/// as `string_agg`'s): DataFusion's memory pool of each session, refused with SQLSTATE 53200.
+pub const MAX_QUERY_MEMORY_BYTES: usize = 1 << 30;
+
 /// A text over this many bytes, or with a statement of more than [`HEAVY_OPERATORS`] operators, is
 /// parsed, planned and run off the async workers' turn (`block_in_place`), so that the other
 /// sessions of the worker move to another thread and keep being answered meanwhile.
@@ -66,6 +70,8 @@ pub fn listed() -> Vec<(&'static str, String)> {
         ("eddy.limit.topic.partitions", eddy_catalog::MAX_PARTITIONS.to_string()),
         ("eddy.limit.window.hopping.windows.per.record", eddy_planner::MAX_WINDOWS_PER_RECORD.to_string()),
         ("eddy.limit.function.string.chars", eddy_runtime::function::MAX_BUILT_STRING_CHARS.to_string()),
+        ("eddy.limit.function.collection.elements", eddy_runtime::function::MAX_BUILT_ELEMENTS.to_string()),
+        ("eddy.limit.query.memory.bytes", MAX_QUERY_MEMORY_BYTES.to_string()),
     ]
 }
 
@@ -86,22 +92,28 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
     let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, text).tokenize_with_location() else {
         return Ok(weight);
     };
-    let (mut operators, mut statements, mut nesting) = (0usize, 1usize, 0usize);
+    // Statements are counted as they start: empty ones (`;;`, a trailing `;`) do not count.
+    let (mut operators, mut statements, mut nesting) = (0usize, 0usize, 0usize);
+    let mut in_statement = false;
     let mut previous_word: Option<Keyword> = None;
     for token in &tokens {
         let at = token.span.start;
+        if !in_statement && !matches!(token.token, Token::SemiColon | Token::Whitespace(_)) {
+            in_statement = true;
+            statements += 1;
+            if statements > MAX_STATEMENTS {
+                return Err(EngineError::new(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    format!("more than {MAX_STATEMENTS} statements in one message"),
+                )
+                .with_hint("Send them in several messages."));
+            }
+        }
         match &token.token {
             Token::SemiColon => {
                 operators = 0;
                 nesting = 0;
-                statements += 1;
-                if statements > MAX_STATEMENTS {
-                    return Err(EngineError::new(
-                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                        format!("more than {MAX_STATEMENTS} statements in one message"),
-                    )
-                    .with_hint("Send them in several messages."));
-                }
+                in_statement = false;
             }
             Token::Lt if matches!(previous_word, Some(Keyword::ARRAY | Keyword::MAP | Keyword::STRUCT)) => {
                 nesting += 1;
@@ -134,7 +146,7 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
             Token::Word(w) if matches!(w.keyword, Keyword::AND | Keyword::OR | Keyword::NOT) => operators += 1,
             Token::Placeholder(p) => {
                 let digits = p.strip_prefix('$').filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-                if digits.is_some_and(|d| d.parse::<usize>().map_or(true, |n| n > MAX_PARAMETERS)) {
+                if digits.is_some_and(|d| d.parse::<usize>().map_or(true, |n| n == 0 || n > MAX_PARAMETERS)) {
                     return Err(EngineError::new(sqlstate::UNDEFINED_PARAMETER, format!("there is no parameter {p}"))
                         .with_hint(format!(
                             "A statement has at most {MAX_PARAMETERS} parameters ($1 to ${MAX_PARAMETERS})."
@@ -206,9 +218,15 @@ mod tests {
         let e = check_text("SELECT $99999999999").expect_err("parameter number");
         assert_eq!((e.sqlstate, e.position), (sqlstate::UNDEFINED_PARAMETER, Some(8)));
         assert!(check_text("SELECT $65535").is_ok());
+        assert_eq!(check_text("SELECT $0").expect_err("parameter zero").sqlstate, sqlstate::UNDEFINED_PARAMETER);
         assert_eq!(
             check_text(&"SELECT 1;".repeat(30_000)).expect_err("statements").sqlstate,
             sqlstate::PROGRAM_LIMIT_EXCEEDED
         );
+        // Empty statements do not count; the limit itself is allowed, with or without a last `;`.
+        assert!(check_text(&"SELECT 1;".repeat(MAX_STATEMENTS)).is_ok());
+        assert!(check_text(&format!("{}SELECT 1", "SELECT 1;".repeat(MAX_STATEMENTS - 1))).is_ok());
+        assert!(check_text(&format!("{}SELECT 1", "SELECT 1;".repeat(MAX_STATEMENTS))).is_err());
+        assert!(check_text(&";".repeat(100_000)).is_ok());
     }
 }

@@ -83,6 +83,7 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
     let engine = Arc::new(
         Engine::new(broker, Some(config.command_topic())).await.map_err(|e| format!("cannot start the engine: {e}"))?,
     );
+    engine.set_push_limits(config.push_limits);
     let listener = TcpListener::bind(&config.pg_listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.pg_listen))?;

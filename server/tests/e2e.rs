@@ -313,3 +313,67 @@ async fn prepared_pull_queries_look_keys_up_and_follow_ddl() {
     assert_eq!(names(&client, &by_id, &[&"a"]).await, ["Anna"]);
     server.terminate();
 }
+
+/// The status SHOW QUERIES gives the persistent query writing to `sink`.
+async fn query_status(client: &tokio_postgres::Client, sink: &str) -> String {
+    rows(client, "SHOW QUERIES")
+        .await
+        .into_iter()
+        .find(|r| r[3].as_deref() == Some(sink))
+        .and_then(|r| r[2].clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_broker_refuses_is_skipped_and_counted() {
+    let server = Server::start(&[]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM big (id INT KEY, v STRING) WITH (KAFKA_TOPIC='big', VALUE_FORMAT='JSON', PARTITIONS=1);
+             CREATE STREAM doubled AS SELECT id, v, v AS w FROM big;",
+        )
+        .await
+        .expect("create");
+    // An INSERT over the producer's message.max.bytes (1,000,000) is refused with 54000.
+    let err = client
+        .simple_query(&format!("INSERT INTO big (id, v) VALUES (0, '{}')", "x".repeat(1_200_000)))
+        .await
+        .expect_err("too large");
+    assert_eq!(err.as_db_error().expect("db error").code().code(), "54000", "{err}");
+    // 600 KB in, 1.2 MB out: the output record cannot be produced; the records around it can.
+    let kafka = producer(&server.kafka);
+    produce(&kafka, "big", &1i32.to_be_bytes(), r#"{"V":"a"}"#, 1_000).await;
+    produce(&kafka, "big", &2i32.to_be_bytes(), &format!(r#"{{"V":"{}"}}"#, "y".repeat(600_000)), 2_000).await;
+    produce(&kafka, "big", &3i32.to_be_bytes(), r#"{"V":"c"}"#, 3_000).await;
+    let sink = consume(&server.kafka, "DOUBLED", 2);
+    assert_eq!(
+        sink.iter().map(|(_, v)| v.clone().unwrap_or_default()).collect::<Vec<_>>(),
+        vec![r#"{"V":"a","W":"a"}"#.to_string(), r#"{"V":"c","W":"c"}"#.to_string()]
+    );
+    let status = query_status(&client, "DOUBLED").await;
+    assert!(status.starts_with("RUNNING") && status.contains("errors: 1"), "{status}");
+
+    // ksqlDB's ksql.fail.on.production.error=true fails the query instead.
+    client
+        .batch_execute(
+            "SET 'ksql.fail.on.production.error'='true';
+             CREATE STREAM strict AS SELECT id, v, v AS w FROM big;",
+        )
+        .await
+        .expect("create strict");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = query_status(&client, "STRICT").await;
+        if status.starts_with("ERROR") {
+            assert!(status.contains("larger than the broker accepts"), "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the strict query did not fail: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = client.simple_query("SET 'ksql.fail.on.production.error'='maybe'").await.expect_err("invalid value");
+    assert_eq!(err.as_db_error().expect("db error").code().code(), "22023", "{err}");
+    server.terminate();
+}

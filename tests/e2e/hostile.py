@@ -192,6 +192,15 @@ def case_nul_in_query(port):
     return expect_error(result, "08P01") or (None if result[2] else "the connection stayed open")
 
 
+def case_startup_without_user(port):
+    sock = socket.create_connection((HOST, port), timeout=60.0)
+    params = b"database\0eddy\0\0"
+    sock.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+    c = Conn.__new__(Conn)
+    c.sock, c.buf = sock, b""
+    return expect_error(c.until_ready(), "28000")
+
+
 def case_short_length(port):
     c = Conn(port)
     c.raw(b"Q" + struct.pack("!i", 2) + b"xxxxxxxx")
@@ -380,7 +389,50 @@ def case_lpad_bomb(port):
 
 
 def case_repeat_bomb_sql(port):
-    return expect_error(Conn(port).query("SELECT repeat('ab', 2000000000)"), "54000", "22000")
+    return expect_error(Conn(port).query("SELECT repeat('ab', 2000000000)"), "54000")
+
+
+def case_repeat_bomb_under_i32(port):
+    # Two gigabytes asked for within the argument's type: refused before anything is allocated.
+    return expect_error(Conn(port).query("SELECT length(repeat('ab', 1000000000))"), "54000")
+
+
+def case_series_bombs_sql(port):
+    c = Conn(port)
+    for sql in ("SELECT cardinality(array_repeat(1, 100000000))", "SELECT cardinality(range(1, 10000000000))",
+                "SELECT length(lpad('x', 100000000))"):
+        wrong = expect_error(c.query(sql), "54000")
+        if wrong:
+            return f"{sql}: {wrong}"
+    return None
+
+
+def case_aggregate_memory_bomb_sql(port):
+    # A query's operators draw on a per-session memory pool (1 GiB): a 2 GB string_agg is
+    # refused with 53200 instead of growing the server.
+    result = Conn(port).query("SELECT length(string_agg(repeat('x', 1000), ',')) FROM generate_series(1, 2000000) t(x)")
+    return expect_error(result, "53200")
+
+
+def case_nested_function_calls(port):
+    # sqlparser parsed each nesting level twice (2^depth): 40 levels are instant now.
+    return expect_rows(Conn(port).query("SELECT " + "abs(" * 40 + "-1" + ")" * 40), [["1"]])
+
+
+def case_invalid_utf8(port):
+    c = Conn(port)
+    c.send(b"Q", b"SELECT '\xff\xfe'\0")
+    return expect_error(c.until_ready(), "22021")
+
+
+def case_infinity_text(port):
+    return expect_rows(Conn(port).query("SELECT 'Infinity'::float8, '-Infinity'::float8"), [["Infinity", "-Infinity"]])
+
+
+def case_insert_over_message_size(port):
+    c = Conn(port)
+    big = "x" * 1_500_000
+    return expect_error(c.query(f"INSERT INTO HOSTILE_T (ID, V) VALUES (9, '{big}')"), "54000")
 
 
 def case_division_by_zero_pull(port):
@@ -406,13 +458,33 @@ def case_text_params_not_inlined(port):
     return expect_rows(c.until_ready(), [])
 
 
+def case_push_queries_per_session(port):
+    # Each push query holds a consumer: a session runs at most 50 at once (53400, ksqlDB's
+    # wording); closing them gives the slots back.
+    c = Conn(port)
+    c.query("BEGIN")
+    for i in range(50):
+        errors, _, _ = c.query(f"DECLARE c{i} CURSOR FOR SELECT * FROM HOSTILE_T EMIT CHANGES")
+        if errors:
+            return f"cursor {i} refused: {errors[0]}"
+    wrong = expect_error(c.query("DECLARE c50 CURSOR FOR SELECT * FROM HOSTILE_T EMIT CHANGES"), "53400")
+    if wrong:
+        return wrong
+    c.query("ROLLBACK")
+    c.query("BEGIN")
+    errors, _, _ = c.query("DECLARE again CURSOR FOR SELECT * FROM HOSTILE_T EMIT CHANGES")
+    c.query("ROLLBACK")
+    return f"slots not given back: {errors[0]}" if errors else None
+
+
 def case_limits_listed(port):
     # Every limit is listed with its value in SHOW PROPERTIES.
     errors, rows, _ = Conn(port).query("SHOW PROPERTIES")
     listed = {r[0]: r[2] for r in rows}
     if errors:
         return f"SHOW PROPERTIES failed: {errors}"
-    missing = [n for n in ("eddy.limit.message.bytes", "eddy.limit.statement.operators", "eddy.limit.topic.partitions")
+    missing = [n for n in ("eddy.limit.message.bytes", "eddy.limit.statement.operators", "eddy.limit.topic.partitions",
+                           "eddy.limit.push.queries", "eddy.limit.session.push.queries", "eddy.limit.query.memory.bytes")
                if n not in listed]
     return f"not listed: {missing}" if missing else None
 
@@ -420,6 +492,7 @@ def case_limits_listed(port):
 CASES = [
     case_limits_listed,
     case_nul_in_query,
+    case_startup_without_user,
     case_short_length,
     case_negative_length,
     case_huge_length_header,
@@ -447,10 +520,18 @@ CASES = [
     case_hopping_window_bomb,
     case_lpad_bomb,
     case_repeat_bomb_sql,
+    case_repeat_bomb_under_i32,
+    case_series_bombs_sql,
+    case_aggregate_memory_bomb_sql,
+    case_nested_function_calls,
+    case_invalid_utf8,
+    case_infinity_text,
+    case_insert_over_message_size,
     case_division_by_zero_pull,
     case_division_by_zero_sql,
     case_bad_cast_sql,
     case_text_params_not_inlined,
+    case_push_queries_per_session,
 ]
 
 

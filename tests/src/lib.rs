@@ -2,6 +2,7 @@
 //! runtime golden scripts and the conformance runner.
 
 mod driver;
+pub mod fuzz;
 pub mod qtt;
 pub mod rqtt;
 

@@ -25,7 +25,7 @@ use args::{items, text};
 pub use datetime::{takes_time_unit, time_unit_millis};
 pub use lambda::{LambdaKind, LambdaUdf};
 pub use row_udf::{RowFn, RowUdf};
-pub use text::MAX_BUILT_STRING_CHARS;
+pub use text::{MAX_BUILT_ELEMENTS, MAX_BUILT_STRING_CHARS};
 
 /// A function resolved for argument types: the UDF to call and its result type.
 pub struct ResolvedFunction {

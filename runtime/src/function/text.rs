@@ -199,6 +199,10 @@ fn instr(a: &[Value]) -> Result<Value, String> {
 /// larger request is an error, not gigabytes allocated for one value.
 pub const MAX_BUILT_STRING_CHARS: usize = 16 << 20;
 
+/// The most elements a function builds into one collection from a count argument (the SQL engine's
+/// `array_repeat`, `range`, `generate_series`): 16 Mi.
+pub const MAX_BUILT_ELEMENTS: usize = 16 << 20;
+
 fn pad(a: &[Value], left: bool) -> Result<Value, String> {
     let (Some(s), Some(len), Some(p)) = (text(&a[0]), int(&a[1]), text(&a[2])) else { return Ok(Value::Null) };
     if len < 0 || p.is_empty() {

@@ -60,13 +60,42 @@ pub(crate) fn kafka_headers(headers: &[(String, Option<Vec<u8>>)]) -> Option<Own
     Some(out)
 }
 
-/// Sends records and waits for every acknowledgement.
-/// Produces records and waits for every acknowledgement; returns each record's (partition, offset).
+/// What `send_all` does with a record the broker refuses on its own account (too large): fail the
+/// whole call, or skip it and count an error on the query's metrics.
+#[derive(Clone, Copy)]
+pub(crate) enum Unproducible<'a> {
+    Fail,
+    Skip(&'a QueryMetrics),
+}
+
+/// Whether a production error is the record's own (it would fail again), not the broker's.
+fn refused_record(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode::{InvalidRecord, MessageSizeTooLarge};
+    matches!(e.rdkafka_error_code(), Some(MessageSizeTooLarge | InvalidRecord))
+}
+
+/// Produces records and waits for every acknowledgement; returns each produced record's
+/// (partition, offset). A record the broker refuses is an error, or skipped and counted;
+/// `max_message_bytes` is the producer's limit, named in the error.
 pub(crate) async fn send_all(
     producer: &FutureProducer,
     topic: &str,
     records: &[OutputRecord],
+    unproducible: Unproducible<'_>,
+    max_message_bytes: usize,
 ) -> Result<Vec<(i32, i64)>> {
+    let size = |r: &OutputRecord| r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len);
+    let refused = |r: &OutputRecord, e: &rdkafka::error::KafkaError| -> Result<()> {
+        let error = RuntimeError::RecordTooLarge { topic: topic.to_string(), bytes: size(r), limit: max_message_bytes };
+        match unproducible {
+            Unproducible::Skip(metrics) => {
+                tracing::warn!(topic, error = %error, kafka = %e, "record skipped: the broker refused it");
+                metrics.add_error();
+                Ok(())
+            }
+            Unproducible::Fail => Err(error),
+        }
+    };
     let mut pending = Vec::with_capacity(records.len());
     for r in records {
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).timestamp(r.timestamp);
@@ -83,24 +112,29 @@ pub(crate) async fn send_all(
         loop {
             match producer.send_result(record) {
                 Ok(delivery) => {
-                    pending.push(delivery);
+                    pending.push((r, delivery));
                     break;
                 }
                 Err((
                     rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                    r,
+                    back,
                 )) => {
-                    record = r;
+                    record = back;
                     tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((e, _)) if refused_record(&e) => {
+                    refused(r, &e)?;
+                    break;
                 }
                 Err((e, _)) => return Err(RuntimeError::Kafka(format!("cannot produce to {topic}: {e}"))),
             }
         }
     }
     let mut written = Vec::with_capacity(pending.len());
-    for delivery in pending {
+    for (r, delivery) in pending {
         match delivery.await {
             Ok(Ok(at)) => written.push((at.partition, at.offset)),
+            Ok(Err((e, _))) if refused_record(&e) => refused(r, &e)?,
             Ok(Err((e, _))) => return Err(RuntimeError::Kafka(format!("cannot produce to {topic}: {e}"))),
             Err(_) => return Err(RuntimeError::Kafka(format!("producer for {topic} was dropped"))),
         }
@@ -139,7 +173,8 @@ impl Broker for KafkaBroker {
     }
 
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
-        let written = send_all(&self.producer, topic, &records).await?;
+        let limit = self.settings.max_message_bytes();
+        let written = send_all(&self.producer, topic, &records, Unproducible::Fail, limit).await?;
         let mut produced = self.produced.lock().unwrap_or_else(|p| p.into_inner());
         let ends = produced.entry(topic.to_string()).or_default();
         for (partition, offset) in written {

@@ -57,9 +57,11 @@ pub(crate) async fn assigned_consumer(
     earliest: bool,
 ) -> Result<StreamConsumer> {
     let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
-    let consumer: StreamConsumer = settings.consumer(&group, earliest).create()?;
+    let config = settings.consumer(&group, earliest);
     let topics = topics.to_vec();
+    // Creating a client starts its threads and takes milliseconds: off the async workers too.
     let consumer = tokio::task::spawn_blocking(move || -> Result<StreamConsumer> {
+        let consumer: StreamConsumer = config.create()?;
         let mut tpl = TopicPartitionList::new();
         for topic_name in topics {
             let partitions = partition_ids(&consumer, &topic_name)?;
@@ -186,6 +188,8 @@ pub async fn start(
                 break;
             }
         }
+        // Closing a client joins its threads (milliseconds): off the async workers.
+        tokio::task::spawn_blocking(move || drop(consumer));
         tracing::debug!(topics = ?topics, "push query stopped; consumer released");
     });
     Ok(rx)

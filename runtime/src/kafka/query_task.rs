@@ -12,7 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::broker::send_all;
+use super::broker::{send_all, Unproducible};
 use super::client::ClientSettings;
 use super::push::{next_records, partition_ids};
 use crate::broker::RunningQuery;
@@ -20,6 +20,7 @@ use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
+use crate::record::OutputRecord;
 
 /// Handle of a persistent query task.
 struct QueryTask {
@@ -87,7 +88,7 @@ pub fn start(
     earliest: bool,
     metrics: Arc<QueryMetrics>,
 ) -> Result<Box<dyn RunningQuery>> {
-    let pipeline = Pipeline::new(&dataflow, metrics)?;
+    let pipeline = Pipeline::new(&dataflow, metrics.clone())?;
     let consumer: StreamConsumer = settings.consumer(&group_id(id), earliest).create()?;
     let topics = dataflow.input.topics();
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -97,12 +98,15 @@ pub fn start(
         .topic
         .clone()
         .ok_or_else(|| RuntimeError::Internal("persistent query without a sink topic".into()))?;
+    let unproducible = if dataflow.sink.fail_on_production_error { Policy::Fail } else { Policy::Skip };
+    let max_message_bytes = settings.max_message_bytes();
     let (stop_tx, stop_rx) = watch::channel(false);
     let error = Arc::new(Mutex::new(None));
     let task_error = error.clone();
     let query_id = id.to_string();
     let handle = tokio::spawn(async move {
-        let result = run(&query_id, pipeline, consumer, producer, &sink_topic, stop_rx).await;
+        let sink = Sink { producer, topic: sink_topic, unproducible, max_message_bytes, metrics };
+        let result = run(&query_id, pipeline, consumer, sink, stop_rx).await;
         if let Err(e) = result {
             tracing::error!(query = %query_id, error = %e, "query failed");
             if let Ok(mut slot) = task_error.lock() {
@@ -113,14 +117,40 @@ pub fn start(
     Ok(Box::new(QueryTask { stop: stop_tx, handle, error }))
 }
 
+/// What a record the broker refuses does to the query (`SinkSpec::fail_on_production_error`).
+#[derive(Clone, Copy)]
+enum Policy {
+    Fail,
+    Skip,
+}
+
+/// Where a persistent query writes.
+struct Sink {
+    producer: FutureProducer,
+    topic: String,
+    unproducible: Policy,
+    max_message_bytes: usize,
+    metrics: Arc<QueryMetrics>,
+}
+
+impl Sink {
+    async fn send(&self, records: &[OutputRecord]) -> Result<()> {
+        let unproducible = match self.unproducible {
+            Policy::Fail => Unproducible::Fail,
+            Policy::Skip => Unproducible::Skip(&self.metrics),
+        };
+        send_all(&self.producer, &self.topic, records, unproducible, self.max_message_bytes).await.map(|_| ())
+    }
+}
+
 async fn run(
     id: &str,
     mut pipeline: Pipeline,
     consumer: StreamConsumer,
-    producer: FutureProducer,
-    sink_topic: &str,
+    sink: Sink,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let (producer, sink_topic) = (&sink.producer, sink.topic.as_str());
     tracing::info!(query = %id, sink = %sink_topic, "query started");
     loop {
         let records = tokio::select! {
@@ -133,7 +163,7 @@ async fn run(
                 next_offsets.insert((topic.clone(), r.partition), r.offset + 1);
             }
             let output = pipeline.process(topic, records)?;
-            send_all(&producer, sink_topic, &output).await?;
+            sink.send(&output).await?;
         }
         let mut tpl = TopicPartitionList::new();
         for ((topic, p), o) in next_offsets {

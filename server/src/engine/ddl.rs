@@ -10,6 +10,11 @@ use eddy_runtime::QueryMetrics;
 use sqlparser::tokenizer::Location;
 
 use super::error::{sqlstate, EngineError};
+
+/// The statement property that makes a persistent query fail on a record the broker refuses, as
+/// ksqlDB's (whose default is `true`; Eddy's is `false`: skip the record and count an error).
+pub const FAIL_ON_PRODUCTION_ERROR: &str = "ksql.fail.on.production.error";
+
 use super::{Engine, Output, Running, Session, State};
 
 impl Engine {
@@ -238,7 +243,9 @@ impl Engine {
         Ok(Output::done_with("INSERT 0 0", format!("Created query with ID {id}")))
     }
 
-    /// Creates the sink topic if needed, records the command, registers and starts the query.
+    /// Creates the sink topic if needed, records the command, registers and starts the query. A
+    /// record the broker refuses is skipped and counted unless `ksql.fail.on.production.error` is
+    /// `true` for the statement.
     #[allow(clippy::too_many_arguments)]
     async fn start_persistent(
         &self,
@@ -273,18 +280,21 @@ impl Engine {
             None => session.properties.clone(),
         };
         let earliest = properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"));
+        let mut query = plan.query;
+        query.dataflow.sink.fail_on_production_error =
+            properties.get(FAIL_ON_PRODUCTION_ERROR).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if replay.is_none() {
             self.append_command(Command { statement: text.to_string(), properties, query_id: Some(id.clone()) })
                 .await?;
         }
         let metrics = Arc::new(QueryMetrics::default());
-        let explained = plan.query.dataflow.explain();
-        let handle = self.broker.start_query(&id, plan.query.dataflow, earliest, metrics.clone()).await?;
+        let explained = query.dataflow.explain();
+        let handle = self.broker.start_query(&id, query.dataflow, earliest, metrics.clone()).await?;
         state.catalog.put_query(QueryInfo {
             id: id.clone(),
             kind,
             statement: text.to_string(),
-            sources: plan.query.sources,
+            sources: query.sources,
             sink: sink.name.clone(),
             sink_topic: sink.topic.clone(),
         });

@@ -1,6 +1,6 @@
 //! Engine errors with a SQLSTATE and, for SQL errors, the position in the statement text.
 
-use eddy_parser::ParseError;
+use eddy_parser::{ParseError, ParseErrorKind};
 use eddy_planner::{PlanError, PlanErrorKind};
 use eddy_runtime::RuntimeError;
 
@@ -56,6 +56,10 @@ pub mod sqlstate {
     pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const QUERY_CANCELED: &str = "57014";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+    /// A query needed more memory than its pool holds (`limits::MAX_QUERY_MEMORY_BYTES`).
+    pub const OUT_OF_MEMORY: &str = "53200";
+    /// More of something than the server is configured to run (push queries).
+    pub const CONFIGURATION_LIMIT_EXCEEDED: &str = "53400";
     pub const STATEMENT_TOO_COMPLEX: &str = "54001";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const DUPLICATE_OBJECT: &str = "42710";
@@ -75,7 +79,11 @@ impl EngineError {
 
     /// A syntax error from the parser.
     pub fn syntax(e: ParseError) -> Self {
-        Self::new(sqlstate::SYNTAX_ERROR, e.message).at(e.position)
+        let state = match e.kind {
+            ParseErrorKind::Syntax => sqlstate::SYNTAX_ERROR,
+            ParseErrorKind::TooComplex => sqlstate::STATEMENT_TOO_COMPLEX,
+        };
+        Self::new(state, e.message).at(e.position)
     }
 
     /// A planning error: invalid names, types or statements.
@@ -162,6 +170,7 @@ impl From<RuntimeError> for EngineError {
             RuntimeError::Kafka(_) => sqlstate::SYSTEM_ERROR,
             RuntimeError::TopicNotFound(_) => sqlstate::UNDEFINED_OBJECT,
             RuntimeError::Unsupported(_) => sqlstate::FEATURE_NOT_SUPPORTED,
+            RuntimeError::RecordTooLarge { .. } => sqlstate::PROGRAM_LIMIT_EXCEEDED,
             RuntimeError::Internal(_) => sqlstate::INTERNAL,
         };
         Self::new(state, e.to_string())

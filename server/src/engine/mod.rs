@@ -38,6 +38,7 @@ pub use error::{sqlstate as error_sqlstate, EngineError};
 pub use output::{Output, ResultColumn, RowChannel};
 pub use prepare::{Columns, Parameter, Prepared, PreparedKind};
 pub use pull::PullCache;
+pub use push_registry::{PushLimits, DEFAULT_MAX_PUSH_QUERIES, DEFAULT_MAX_SESSION_PUSH_QUERIES};
 
 struct Running {
     handle: Box<dyn RunningQuery>,
@@ -90,6 +91,11 @@ impl Engine {
         engine.recover().await?;
         engine.publish_catalog().await;
         Ok(engine)
+    }
+
+    /// Sets how many push queries the server and each session may run at once.
+    pub fn set_push_limits(&self, limits: PushLimits) {
+        self.pushes.set_limits(limits);
     }
 
     /// A snapshot of the catalog.

@@ -36,9 +36,10 @@ impl Engine {
         let columns: Vec<ResultColumn> =
             planned.columns.iter().map(|c| ResultColumn::new(&c.name, c.ty.clone())).collect();
         let width = columns.len();
+        // Counted before the consumer starts, so that a burst of push queries cannot pass the limit.
+        let guard = self.pushes.register(text, &session.push_queries)?;
         let batches =
             self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
-        let guard = self.pushes.register(text);
         let rx = forward(batches, move |batch| {
             // Lives as long as the query: dropping it unregisters the query.
             let _ = &guard;

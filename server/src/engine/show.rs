@@ -6,6 +6,7 @@ use eddy_runtime::aggregate::AGGREGATE_NAMES;
 use eddy_runtime::function::function_names;
 use eddy_runtime::operator::TABLE_FUNCTION_NAMES;
 
+use super::ddl::FAIL_ON_PRODUCTION_ERROR;
 use super::error::{sqlstate, EngineError};
 use super::{pg, Engine, Output, ResultColumn, Session};
 
@@ -103,18 +104,29 @@ impl Engine {
                         session.properties.get("auto.offset.reset").cloned().unwrap_or_else(|| "latest".into()),
                     ],
                     vec![
+                        FAIL_ON_PRODUCTION_ERROR.into(),
+                        "SESSION".into(),
+                        session.properties.get(FAIL_ON_PRODUCTION_ERROR).cloned().unwrap_or_else(|| "false".into()),
+                    ],
+                    vec![
                         "bootstrap.servers".into(),
                         "SERVER".into(),
                         self.broker.bootstrap().unwrap_or_else(|| "in-memory".into()),
                     ],
                 ];
                 for (k, v) in &session.properties {
-                    if k != "auto.offset.reset" {
+                    if k != "auto.offset.reset" && k != FAIL_ON_PRODUCTION_ERROR {
                         rows.push(vec![k.clone(), "SESSION".into(), v.clone()]);
                     }
                 }
                 // What one statement may ask for (server/src/limits.rs).
                 rows.extend(crate::limits::listed().into_iter().map(|(k, v)| vec![k.to_string(), "SERVER".into(), v]));
+                let push = self.pushes.limits();
+                for (name, limit) in
+                    [("eddy.limit.push.queries", push.server), ("eddy.limit.session.push.queries", push.session)]
+                {
+                    rows.push(vec![name.into(), "SERVER".into(), limit.to_string()]);
+                }
                 Output::text_table(PROPERTY_COLUMNS, rows)
             }
             ShowKind::Functions => {

@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod settings;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
 
 use datafusion::prelude::SessionContext;
@@ -48,6 +49,9 @@ pub struct Session {
     pub cursors: Cursors,
     /// The SQL engine's context, made when the session first needs it.
     pub(crate) sql: Option<SessionContext>,
+    /// Push queries of this session running now (shared with their guards, which count them
+    /// down when they end): checked against the per-session limit.
+    pub push_queries: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Session {
@@ -78,6 +82,7 @@ impl Session {
             transaction: Transaction::Idle,
             cursors: Cursors::default(),
             sql: None,
+            push_queries: Arc::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList};
 use datafusion::common::config::Dialect;
 use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry as _;
 use datafusion::execution::SessionState;
@@ -19,6 +20,7 @@ use super::information_schema::InformationSchema;
 use super::pg_catalog::{EddyPgCatalog, KeyOids, Roles};
 use super::relations::SourceRelations;
 use super::unknown_literals::UnknownLiterals;
+use crate::limits::MAX_QUERY_MEMORY_BYTES;
 use crate::session::Settings;
 
 /// Who a SQL session belongs to and its settings (shared with the session's functions).
@@ -57,8 +59,12 @@ impl SqlEngine {
     /// A connection's SQL session.
     pub fn session(&self, identity: SessionIdentity) -> Result<SessionContext, DataFusionError> {
         let catalogs: Arc<dyn CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
+        // Each session's queries draw on a memory pool of their own: one query cannot take the
+        // server's memory (a `string_agg` over a generated series), nor starve other sessions.
+        let runtime = RuntimeEnvBuilder::new().with_memory_limit(MAX_QUERY_MEMORY_BYTES, 1.0).build_arc()?;
         let state = SessionStateBuilder::new_from_existing(self.base.clone())
             .with_config(config(&identity.database))
+            .with_runtime_env(runtime)
             .with_catalog_list(catalogs.clone())
             .build();
         let ctx = SessionContext::new_with_state(state);

@@ -4,6 +4,7 @@
 
 mod balance;
 mod context;
+mod executor;
 mod functions;
 mod information_schema;
 mod names;

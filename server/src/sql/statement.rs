@@ -21,6 +21,7 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
+use super::functions::OutputTooLarge;
 use super::names::{resolve_names, Fold};
 use crate::engine::{error_sqlstate as sqlstate, EngineError};
 use crate::session::settings::SettingError;
@@ -157,8 +158,13 @@ pub async fn execute(
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
     let optimized = state.optimize(&logical).map_err(|e| sql_error(e, None))?;
     let optimized = super::subquery::evaluate_remaining(optimized, &state).map_err(|e| sql_error(e, None))?;
-    let physical = state.create_physical_plan(&optimized).await.map_err(|e| sql_error(e, None))?;
-    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await.map_err(|e| sql_error(e, None))?;
+    let task_ctx = ctx.task_ctx();
+    let batches = super::executor::run(async move {
+        let physical = state.create_physical_plan(&optimized).await?;
+        datafusion::physical_plan::collect(physical, task_ctx).await
+    })
+    .await?
+    .map_err(|e| sql_error(e, None))?;
     Ok((schema, batches))
 }
 
@@ -188,11 +194,12 @@ pub fn sql_error(e: DataFusionError, text: Option<&str>) -> EngineError {
             _ => sqlstate::DATA_EXCEPTION,
         },
         DataFusionError::NotImplemented(_) => sqlstate::FEATURE_NOT_SUPPORTED,
-        DataFusionError::ResourcesExhausted(_) => "53000",
+        DataFusionError::ResourcesExhausted(_) => sqlstate::OUT_OF_MEMORY,
         DataFusionError::External(inner) => match inner.downcast_ref::<SettingError>() {
             Some(SettingError::Unknown(_)) => sqlstate::UNDEFINED_OBJECT,
             Some(SettingError::ReadOnly(_)) => sqlstate::CANT_CHANGE_RUNTIME_PARAM,
             Some(SettingError::InvalidValue { .. }) => sqlstate::INVALID_PARAMETER,
+            None if inner.is::<OutputTooLarge>() => sqlstate::PROGRAM_LIMIT_EXCEEDED,
             None => sqlstate::INTERNAL,
         },
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",

@@ -177,6 +177,14 @@ impl StartupHandler {
         let outcome = match message {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
+                // Postgres refuses a startup packet without a user (postmaster.c).
+                if startup.parameters.get("user").is_none_or(|u| u.is_empty()) {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        "no PostgreSQL user name specified in startup packet".into(),
+                    ))));
+                }
                 save_startup_parameters_to_metadata(client, startup);
                 for (name, value) in self.defaults.iter() {
                     client.metadata_mut().entry(name.clone()).or_insert_with(|| value.clone());

@@ -26,7 +26,7 @@ pub enum PgWireError {
     InvalidCancelRequest,
     #[error("Secret key length must be in [4, 256]")]
     InvalidSecretKey,
-    #[error("Invalid message recevied, received {0}")]
+    #[error("Invalid message received, received {0}")]
     InvalidMessageType(u8),
     #[error("Invalid message length, expected max {0}, actual: {1}")]
     MessageTooLarge(usize, usize),
@@ -45,6 +45,10 @@ pub enum PgWireError {
     /// A message whose content disagrees with its length (Eddy).
     #[error("invalid message format: {0}")]
     InvalidMessageFormat(String),
+    /// A string of a message that is not UTF-8, the only client encoding (Eddy): PostgreSQL's
+    /// 22021 `character_not_in_repertoire`, with its wording.
+    #[error("invalid byte sequence for encoding \"UTF8\": {0}")]
+    InvalidUtf8(String),
     #[error("Invalid authentication message code: {0}")]
     InvalidAuthenticationMessageCode(i32),
     #[error("Invalid password message type, failed to coerce")]
@@ -345,6 +349,7 @@ impl PgWireError {
             | PgWireError::InvalidGssEncRequestMessage
             | PgWireError::InvalidStartupMessage
             | PgWireError::InvalidMessageFormat(_)
+            | PgWireError::InvalidUtf8(_)
             | PgWireError::InvalidAuthenticationMessageCode(_)
             | PgWireError::FailedToCoercePasswordMessage
             | PgWireError::InvalidSASLState
@@ -407,6 +412,7 @@ impl PgWireError {
             | PgWireError::PortalNotStarted
             | PgWireError::ApiError(_) => "XX000",
             PgWireError::IoError(_) => "58030",
+            PgWireError::InvalidUtf8(_) => "22021",
             PgWireError::PortalNotFound(_) | PgWireError::StatementNotFound(_) => "26000",
             PgWireError::ParameterIndexOutOfBound(_)
             | PgWireError::InvalidRustTypeForParameter(_)

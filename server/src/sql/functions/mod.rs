@@ -1,8 +1,11 @@
 //! Functions of the SQL engine beyond DataFusion's and datafusion-pg-catalog's: ksqlDB's, and the
 //! Postgres ones clients call.
 
+mod bounded;
 mod ksql;
 mod pg;
+
+pub use bounded::OutputTooLarge;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use super::pg_catalog::KeyOids;
 pub fn register_shared(ctx: &SessionContext) {
     ksql::register(ctx);
     pg::register_shared(ctx);
+    bounded::register(ctx);
 }
 
 /// Registers the functions that answer for one session (its user, database, settings, keys).

@@ -10,7 +10,7 @@ use crate::error::{PgWireError, PgWireResult};
 /// Note that this implementation will also advance cursor by 1 after reading
 /// empty cstring. This behaviour works for how postgres wire protocol handling
 /// key-value pairs, which is ended by a single `\0`
-pub(crate) fn get_cstring(buf: &mut BytesMut) -> Option<String> {
+pub(crate) fn get_cstring(buf: &mut BytesMut) -> PgWireResult<Option<String>> {
     let mut i = 0;
 
     // with bound check to prevent invalid format
@@ -19,7 +19,7 @@ pub(crate) fn get_cstring(buf: &mut BytesMut) -> Option<String> {
     }
 
     if i == buf.remaining() {
-        return None;
+        return Ok(None);
     }
 
     // i+1: include the '\0'
@@ -27,9 +27,18 @@ pub(crate) fn get_cstring(buf: &mut BytesMut) -> Option<String> {
     let string_buf = buf.split_to(i + 1);
 
     if i == 0 {
-        None
+        Ok(None)
     } else {
-        Some(String::from_utf8_lossy(&string_buf[..i]).into_owned())
+        // Eddy: a string that is not UTF-8 is an error, as PostgreSQL's server encoding check
+        // (it was replaced with U+FFFD and stored silently).
+        match std::str::from_utf8(&string_buf[..i]) {
+            Ok(s) => Ok(Some(s.to_owned())),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let bad: Vec<String> = string_buf[at..i].iter().take(e.error_len().unwrap_or(1)).map(|b| format!("0x{b:02x}")).collect();
+                Err(PgWireError::InvalidUtf8(bad.join(" ")))
+            }
+        }
     }
 }
 
@@ -189,21 +198,21 @@ mod test {
         buf.put(&b"a cstring\0"[..]);
         buf.put(&b"\0"[..]);
 
-        assert_eq!(Some("a cstring".into()), get_cstring(&mut buf));
-        assert_eq!(None, get_cstring(&mut buf));
+        assert_eq!(Some("a cstring".into()), get_cstring(&mut buf).unwrap());
+        assert_eq!(None, get_cstring(&mut buf).unwrap());
     }
 
     #[test]
     fn get_cstring_empty() {
         let mut buf = BytesMut::new();
 
-        assert_eq!(None, get_cstring(&mut buf));
+        assert_eq!(None, get_cstring(&mut buf).unwrap());
     }
 
     #[test]
     fn get_cstring_without_null() {
         let mut buf = BytesMut::new();
         buf.put(&b"a cstring"[..]);
-        assert_eq!(None, get_cstring(&mut buf));
+        assert_eq!(None, get_cstring(&mut buf).unwrap());
     }
 }

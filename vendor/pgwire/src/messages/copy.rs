@@ -92,7 +92,7 @@ impl Message for CopyFail {
     }
 
     fn decode_body(buf: &mut BytesMut, _len: usize, _ctx: &DecodeContext) -> PgWireResult<Self> {
-        let msg = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let msg = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
         Ok(Self::new(msg))
     }
 }

@@ -82,7 +82,7 @@ impl Message for RowDescription {
 
         for _ in 0..fields_len {
             let field = FieldDescription {
-                name: codec::get_cstring(buf).unwrap_or_else(|| "".to_owned()),
+                name: codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned()),
                 table_id: codec::get_i32(buf)?,
                 column_id: codec::get_i16(buf)?,
                 type_id: codec::get_u32(buf)?,

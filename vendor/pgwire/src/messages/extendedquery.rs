@@ -49,8 +49,8 @@ impl Message for Parse {
         _: usize,
         _ctx: &DecodeContext,
     ) -> PgWireResult<Self> {
-        let name = codec::get_cstring(buf);
-        let query = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let name = codec::get_cstring(buf)?;
+        let query = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
         let type_oid_count = codec::get_u16(buf)?;
 
         let mut type_oids = Vec::with_capacity(type_oid_count as usize);
@@ -143,7 +143,7 @@ impl Message for Close {
         _ctx: &DecodeContext,
     ) -> PgWireResult<Self> {
         let target_type = codec::get_u8(buf)?;
-        let name = codec::get_cstring(buf);
+        let name = codec::get_cstring(buf)?;
 
         Ok(Close { target_type, name })
     }
@@ -258,8 +258,8 @@ impl Message for Bind {
         _: usize,
         _ctx: &DecodeContext,
     ) -> PgWireResult<Self> {
-        let portal_name = codec::get_cstring(buf);
-        let statement_name = codec::get_cstring(buf);
+        let portal_name = codec::get_cstring(buf)?;
+        let statement_name = codec::get_cstring(buf)?;
 
         let parameter_format_code_len = codec::get_u16(buf)?;
         let mut parameter_format_codes = Vec::with_capacity(parameter_format_code_len as usize);
@@ -373,7 +373,7 @@ impl Message for Describe {
         _ctx: &DecodeContext,
     ) -> PgWireResult<Self> {
         let target_type = codec::get_u8(buf)?;
-        let name = codec::get_cstring(buf);
+        let name = codec::get_cstring(buf)?;
 
         Ok(Describe { target_type, name })
     }
@@ -411,7 +411,7 @@ impl Message for Execute {
         _: usize,
         _ctx: &DecodeContext,
     ) -> PgWireResult<Self> {
-        let name = codec::get_cstring(buf);
+        let name = codec::get_cstring(buf)?;
         let max_rows = codec::get_i32(buf)?;
 
         Ok(Execute { name, max_rows })

@@ -35,7 +35,7 @@ impl Message for CommandComplete {
     }
 
     fn decode_body(buf: &mut BytesMut, _: usize, _ctx: &DecodeContext) -> PgWireResult<Self> {
-        let tag = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let tag = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
 
         Ok(CommandComplete::new(tag))
     }
@@ -186,7 +186,7 @@ impl Message for ErrorResponse {
             if code == b'\0' {
                 return Ok(ErrorResponse { fields });
             } else {
-                let value = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+                let value = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
                 fields.push((code, value));
             }
         }
@@ -237,7 +237,7 @@ impl Message for NoticeResponse {
             if code == b'\0' {
                 return Ok(NoticeResponse { fields });
             } else {
-                let value = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+                let value = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
                 fields.push((code, value));
             }
         }
@@ -402,8 +402,8 @@ impl Message for NotificationResponse {
 
     fn decode_body(buf: &mut BytesMut, _: usize, _ctx: &DecodeContext) -> PgWireResult<Self> {
         let pid = codec::get_i32(buf)?;
-        let channel = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
-        let payload = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let channel = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
+        let payload = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
 
         Ok(NotificationResponse {
             pid,

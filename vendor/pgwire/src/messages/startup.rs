@@ -101,8 +101,8 @@ impl Message for Startup {
 
         // end by reading the last \0
         let mut parameters = BTreeMap::new();
-        while let Some(key) = codec::get_cstring(buf) {
-            let value = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        while let Some(key) = codec::get_cstring(buf)? {
+            let value = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
             parameters.insert(key, value);
         }
 
@@ -206,7 +206,7 @@ impl Message for Authentication {
             }
             10 => {
                 let mut methods = Vec::new();
-                while let Some(method) = codec::get_cstring(buf) {
+                while let Some(method) = codec::get_cstring(buf)? {
                     methods.push(method);
                 }
                 Authentication::SASL(methods)
@@ -350,7 +350,7 @@ impl Message for Password {
     }
 
     fn decode_body(buf: &mut BytesMut, _: usize, _ctx: &DecodeContext) -> PgWireResult<Self> {
-        let pass = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let pass = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
 
         Ok(Password::new(pass))
     }
@@ -390,8 +390,8 @@ impl Message for ParameterStatus {
     }
 
     fn decode_body(buf: &mut BytesMut, _: usize, _ctx: &DecodeContext) -> PgWireResult<Self> {
-        let name = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
-        let value = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let name = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
+        let value = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
 
         Ok(ParameterStatus::new(name, value))
     }
@@ -729,7 +729,7 @@ impl Message for SASLInitialResponse {
         _full_len: usize,
         _ctx: &DecodeContext,
     ) -> PgWireResult<Self> {
-        let auth_method = codec::get_cstring(buf).unwrap_or_else(|| "".to_owned());
+        let auth_method = codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned());
         let data_len = codec::get_i32(buf)?;
         let data = if data_len == -1 {
             None
@@ -834,7 +834,7 @@ impl Message for NegotiateProtocolVersion {
         let mut options = Vec::with_capacity(option_count as usize);
 
         for _ in 0..option_count {
-            options.push(codec::get_cstring(buf).unwrap_or_else(|| "".to_owned()))
+            options.push(codec::get_cstring(buf)?.unwrap_or_else(|| "".to_owned()))
         }
 
         Ok(Self {

@@ -37,10 +37,11 @@ impl ExtraFloatDigits {
             return "NaN".to_smolstr();
         }
         if value.is_infinite() {
+            // PostgreSQL's spelling (float8out), which clients parse; "inf" is Rust's.
             return if value.is_sign_positive() {
-                "inf".to_smolstr()
+                "Infinity".to_smolstr()
             } else {
-                "-inf".to_smolstr()
+                "-Infinity".to_smolstr()
             };
         }
 
@@ -71,10 +72,11 @@ impl ExtraFloatDigits {
             return "NaN".to_smolstr();
         }
         if value.is_infinite() {
+            // PostgreSQL's spelling (float8out), which clients parse; "inf" is Rust's.
             return if value.is_sign_positive() {
-                "inf".to_smolstr()
+                "Infinity".to_smolstr()
             } else {
-                "-inf".to_smolstr()
+                "-Infinity".to_smolstr()
             };
         }
 
@@ -182,8 +184,8 @@ mod tests {
         }
 
         assert_eq!(ExtraFloatDigits(0).format_f64(f64::NAN), "NaN");
-        assert_eq!(ExtraFloatDigits(0).format_f64(f64::INFINITY), "inf");
-        assert_eq!(ExtraFloatDigits(0).format_f64(-f64::INFINITY), "-inf");
+        assert_eq!(ExtraFloatDigits(0).format_f64(f64::INFINITY), "Infinity");
+        assert_eq!(ExtraFloatDigits(0).format_f64(-f64::INFINITY), "-Infinity");
 
         let v = std::f32::consts::PI; //3.1415926535897931
 
