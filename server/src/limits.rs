@@ -36,6 +36,10 @@ pub const SQL_ENGINE_MAX_DEPTH: usize = 1_000;
 /// as `string_agg`'s): DataFusion's memory pool of each session, refused with SQLSTATE 53200.
 pub const MAX_QUERY_MEMORY_BYTES: usize = 1 << 30;
 
+/// Bytes (Arrow memory) of one SQL-engine result, which is held whole before it is sent: a larger
+/// one is refused with SQLSTATE 54000 rather than growing the server.
+pub const MAX_RESULT_BYTES: usize = 1 << 30;
+
 /// A text over this many bytes, or with a statement of more than [`HEAVY_OPERATORS`] operators, is
 /// parsed, planned and run off the async workers' turn (`block_in_place`), so that the other
 /// sessions of the worker move to another thread and keep being answered meanwhile.
@@ -72,6 +76,7 @@ pub fn listed() -> Vec<(&'static str, String)> {
         ("eddy.limit.function.string.chars", eddy_runtime::function::MAX_BUILT_STRING_CHARS.to_string()),
         ("eddy.limit.function.collection.elements", eddy_runtime::function::MAX_BUILT_ELEMENTS.to_string()),
         ("eddy.limit.query.memory.bytes", MAX_QUERY_MEMORY_BYTES.to_string()),
+        ("eddy.limit.query.result.bytes", MAX_RESULT_BYTES.to_string()),
     ]
 }
 

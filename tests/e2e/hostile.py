@@ -414,6 +414,12 @@ def case_aggregate_memory_bomb_sql(port):
     return expect_error(result, "53200")
 
 
+def case_result_bomb_sql(port):
+    # A result is held whole before it is sent: over 1 GiB it is refused, not collected.
+    result = Conn(port).query("SELECT repeat('x', 1000) FROM generate_series(1, 2000000)")
+    return expect_error(result, "54000")
+
+
 def case_nested_function_calls(port):
     # sqlparser parsed each nesting level twice (2^depth): 40 levels are instant now.
     return expect_rows(Conn(port).query("SELECT " + "abs(" * 40 + "-1" + ")" * 40), [["1"]])
@@ -523,6 +529,7 @@ CASES = [
     case_repeat_bomb_under_i32,
     case_series_bombs_sql,
     case_aggregate_memory_bomb_sql,
+    case_result_bomb_sql,
     case_nested_function_calls,
     case_invalid_utf8,
     case_infinity_text,

@@ -24,6 +24,7 @@ use sqlparser::parser::{Parser, ParserError};
 use super::functions::OutputTooLarge;
 use super::names::{resolve_names, Fold};
 use crate::engine::{error_sqlstate as sqlstate, EngineError};
+use crate::limits::MAX_RESULT_BYTES;
 use crate::session::settings::SettingError;
 
 /// A statement planned by the SQL engine, ready to run with parameter values.
@@ -140,7 +141,17 @@ pub async fn plan(
     Ok(SqlPlan { plan, fold })
 }
 
-/// Runs a plan with parameter values; returns its result columns and rows.
+/// A SQL-engine result larger than [`MAX_RESULT_BYTES`]: SQLSTATE 54000.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the query's result is larger than {limit} bytes (eddy.limit.query.result.bytes); add a LIMIT or a WHERE clause"
+)]
+pub struct ResultTooLarge {
+    pub limit: usize,
+}
+
+/// Runs a plan with parameter values; returns its result columns and rows (at most
+/// [`MAX_RESULT_BYTES`] of Arrow memory, else [`ResultTooLarge`]).
 pub async fn execute(
     ctx: &SessionContext,
     plan: &SqlPlan,
@@ -160,8 +171,20 @@ pub async fn execute(
     let optimized = super::subquery::evaluate_remaining(optimized, &state).map_err(|e| sql_error(e, None))?;
     let task_ctx = ctx.task_ctx();
     let batches = super::executor::run(async move {
+        use futures::TryStreamExt as _;
         let physical = state.create_physical_plan(&optimized).await?;
-        datafusion::physical_plan::collect(physical, task_ctx).await
+        // The answer is held whole before it is sent: bounded like the operators' memory.
+        let mut stream = datafusion::physical_plan::execute_stream(physical, task_ctx)?;
+        let (mut batches, mut bytes) = (Vec::new(), 0usize);
+        while let Some(batch) = stream.try_next().await? {
+            // The batch's own rows (a slice of a larger batch counts only its part).
+            bytes += batch.columns().iter().map(|c| c.to_data().get_slice_memory_size().unwrap_or(0)).sum::<usize>();
+            if bytes > MAX_RESULT_BYTES {
+                return Err(DataFusionError::External(Box::new(ResultTooLarge { limit: MAX_RESULT_BYTES })));
+            }
+            batches.push(batch);
+        }
+        Ok(batches)
     })
     .await?
     .map_err(|e| sql_error(e, None))?;
@@ -199,7 +222,7 @@ pub fn sql_error(e: DataFusionError, text: Option<&str>) -> EngineError {
             Some(SettingError::Unknown(_)) => sqlstate::UNDEFINED_OBJECT,
             Some(SettingError::ReadOnly(_)) => sqlstate::CANT_CHANGE_RUNTIME_PARAM,
             Some(SettingError::InvalidValue { .. }) => sqlstate::INVALID_PARAMETER,
-            None if inner.is::<OutputTooLarge>() => sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            None if inner.is::<OutputTooLarge>() || inner.is::<ResultTooLarge>() => sqlstate::PROGRAM_LIMIT_EXCEEDED,
             None => sqlstate::INTERNAL,
         },
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
