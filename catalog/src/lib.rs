@@ -13,6 +13,6 @@ pub use command::Command;
 pub use eddy_parser::{SourceKind, SqlType};
 pub use error::{CatalogError, Result};
 pub use format::{Format, FormatSpec};
-pub use source::{Column, ColumnKind, Source, TimestampSpec, MAX_PARTITIONS, PSEUDO_COLUMNS};
+pub use source::{max_partitions, Column, ColumnKind, Source, TimestampSpec, MAX_PARTITIONS, PSEUDO_COLUMNS};
 pub use types::{arrow_field, arrow_type, sql_type_of};
 pub use window::WindowKind;

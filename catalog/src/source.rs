@@ -47,8 +47,14 @@ pub struct TimestampSpec {
 }
 
 /// Most partitions a topic Eddy creates may have (`PARTITIONS`): Kafka's guidance is a few
-/// thousand per broker, and the embedded broker keeps memory per partition.
-pub const MAX_PARTITIONS: i32 = 10_000;
+/// thousand per broker, and the embedded broker keeps memory per partition. Default 10,000; the
+/// server sets it from its configuration (`eddy.limit.topic.partitions`).
+pub static MAX_PARTITIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(10_000);
+
+/// [`MAX_PARTITIONS`] now.
+pub fn max_partitions() -> i32 {
+    i32::try_from(MAX_PARTITIONS.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(i32::MAX)
+}
 
 /// A stream or table registered in the catalog.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,8 +15,9 @@ use sqlparser::ast::{self as sql, Spanned};
 use crate::error::{PlanError, PlanErrorKind, Result};
 
 /// Windows one record may fall into (a HOPPING window's SIZE / ADVANCE BY): each is an aggregate
-/// updated and an output row emitted per record.
-pub const MAX_WINDOWS_PER_RECORD: usize = 10_000;
+/// updated and an output row emitted per record. Default 10,000; the server sets it from its
+/// configuration (`eddy.limit.window.hopping.windows.per.record`).
+pub static MAX_WINDOWS_PER_RECORD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(10_000);
 use crate::expr::{is_aggregate, ExprPlanner, Typed};
 use crate::scope::{Scope, ScopeColumn};
 use crate::sources::WINDOW_BOUNDS;
@@ -292,11 +293,12 @@ pub(crate) fn windowing(spec: &WindowSpec, emit_final: bool) -> Result<(WindowPl
             // Each record updates SIZE / ADVANCE windows: a day advancing by a millisecond would
             // hold 86,400,000 aggregates per record.
             let windows = (size + advance - 1) / advance;
-            if windows > MAX_WINDOWS_PER_RECORD as i64 {
+            let most = MAX_WINDOWS_PER_RECORD.load(std::sync::atomic::Ordering::Relaxed).max(1) as i64;
+            if windows > most {
                 return Err(PlanError::new(format!(
                     "A HOPPING window of size {size} ms advancing by {advance} ms puts each record in {windows} windows; \
-                     at most {MAX_WINDOWS_PER_RECORD} are allowed (make ADVANCE BY at least {} ms)",
-                    (size + MAX_WINDOWS_PER_RECORD as i64 - 1) / MAX_WINDOWS_PER_RECORD as i64
+                     at most {most} are allowed (make ADVANCE BY at least {} ms)",
+                    (size + most - 1) / most
                 ))
                 .of_kind(PlanErrorKind::LimitExceeded));
             }

@@ -870,10 +870,10 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
             let topic = sink.properties.get("KAFKA_TOPIC").unwrap_or_else(|| format!("{prefix}{}", sink.name));
             let partitions = match sink.properties.get("PARTITIONS") {
                 Some(p) => match p.parse::<i32>().ok().filter(|p| *p > 0) {
-                    Some(n) if n > eddy_catalog::MAX_PARTITIONS => {
+                    Some(n) if n > eddy_catalog::max_partitions() => {
                         return Err(PlanError::new(format!(
                             "Invalid PARTITIONS: {p}: at most {} partitions",
-                            eddy_catalog::MAX_PARTITIONS
+                            eddy_catalog::max_partitions()
                         ))
                         .of_kind(PlanErrorKind::LimitExceeded))
                     }

@@ -1,4 +1,5 @@
 //! Decodes a poll's worth of Kafka records into one Arrow batch of the source schema.
+#![deny(clippy::indexing_slicing)] // Bytes from clients and records are read with checked access.
 
 use std::sync::Arc;
 
@@ -58,13 +59,14 @@ impl RecordDecoder {
                     .map(|(n, t)| (n, t))
                     .chain(spec.value_columns.iter().map(|(n, t, _)| (n, t)))
                     .collect();
-                let idx = all
+                let (idx, (_, ty)) = all
                     .iter()
-                    .position(|(n, _)| *n == name)
+                    .enumerate()
+                    .find(|(_, (n, _))| *n == name)
                     .ok_or_else(|| RuntimeError::Internal(format!("timestamp column {name} not in schema")))?;
                 // Its place among a record's key and value cells: after the window bounds for values.
                 let bounds = if spec.window.is_some() && idx >= spec.key_columns.len() { 2 } else { 0 };
-                Some((idx + bounds, all[idx].1.clone(), format.clone()))
+                Some((idx + bounds, (*ty).clone(), format.clone()))
             }
         };
         let types = spec
@@ -93,10 +95,12 @@ impl RecordDecoder {
         let (mut timestamps, mut partitions, mut offsets) =
             (Int64Builder::with_capacity(n), Int32Builder::with_capacity(n), Int64Builder::with_capacity(n));
         let mut value_nulls = BooleanBuilder::with_capacity(n);
-        let middle = &self.types[3..self.types.len() - 2];
+        // `new` checked that the layout has at least the five fixed columns.
+        let hidden = self.types.len().saturating_sub(2);
+        let middle = self.types.get(3..hidden).unwrap_or_default();
         let mut builders: Vec<ColumnBuilder> = middle.iter().map(|t| ColumnBuilder::new(t, n)).collect();
         // The hidden headers column (second to last) is built only when some record has headers.
-        let headers_type = &self.types[self.types.len() - 2];
+        let headers_type = self.types.get(hidden).ok_or_else(|| RuntimeError::Internal("no headers column".into()))?;
         let mut headers = records.iter().any(|r| !r.headers.is_empty()).then(|| ColumnBuilder::new(headers_type, n));
         let mut rows = 0;
         let mut errors = Vec::new();
@@ -168,7 +172,10 @@ impl RecordDecoder {
         }
         let timestamp = match &self.timestamp_column {
             None => r.timestamp,
-            Some((idx, ty, format)) => match (&row[*idx], ty) {
+            Some((idx, ty, format)) => match (
+                row.get(*idx).ok_or_else(|| RuntimeError::Internal("timestamp column outside the row".into()))?,
+                ty,
+            ) {
                 (Cell::Value(Value::Bigint(v)), _) | (Cell::Value(Value::Timestamp(v)), _) => *v,
                 (Cell::Str(s), SqlType::String) => parse_timestamp(s, format.as_deref())?,
                 (Cell::Value(Value::String(s)), SqlType::String) => parse_timestamp(s, format.as_deref())?,

@@ -18,6 +18,10 @@ pub enum RuntimeError {
         "a record of {bytes} bytes for topic '{topic}' is larger than the broker accepts (message.max.bytes = {limit})"
     )]
     RecordTooLarge { topic: String, bytes: usize, limit: usize },
+    /// A bounded read of a topic (a pull query's scan of a stream, a table's reread) found more than
+    /// it may hold in memory ([`crate::kafka::MAX_SCAN_BYTES`]).
+    #[error("topic '{topic}' holds more than {limit} bytes to scan; a pull query reads at most that much")]
+    ScanTooLarge { topic: String, limit: usize },
     /// A topic does not exist.
     #[error("Topic '{0}' does not exist")]
     TopicNotFound(String),

@@ -35,7 +35,7 @@ pub use dataflow::{
 pub use decoder::{DecodeError, RecordDecoder};
 pub use error::{Result, RuntimeError};
 pub use memory::MemoryBroker;
-pub use metrics::QueryMetrics;
+pub use metrics::{MetricsSnapshot, QueryMetrics};
 pub use pipeline::Pipeline;
 pub use record::{partition_for_key, OutputRecord, Record};
 pub use snapshot::evaluate as evaluate_snapshot;

@@ -2,12 +2,35 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Records in, rows out, and records skipped for errors.
+/// Records in, rows out, records skipped for errors, and records lost on the source partitions.
 #[derive(Debug, Default)]
 pub struct QueryMetrics {
     records_in: AtomicU64,
     rows_out: AtomicU64,
     errors: AtomicU64,
+    records_lost: AtomicU64,
+}
+
+/// The counters of a query at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    pub records_in: u64,
+    pub rows_out: u64,
+    /// Records skipped because they could not be decoded, evaluated or produced.
+    pub errors: u64,
+    /// Records deleted from a source partition before the query read them (data loss).
+    pub records_lost: u64,
+}
+
+impl std::fmt::Display for MetricsSnapshot {
+    /// `records in: N, rows out: N, errors: N`, then `, records lost: N` when there was a loss.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "records in: {}, rows out: {}, errors: {}", self.records_in, self.rows_out, self.errors)?;
+        if self.records_lost > 0 {
+            write!(f, ", records lost: {}", self.records_lost)?;
+        }
+        Ok(())
+    }
 }
 
 impl QueryMetrics {
@@ -23,12 +46,18 @@ impl QueryMetrics {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// (records in, rows out, errors).
-    pub fn snapshot(&self) -> (u64, u64, u64) {
-        (
-            self.records_in.load(Ordering::Relaxed),
-            self.rows_out.load(Ordering::Relaxed),
-            self.errors.load(Ordering::Relaxed),
-        )
+    /// Counts `n` records lost on a source partition.
+    pub fn add_lost(&self, n: u64) {
+        self.records_lost.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            records_in: self.records_in.load(Ordering::Relaxed),
+            rows_out: self.rows_out.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            records_lost: self.records_lost.load(Ordering::Relaxed),
+        }
     }
 }

@@ -1,4 +1,5 @@
 //! Kafka records as the runtime sees them, before decoding and after encoding.
+#![deny(clippy::indexing_slicing)] // Bytes from clients and records are read with checked access.
 
 /// A record read from a topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +11,14 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Record {
+    /// Bytes of its key, value and headers (names and values).
+    pub fn bytes(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum();
+        self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len) + headers
+    }
 }
 
 /// A record to write to a sink topic; the partition is chosen from the key by the producer.
@@ -34,7 +43,8 @@ fn murmur2(data: &[u8]) -> u32 {
     let mut h: u32 = SEED ^ (len as u32);
     let mut chunks = data.chunks_exact(4);
     for chunk in &mut chunks {
-        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let [a, b, c, d] = *chunk else { continue };
+        let mut k = u32::from_le_bytes([a, b, c, d]);
         k = k.wrapping_mul(M);
         k ^= k >> R;
         k = k.wrapping_mul(M);
@@ -42,14 +52,14 @@ fn murmur2(data: &[u8]) -> u32 {
         h ^= k;
     }
     let rest = chunks.remainder();
-    if rest.len() >= 3 {
-        h ^= (rest[2] as u32) << 16;
+    if let Some(&c) = rest.get(2) {
+        h ^= (c as u32) << 16;
     }
-    if rest.len() >= 2 {
-        h ^= (rest[1] as u32) << 8;
+    if let Some(&b) = rest.get(1) {
+        h ^= (b as u32) << 8;
     }
-    if !rest.is_empty() {
-        h ^= rest[0] as u32;
+    if let Some(&a) = rest.first() {
+        h ^= a as u32;
         h = h.wrapping_mul(M);
     }
     h ^= h >> 13;
@@ -59,6 +69,7 @@ fn murmur2(data: &[u8]) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 

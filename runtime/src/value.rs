@@ -26,6 +26,20 @@ pub enum Value {
 }
 
 impl Value {
+    /// About how many bytes the value holds: its enum plus what its text, bytes or elements hold
+    /// (for bounding results, not accounting exactly).
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + match self {
+                Self::String(s) => s.len(),
+                Self::Bytes(b) => b.len(),
+                Self::Array(items) => items.iter().map(Self::approx_bytes).sum(),
+                Self::Map(entries) => entries.iter().map(|(k, v)| k.approx_bytes() + v.approx_bytes()).sum(),
+                Self::Struct(fields) => fields.iter().map(|(n, v)| n.len() + v.approx_bytes()).sum(),
+                _ => 0,
+            }
+    }
+
     /// True for NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Self::Null)

@@ -87,6 +87,10 @@ pub struct Flags {
     /// Most push queries one session runs at once (default 50; 0: no limit).
     #[arg(long, env = "EDDY_MAX_SESSION_PUSH_QUERIES")]
     pub max_session_push_queries: Option<usize>,
+    /// Sets a statement or result limit (repeatable; `SHOW PROPERTIES` lists them), e.g.
+    /// `--limit eddy.limit.pull.result.rows=10000` or `--limit query.memory.bytes=2GB`.
+    #[arg(long = "limit", value_name = "NAME=VALUE", env = "EDDY_LIMITS", value_delimiter = ',')]
+    pub limits: Vec<String>,
     /// Print the SCRAM-SHA-256 verifier of the password read from standard input (for [users]) and exit.
     #[arg(long)]
     pub hash_password: bool,
@@ -114,6 +118,35 @@ pub struct FileConfig {
     /// Users who may connect: `name = "SCRAM-SHA-256$..."` (`eddy-server --hash-password` makes one).
     #[serde(default)]
     pub users: BTreeMap<String, String>,
+    /// Statement and result limits: `eddy.limit.pull.result.rows = 10000`, `"query.memory.bytes" = "2GB"`
+    /// (names as `SHOW PROPERTIES` lists them, with or without `eddy.limit.`).
+    #[serde(default)]
+    pub limits: toml::Table,
+}
+
+/// A `[limits]` table's entries as (name, value) text, nested tables (unquoted dotted keys)
+/// joined with `.`, names completed with `eddy.limit.`.
+fn limit_entries(table: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    for (key, value) in table {
+        let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match value {
+            toml::Value::Table(inner) => limit_entries(inner, &name, out)?,
+            toml::Value::Integer(n) => out.push((full_limit_name(&name), n.to_string())),
+            toml::Value::String(s) => out.push((full_limit_name(&name), s.clone())),
+            other => return Err(format!("invalid value {other} for limit {name}: expected a number or a size")),
+        }
+    }
+    Ok(())
+}
+
+/// A limit's name with the `eddy.limit.` prefix.
+fn full_limit_name(name: &str) -> String {
+    let name = name.trim();
+    if name.to_ascii_lowercase().starts_with("eddy.limit.") {
+        name.to_string()
+    } else {
+        format!("eddy.limit.{name}")
+    }
 }
 
 /// The effective configuration.
@@ -133,6 +166,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// See `--max-push-queries` and `--max-session-push-queries`.
     pub push_limits: PushLimits,
+    /// Statement and result limits set (`--limit`, `[limits]`), validated; `limits::configure`
+    /// applies them.
+    pub limits: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -150,6 +186,7 @@ impl Default for Config {
             idle_session_timeout: None,
             max_message_bytes: crate::server::DEFAULT_MAX_MESSAGE_BYTES,
             push_limits: PushLimits::default(),
+            limits: Vec::new(),
         }
     }
 }
@@ -203,6 +240,17 @@ impl Config {
                 _ => return Err(format!("invalid --max-message-size '{text}': use e.g. 64MB, 512kB (1kB to 2GB)")),
             },
         };
+        // The file's limits, then the flags' (which win, coming later).
+        let mut limits = Vec::new();
+        limit_entries(&file.limits, "", &mut limits)?;
+        for entry in flags.limits.iter().filter(|e| !e.trim().is_empty()) {
+            let (name, value) =
+                entry.split_once('=').ok_or_else(|| format!("invalid --limit '{entry}': use NAME=VALUE"))?;
+            limits.push((full_limit_name(name), value.trim().to_string()));
+        }
+        for (name, value) in &limits {
+            crate::limits::parse(name, value)?;
+        }
         let config = Self {
             pg_listen: flags.pg_listen.or(file.pg_listen).unwrap_or(d.pg_listen),
             kafka: flags.kafka.or(file.kafka),
@@ -222,6 +270,7 @@ impl Config {
                     .or(file.max_session_push_queries)
                     .unwrap_or(d.push_limits.session),
             },
+            limits,
         };
         config.check()?;
         Ok(config)
@@ -248,5 +297,37 @@ impl Config {
     /// The command topic this server's catalog lives in.
     pub fn command_topic(&self) -> String {
         format!("_eddy_{}_command_topic", self.service_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_come_from_nested_or_quoted_keys_and_flags() {
+        let file: FileConfig = toml::from_str(
+            "[limits]\neddy.limit.pull.result.rows = 10\n\"query.memory.bytes\" = \"2GB\"\nstatement.operators = 99\n",
+        )
+        .expect("config");
+        let mut entries = Vec::new();
+        limit_entries(&file.limits, "", &mut entries).expect("entries");
+        entries.sort();
+        assert_eq!(
+            entries,
+            vec![
+                ("eddy.limit.pull.result.rows".to_string(), "10".to_string()),
+                ("eddy.limit.query.memory.bytes".to_string(), "2GB".to_string()),
+                ("eddy.limit.statement.operators".to_string(), "99".to_string()),
+            ]
+        );
+        let flags = Flags::parse_from(["eddy-server", "--limit", "pull.result.rows=5", "--limit", "nope=1"]);
+        let e = Config::load(flags).expect_err("unknown limit");
+        assert!(e.contains("unknown limit 'eddy.limit.nope'"), "{e}");
+        let flags = Flags::parse_from(["eddy-server", "--limit", "pull.result.rows=5"]);
+        let config = Config::load(flags).expect("config");
+        assert_eq!(config.limits, vec![("eddy.limit.pull.result.rows".to_string(), "5".to_string())]);
+        let flags = Flags::parse_from(["eddy-server", "--limit", "pull.result.rows"]);
+        assert!(Config::load(flags).expect_err("no value").contains("NAME=VALUE"));
     }
 }

@@ -3,6 +3,8 @@
 //! statement's tokens before it is parsed, so that no input builds a tree deeper than the stack
 //! holds or a list sized by a number the client chose.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -15,30 +17,102 @@ pub const THREAD_STACK_BYTES: usize = 1 << 30;
 
 /// Operators (`+`, `=`, `AND`, `->`, `[`, `(`, ...) in one statement: bounds the depth of its
 /// expressions, which are walked recursively (a 10,000-term `OR` chain of equalities has 20,000).
-pub const MAX_OPERATORS: usize = 30_000;
+pub static MAX_OPERATORS: AtomicUsize = AtomicUsize::new(30_000);
 
 /// Nesting of `ARRAY<`, `MAP<` and `STRUCT<` in one type.
-pub const MAX_TYPE_NESTING: usize = 64;
+pub static MAX_TYPE_NESTING: AtomicUsize = AtomicUsize::new(64);
 
 /// Parameters of one statement: a Bind message counts its values in 16 bits, as PostgreSQL's
-/// limit of 65,535 says.
+/// limit of 65,535 says (fixed: the protocol's).
 pub const MAX_PARAMETERS: usize = u16::MAX as usize;
+
+/// Values in one `IN (...)` list (PostgreSQL has no such limit; BI tools send lists of thousands of
+/// filter values, and the SQL engine plans each).
+pub static MAX_IN_LIST: AtomicUsize = AtomicUsize::new(20_000);
 
 /// Statements in one Query message (PostgreSQL has no such limit; 100,000 `SELECT 1;` take a
 /// debug build seconds, and each keeps its answer until the message ends).
-pub const MAX_STATEMENTS: usize = 20_000;
+pub static MAX_STATEMENTS: AtomicUsize = AtomicUsize::new(20_000);
 
 /// Expression depth the SQL engine (DataFusion) plans after `AND`/`OR` chains are balanced: its
 /// planning time grows with the square of the depth.
-pub const SQL_ENGINE_MAX_DEPTH: usize = 1_000;
+pub static SQL_ENGINE_MAX_DEPTH: AtomicUsize = AtomicUsize::new(1_000);
 
 /// Memory one SQL-engine query may hold in its operators (hash tables, sorts, aggregate states such
 /// as `string_agg`'s): DataFusion's memory pool of each session, refused with SQLSTATE 53200.
-pub const MAX_QUERY_MEMORY_BYTES: usize = 1 << 30;
+pub static MAX_QUERY_MEMORY_BYTES: AtomicUsize = AtomicUsize::new(1 << 30);
 
 /// Bytes (Arrow memory) of one SQL-engine result, which is held whole before it is sent: a larger
 /// one is refused with SQLSTATE 54000 rather than growing the server.
-pub const MAX_RESULT_BYTES: usize = 1 << 30;
+pub static MAX_RESULT_BYTES: AtomicUsize = AtomicUsize::new(1 << 30);
+
+/// Rows of one pull query's result (a SELECT without EMIT CHANGES in ksqlDB's dialect): a larger
+/// one is refused with SQLSTATE 54000; LIMIT or a key in the WHERE clause narrows it.
+pub static MAX_PULL_ROWS: AtomicUsize = AtomicUsize::new(1_000_000);
+
+/// Bytes (about: see `Value::approx_bytes`) of one pull query's result.
+pub static MAX_PULL_BYTES: AtomicUsize = AtomicUsize::new(1 << 30);
+
+/// A limit's value now.
+pub fn get(limit: &AtomicUsize) -> usize {
+    limit.load(Ordering::Relaxed)
+}
+
+/// One configurable limit: its name (as `SHOW PROPERTIES` lists it and the configuration sets it),
+/// whether its value is a size in bytes (written `1GB`, `512kB`, ... too), and where it lives.
+pub struct Setting {
+    pub name: &'static str,
+    pub bytes: bool,
+    cell: &'static AtomicUsize,
+}
+
+const fn setting(name: &'static str, bytes: bool, cell: &'static AtomicUsize) -> Setting {
+    Setting { name, bytes, cell }
+}
+
+/// Every configurable limit (`[limits]` in the configuration file, `--limit NAME=VALUE`).
+pub static SETTINGS: &[Setting] = &[
+    setting("eddy.limit.statement.operators", false, &MAX_OPERATORS),
+    setting("eddy.limit.statement.type.nesting", false, &MAX_TYPE_NESTING),
+    setting("eddy.limit.statement.in.list.values", false, &MAX_IN_LIST),
+    setting("eddy.limit.message.statements", false, &MAX_STATEMENTS),
+    setting("eddy.limit.sql.expression.depth", false, &SQL_ENGINE_MAX_DEPTH),
+    setting("eddy.limit.topic.partitions", false, &eddy_catalog::MAX_PARTITIONS),
+    setting("eddy.limit.window.hopping.windows.per.record", false, &eddy_planner::MAX_WINDOWS_PER_RECORD),
+    setting("eddy.limit.function.string.chars", false, &eddy_runtime::function::MAX_BUILT_STRING_CHARS),
+    setting("eddy.limit.function.collection.elements", false, &eddy_runtime::function::MAX_BUILT_ELEMENTS),
+    setting("eddy.limit.query.memory.bytes", true, &MAX_QUERY_MEMORY_BYTES),
+    setting("eddy.limit.query.result.bytes", true, &MAX_RESULT_BYTES),
+    setting("eddy.limit.pull.result.rows", false, &MAX_PULL_ROWS),
+    setting("eddy.limit.pull.result.bytes", true, &MAX_PULL_BYTES),
+    setting("eddy.limit.pull.scan.bytes", true, &eddy_runtime::kafka::MAX_SCAN_BYTES),
+];
+
+/// Parses a limit's value: a positive count, or for a byte limit a size such as `1GB`.
+pub fn parse(name: &str, value: &str) -> Result<(&'static Setting, usize), String> {
+    let Some(setting) = SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name.trim())) else {
+        let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        return Err(format!("unknown limit '{name}'; the limits are {}", names.join(", ")));
+    };
+    let parsed = if setting.bytes { crate::config::byte_size(value) } else { value.trim().parse::<usize>().ok() };
+    match parsed {
+        Some(n) if n > 0 => Ok((setting, n)),
+        _ => Err(format!(
+            "invalid value '{value}' for {}: expected a positive {}",
+            setting.name,
+            if setting.bytes { "size such as 512MB or 1GB" } else { "whole number" }
+        )),
+    }
+}
+
+/// Sets the limits the configuration gives (name, value), for the whole process; all or none.
+pub fn configure(values: &[(String, String)]) -> Result<(), String> {
+    let parsed = values.iter().map(|(name, value)| parse(name, value)).collect::<Result<Vec<_>, _>>()?;
+    for (setting, n) in parsed {
+        setting.cell.store(n, Ordering::Relaxed);
+    }
+    Ok(())
+}
 
 /// A text over this many bytes, or with a statement of more than [`HEAVY_OPERATORS`] operators, is
 /// parsed, planned and run off the async workers' turn (`block_in_place`), so that the other
@@ -64,20 +138,12 @@ impl Weight {
 
 /// The limits as `SHOW PROPERTIES` lists them (scope SERVER): name and value.
 pub fn listed() -> Vec<(&'static str, String)> {
-    vec![
+    let mut out = vec![
         ("eddy.limit.message.bytes", pgwire::messages::max_frontend_message_length().to_string()),
-        ("eddy.limit.statement.operators", MAX_OPERATORS.to_string()),
-        ("eddy.limit.statement.type.nesting", MAX_TYPE_NESTING.to_string()),
         ("eddy.limit.statement.parameters", MAX_PARAMETERS.to_string()),
-        ("eddy.limit.message.statements", MAX_STATEMENTS.to_string()),
-        ("eddy.limit.sql.expression.depth", SQL_ENGINE_MAX_DEPTH.to_string()),
-        ("eddy.limit.topic.partitions", eddy_catalog::MAX_PARTITIONS.to_string()),
-        ("eddy.limit.window.hopping.windows.per.record", eddy_planner::MAX_WINDOWS_PER_RECORD.to_string()),
-        ("eddy.limit.function.string.chars", eddy_runtime::function::MAX_BUILT_STRING_CHARS.to_string()),
-        ("eddy.limit.function.collection.elements", eddy_runtime::function::MAX_BUILT_ELEMENTS.to_string()),
-        ("eddy.limit.query.memory.bytes", MAX_QUERY_MEMORY_BYTES.to_string()),
-        ("eddy.limit.query.result.bytes", MAX_RESULT_BYTES.to_string()),
-    ]
+    ];
+    out.extend(SETTINGS.iter().map(|s| (s.name, get(s.cell).to_string())));
+    out
 }
 
 fn too_complex(message: String, text: &str, at: sqlparser::tokenizer::Location) -> EngineError {
@@ -97,8 +163,12 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
     let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, text).tokenize_with_location() else {
         return Ok(weight);
     };
+    let (max_statements, max_in_list, max_nesting, max_operators) =
+        (get(&MAX_STATEMENTS), get(&MAX_IN_LIST), get(&MAX_TYPE_NESTING), get(&MAX_OPERATORS));
     // Statements are counted as they start: empty ones (`;;`, a trailing `;`) do not count.
     let (mut operators, mut statements, mut nesting) = (0usize, 0usize, 0usize);
+    // Each open parenthesis, with the values counted so far when it opens an `IN` list.
+    let mut parens: Vec<Option<usize>> = Vec::new();
     let mut in_statement = false;
     let mut previous_word: Option<Keyword> = None;
     for token in &tokens {
@@ -106,10 +176,10 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
         if !in_statement && !matches!(token.token, Token::SemiColon | Token::Whitespace(_)) {
             in_statement = true;
             statements += 1;
-            if statements > MAX_STATEMENTS {
+            if statements > max_statements {
                 return Err(EngineError::new(
                     sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                    format!("more than {MAX_STATEMENTS} statements in one message"),
+                    format!("more than {max_statements} statements in one message"),
                 )
                 .with_hint("Send them in several messages."));
             }
@@ -118,12 +188,29 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
             Token::SemiColon => {
                 operators = 0;
                 nesting = 0;
+                parens.clear();
                 in_statement = false;
+            }
+            Token::RParen => {
+                parens.pop();
+            }
+            Token::Comma => {
+                if let Some(Some(values)) = parens.last_mut() {
+                    *values += 1;
+                    if *values >= max_in_list {
+                        return Err(EngineError::new(
+                            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                            format!("more than {max_in_list} values in an IN list"),
+                        )
+                        .with_hint("Filter with a join against a table of the values instead.")
+                        .at(eddy_parser::location_to_position(text, at)));
+                    }
+                }
             }
             Token::Lt if matches!(previous_word, Some(Keyword::ARRAY | Keyword::MAP | Keyword::STRUCT)) => {
                 nesting += 1;
-                if nesting > MAX_TYPE_NESTING {
-                    return Err(too_complex(format!("type nested more than {MAX_TYPE_NESTING} deep"), text, at));
+                if nesting > max_nesting {
+                    return Err(too_complex(format!("type nested more than {max_nesting} deep"), text, at));
                 }
             }
             Token::Gt | Token::ShiftRight if nesting > 0 => {
@@ -145,9 +232,12 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
             | Token::Arrow
             | Token::LongArrow
             | Token::LBracket
-            | Token::LParen
             | Token::DoubleColon
             | Token::Period => operators += 1,
+            Token::LParen => {
+                operators += 1;
+                parens.push(matches!(previous_word, Some(Keyword::IN)).then_some(0));
+            }
             Token::Word(w) if matches!(w.keyword, Keyword::AND | Keyword::OR | Keyword::NOT) => operators += 1,
             Token::Placeholder(p) => {
                 let digits = p.strip_prefix('$').filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
@@ -162,9 +252,9 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
             _ => {}
         }
         weight.operators = weight.operators.max(operators);
-        if operators > MAX_OPERATORS {
+        if operators > max_operators {
             return Err(too_complex(
-                format!("statement too complex: more than {MAX_OPERATORS} operators in one statement"),
+                format!("statement too complex: more than {max_operators} operators in one statement"),
                 text,
                 at,
             ));
@@ -208,6 +298,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limit_values_are_parsed_by_kind() {
+        assert_eq!(
+            parse("eddy.limit.pull.result.rows", "5").map(|(s, n)| (s.name, n)),
+            Ok(("eddy.limit.pull.result.rows", 5))
+        );
+        assert_eq!(parse("EDDY.LIMIT.QUERY.RESULT.BYTES", "2MB").map(|(_, n)| n), Ok(2 << 20));
+        assert!(parse("eddy.limit.pull.result.rows", "2MB").is_err());
+        assert!(parse("eddy.limit.pull.result.rows", "0").is_err());
+        let e = parse("eddy.limit.nope", "1").map(|_| ()).expect_err("unknown");
+        assert!(e.contains("eddy.limit.statement.operators"), "{e}");
+        // Nothing is set when one value is wrong.
+        assert!(configure(&[("eddy.limit.pull.result.rows".into(), "x".into())]).is_err());
+        assert_eq!(get(&MAX_PULL_ROWS), 1_000_000);
+    }
+
+    #[test]
     fn limits_are_checked_on_tokens() {
         assert!(check_text(&format!("SELECT {}", vec!["1"; 10_000].join(" + "))).is_ok());
         let e = check_text(&format!("SELECT {}", vec!["1"; 60_000].join(" + "))).expect_err("too many operators");
@@ -229,9 +335,18 @@ mod tests {
             sqlstate::PROGRAM_LIMIT_EXCEEDED
         );
         // Empty statements do not count; the limit itself is allowed, with or without a last `;`.
-        assert!(check_text(&"SELECT 1;".repeat(MAX_STATEMENTS)).is_ok());
-        assert!(check_text(&format!("{}SELECT 1", "SELECT 1;".repeat(MAX_STATEMENTS - 1))).is_ok());
-        assert!(check_text(&format!("{}SELECT 1", "SELECT 1;".repeat(MAX_STATEMENTS))).is_err());
+        assert!(check_text(&"SELECT 1;".repeat(get(&MAX_STATEMENTS))).is_ok());
+        assert!(check_text(&format!("{}SELECT 1", "SELECT 1;".repeat(get(&MAX_STATEMENTS) - 1))).is_ok());
+        assert!(check_text(&format!("{}SELECT 1", "SELECT 1;".repeat(get(&MAX_STATEMENTS)))).is_err());
         assert!(check_text(&";".repeat(100_000)).is_ok());
+        // IN lists: values counted per list, nested parentheses and other lists apart.
+        let list = |n: usize| (0..n).map(|i| format!("({i})")).collect::<Vec<_>>().join(",");
+        assert!(check_text(&format!("SELECT * FROM t WHERE a IN ({}) AND f(1, 2)", list(get(&MAX_IN_LIST)))).is_ok());
+        let e =
+            check_text(&format!("SELECT * FROM t WHERE a IN ({})", list(get(&MAX_IN_LIST) + 1))).expect_err("long IN");
+        assert_eq!(e.sqlstate, sqlstate::PROGRAM_LIMIT_EXCEEDED);
+        let commas = vec!["1"; get(&MAX_IN_LIST) + 10].join(",");
+        assert!(check_text(&format!("SELECT {commas}")).is_ok());
+        assert!(check_text(&format!("SELECT * FROM t WHERE a NOT IN ({commas})")).is_err());
     }
 }

@@ -78,6 +78,7 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
                 (settings, Arc::new(MockAdmin::new(cluster.clone())), Some(cluster))
             }
         };
+    eddy_server::limits::configure(&config.limits)?;
     let bootstrap = settings.bootstrap.clone();
     let broker = Arc::new(KafkaBroker::new(settings, admin, embedded.clone()).map_err(|e| e.to_string())?);
     let engine = Arc::new(

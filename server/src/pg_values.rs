@@ -1,6 +1,7 @@
 //! Values as Postgres clients send them: the text input forms (parameters in text format, COPY
 //! fields) and the binary forms (parameters in binary format) of each type, read into ksqlDB values
 //! (<https://www.postgresql.org/docs/15/datatype.html>).
+#![deny(clippy::indexing_slicing)] // Bytes from clients and records are read with checked access.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use eddy_catalog::SqlType;
@@ -149,9 +150,9 @@ fn parse_bytea(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
+    while let Some(&b) = bytes.get(i) {
+        if b != b'\\' {
+            out.push(b);
             i += 1;
         } else if bytes.get(i + 1) == Some(&b'\\') {
             out.push(b'\\');
@@ -217,15 +218,15 @@ pub fn parse_binary(bytes: &[u8], oid: u32, ty: &SqlType) -> Result<Value, Input
     let bad = || InputError::Binary { ty: type_name(ty) };
     let int = |b: &[u8]| -> Result<i64, InputError> {
         Ok(match b.len() {
-            2 => i16::from_be_bytes([b[0], b[1]]) as i64,
-            4 => i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64,
+            2 => i16::from_be_bytes(b.try_into().map_err(|_| bad())?) as i64,
+            4 => i32::from_be_bytes(b.try_into().map_err(|_| bad())?) as i64,
             8 => i64::from_be_bytes(b.try_into().map_err(|_| bad())?),
             _ => return Err(bad()),
         })
     };
     let float = |b: &[u8]| -> Result<f64, InputError> {
         Ok(match b.len() {
-            4 => f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            4 => f32::from_be_bytes(b.try_into().map_err(|_| bad())?) as f64,
             8 => f64::from_be_bytes(b.try_into().map_err(|_| bad())?),
             _ => return Err(bad()),
         })
@@ -312,6 +313,7 @@ pub fn numeric_text(bytes: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 

@@ -377,3 +377,94 @@ async fn a_record_the_broker_refuses_is_skipped_and_counted() {
     assert_eq!(err.as_db_error().expect("db error").code().code(), "22023", "{err}");
     server.terminate();
 }
+
+/// A query resuming at an offset its source partition no longer holds (retention, or the embedded
+/// broker's 5 MiB per partition, deleted the records first) goes on from the log's start and
+/// reports the records it never read as lost, in SHOW QUERIES and the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_before_a_query_read_them_are_reported_lost() {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+    let server = Server::start(&[]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE STREAM src (id INT KEY, v STRING) WITH (KAFKA_TOPIC='src', VALUE_FORMAT='JSON', PARTITIONS=1)",
+        )
+        .await
+        .expect("create");
+    // 8 records of 900 KB: the embedded broker keeps 5 MiB of a partition and deletes the oldest.
+    let kafka = producer(&server.kafka);
+    for id in 0..8i32 {
+        produce(&kafka, "src", &id.to_be_bytes(), &format!(r#"{{"V":"{}"}}"#, "x".repeat(900_000)), 1_000).await;
+    }
+    let group = |id: &str| -> BaseConsumer {
+        ClientConfig::new()
+            .set("bootstrap.servers", &server.kafka)
+            .set("group.id", id)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer")
+    };
+    let (low, high) = group("e2e-watermarks").fetch_watermarks("src", 0, Duration::from_secs(10)).expect("watermarks");
+    assert!(low > 0 && high == 8, "the broker kept offsets {low}..{high}");
+    // The query's group last committed offset 0, as a query stopped before the deletion would have.
+    let query_id = "CSAS_KEPT_0";
+    let mut at_zero = TopicPartitionList::new();
+    at_zero.add_partition_offset("src", 0, Offset::Offset(0)).expect("offset");
+    group(&format!("_eddy_query_{query_id}")).commit(&at_zero, CommitMode::Sync).expect("commit");
+
+    client.batch_execute("CREATE STREAM kept AS SELECT id, LEN(v) AS n FROM src").await.expect("csas");
+    let kept = consume(&server.kafka, "KEPT", (high - low) as usize);
+    assert!(kept.iter().all(|(_, v)| v.as_deref() == Some(r#"{"N":900000}"#)), "{kept:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = rows(&client, "SHOW QUERIES").await.into_iter().find(|r| r[3].as_deref() == Some("KEPT"));
+        let row = row.expect("the query is listed");
+        assert_eq!(row[0].as_deref(), Some(query_id));
+        let status = row[2].clone().unwrap_or_default();
+        if status.contains("records lost") {
+            assert!(status.contains(&format!("records in: {}", high - low)), "{status}");
+            assert!(status.ends_with(&format!("records lost: {low})")), "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no loss reported: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.terminate();
+}
+
+/// Limits are configurable (`--limit`, `[limits]`), listed by SHOW PROPERTIES, and a pull query's
+/// result past its row limit is refused with 54000 rather than collected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_limits_bound_pull_results_and_in_lists() {
+    let server = Server::start(&["--limit", "pull.result.rows=2", "--limit", "eddy.limit.statement.in.list.values=3"]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE STREAM s (id INT KEY, v STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);
+             INSERT INTO s (id, v) VALUES (1, 'a');
+             INSERT INTO s (id, v) VALUES (2, 'b');
+             INSERT INTO s (id, v) VALUES (3, 'c');",
+        )
+        .await
+        .expect("setup");
+    let properties = rows(&client, "SHOW PROPERTIES").await;
+    let value = |name: &str| properties.iter().find(|r| r[0].as_deref() == Some(name)).and_then(|r| r[2].clone());
+    assert_eq!(value("eddy.limit.pull.result.rows").as_deref(), Some("2"));
+    assert_eq!(value("eddy.limit.statement.in.list.values").as_deref(), Some("3"));
+    assert_eq!(value("eddy.limit.statement.operators").as_deref(), Some("30000"));
+
+    let err = client.simple_query("SELECT * FROM s").await.expect_err("three rows");
+    let db = err.as_db_error().expect("db error");
+    assert_eq!(db.code().code(), "54000", "{err}");
+    assert!(db.message().contains("larger than 2 rows"), "{err}");
+    assert_eq!(rows(&client, "SELECT * FROM s LIMIT 2").await.len(), 2);
+    assert_eq!(rows(&client, "SELECT * FROM s WHERE id IN (1, 2, 9)").await.len(), 2);
+    let err = client.simple_query("SELECT * FROM s WHERE id IN (1, 2, 3, 4)").await.expect_err("four values");
+    assert_eq!(err.as_db_error().expect("db error").code().code(), "54000", "{err}");
+    // The connection goes on.
+    assert_eq!(rows(&client, "SELECT 1").await, vec![vec![Some("1".to_string())]]);
+    server.terminate();
+}

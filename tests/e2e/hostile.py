@@ -483,6 +483,23 @@ def case_push_queries_per_session(port):
     return f"slots not given back: {errors[0]}" if errors else None
 
 
+def in_list(n):
+    return ", ".join(str(i) for i in range(n))
+
+
+def case_in_list_10k_sql(port):
+    # BI tools filter with long IN lists: 10,000 values are planned and answered.
+    return expect_rows(Conn(port).query(f"SELECT count(*) FROM (VALUES (7)) t(x) WHERE x IN ({in_list(10_000)})"), [["1"]])
+
+
+def case_in_list_over_limit_sql(port):
+    return expect_error(Conn(port).query(f"SELECT count(*) FROM pg_class WHERE oid IN ({in_list(20_001)})"), "54000")
+
+
+def case_in_list_over_limit_pull(port):
+    return expect_error(Conn(port).query(f"SELECT * FROM HOSTILE_T WHERE ID IN ({in_list(20_001)})"), "54000")
+
+
 def case_limits_listed(port):
     # Every limit is listed with its value in SHOW PROPERTIES.
     errors, rows, _ = Conn(port).query("SHOW PROPERTIES")
@@ -490,7 +507,9 @@ def case_limits_listed(port):
     if errors:
         return f"SHOW PROPERTIES failed: {errors}"
     missing = [n for n in ("eddy.limit.message.bytes", "eddy.limit.statement.operators", "eddy.limit.topic.partitions",
-                           "eddy.limit.push.queries", "eddy.limit.session.push.queries", "eddy.limit.query.memory.bytes")
+                           "eddy.limit.push.queries", "eddy.limit.session.push.queries", "eddy.limit.query.memory.bytes",
+                           "eddy.limit.statement.in.list.values", "eddy.limit.pull.result.rows",
+                           "eddy.limit.pull.result.bytes", "eddy.limit.pull.scan.bytes")
                if n not in listed]
     return f"not listed: {missing}" if missing else None
 
@@ -539,6 +558,9 @@ CASES = [
     case_bad_cast_sql,
     case_text_params_not_inlined,
     case_push_queries_per_session,
+    case_in_list_10k_sql,
+    case_in_list_over_limit_sql,
+    case_in_list_over_limit_pull,
 ]
 
 

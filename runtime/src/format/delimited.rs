@@ -192,6 +192,7 @@ fn split(text: &str, delimiter: char) -> Result<Vec<Option<String>>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 

@@ -46,6 +46,11 @@ impl JsonCodec {
             super::json_scan::scannable(&columns, distinct).then(|| super::json_scan::KeyPatterns::new(&columns));
         Ok(Self { columns, wrapped, distinct, scannable, writer })
     }
+
+    /// The one column of an unwrapped codec.
+    fn only_column(&self) -> Result<&(String, SqlType)> {
+        self.columns.first().ok_or_else(|| RuntimeError::Internal("an unwrapped JSON codec without a column".into()))
+    }
 }
 
 impl Codec for JsonCodec {
@@ -73,7 +78,7 @@ impl Codec for JsonCodec {
         }
         let json: Json = serde_json::from_slice(bytes)
             .map_err(|e| RuntimeError::Serde(format!("Failed to deserialise JSON: {e}")))?;
-        out.push(Cell::Value(json_to_value(&json, &self.columns[0].1)?));
+        out.push(Cell::Value(json_to_value(&json, &self.only_column()?.1)?));
         Ok(())
     }
 
@@ -99,7 +104,7 @@ impl Codec for JsonCodec {
             if v.is_null() {
                 return Ok(None);
             }
-            value_to_json(&v, &self.columns[0].1)
+            value_to_json(&v, &self.only_column()?.1)
         };
         serde_json::to_vec(&json).map(Some).map_err(|e| RuntimeError::Serde(e.to_string()))
     }

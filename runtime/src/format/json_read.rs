@@ -26,7 +26,7 @@ struct Slot<'a> {
 pub(super) fn distinct_ignoring_case(columns: &[(String, SqlType)]) -> bool {
     let mut names: Vec<String> = columns.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     names.sort_unstable();
-    names.windows(2).all(|w| w[0] != w[1])
+    names.windows(2).all(|w| w.first() != w.last())
 }
 
 /// Decodes a wrapped JSON value into one cell per column; `distinct` as `distinct_ignoring_case` says.
@@ -112,18 +112,21 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, 'de> {
             if self.distinct {
                 // Each field feeds at most one column; fields usually come in column order.
                 let n = self.columns.len();
-                let found = (0..n).map(|k| (hint + k) % n).find(|&i| self.columns[i].0.eq_ignore_ascii_case(name));
-                let Some(i) = found else {
+                let found = (0..n)
+                    .map(|k| (hint + k) % n)
+                    .find(|&i| self.columns.get(i).is_some_and(|(c, _)| c.eq_ignore_ascii_case(name)));
+                let Some((i, (column, ty), slot)) =
+                    found.and_then(|i| Some((i, self.columns.get(i)?, self.slots.get_mut(i)?)))
+                else {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 };
                 hint = i + 1;
-                let slot = &self.slots[i];
-                if self.columns[i].0 == name {
-                    self.slots[i].exact = Some(map.next_value_seed(ColumnSeed(&self.columns[i].1))?);
+                if column == name {
+                    slot.exact = Some(map.next_value_seed(ColumnSeed(ty))?);
                 } else if slot.folded.as_ref().is_none_or(|(k, _)| k.as_str() == name) {
-                    let cell = map.next_value_seed(ColumnSeed(&self.columns[i].1))?;
-                    self.slots[i].folded = Some((key, cell));
+                    let cell = map.next_value_seed(ColumnSeed(ty))?;
+                    slot.folded = Some((key, cell));
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -135,28 +138,39 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, 'de> {
             let folded: Vec<usize> = self
                 .columns
                 .iter()
+                .zip(self.slots.iter())
                 .enumerate()
-                .filter(|(i, (n, _))| Some(*i) != exact && n.eq_ignore_ascii_case(name))
-                .filter(|(i, _)| self.slots[*i].folded.as_ref().is_none_or(|(k, _)| k.as_str() == name))
+                .filter(|(i, ((n, _), _))| Some(*i) != exact && n.eq_ignore_ascii_case(name))
+                .filter(|(_, (_, slot))| slot.folded.as_ref().is_none_or(|(k, _)| k.as_str() == name))
                 .map(|(i, _)| i)
                 .collect();
+            let columns = self.columns;
+            let column = |i: usize| columns.get(i).map(|(_, ty)| ty);
             match (exact, folded.as_slice()) {
                 (None, []) => {
                     map.next_value::<IgnoredAny>()?;
                 }
-                (Some(i), []) => {
-                    let cell = map.next_value_seed(ColumnSeed(&self.columns[i].1))?;
-                    self.slots[i].exact = Some(cell);
-                }
+                (Some(i), []) => match (column(i), self.slots.get_mut(i)) {
+                    (Some(ty), Some(slot)) => slot.exact = Some(map.next_value_seed(ColumnSeed(ty))?),
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                },
                 (exact, folded) => {
                     // One field read by several columns: keep the tree and convert it for each.
                     let json: Json = map.next_value()?;
-                    if let Some(i) = exact {
-                        self.slots[i].exact = Some(json_to_value(&json, &self.columns[i].1).map(Cell::Value));
-                    }
-                    for &i in folded {
-                        let cell = json_to_value(&json, &self.columns[i].1).map(Cell::Value);
-                        self.slots[i].folded = Some((key.clone(), cell));
+                    let cells: Vec<_> = exact
+                        .into_iter()
+                        .chain(folded.iter().copied())
+                        .filter_map(|i| Some((i, json_to_value(&json, column(i)?).map(Cell::Value))))
+                        .collect();
+                    for (i, cell) in cells {
+                        let Some(slot) = self.slots.get_mut(i) else { continue };
+                        if Some(i) == exact {
+                            slot.exact = Some(cell);
+                        } else {
+                            slot.folded = Some((key.clone(), cell));
+                        }
                     }
                 }
             }
@@ -290,6 +304,7 @@ impl<'de> Visitor<'de> for ScalarVisitor<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 

@@ -21,19 +21,11 @@ enum From<'a> {
 
 /// The bytes that end the plain part of a JSON string: the closing quote, an escape, a control
 /// character (invalid in JSON text).
-static STOP: [bool; 256] = {
-    let mut stop = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        stop[b] = true;
-        b += 1;
-    }
-    stop[b'"' as usize] = true;
-    stop[b'\\' as usize] = true;
-    stop
-};
+fn is_stop(b: u8) -> bool {
+    matches!(b, 0..=0x1f | b'"' | b'\\')
+}
 
-/// The index of the first `STOP` byte: sixteen bytes at a time with SSE2 (every x86-64 has it), then
+/// The index of the first stop byte ([`is_stop`]): sixteen bytes at a time with SSE2 (every x86-64 has it), then
 /// eight at a time.
 fn find_stop(bytes: &[u8]) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -48,7 +40,7 @@ fn find_stop(bytes: &[u8]) -> Option<usize> {
     find_stop_words(bytes, 0)
 }
 
-/// `find_stop` over whole sixteen-byte blocks: Ok(the answer) when a block has a `STOP` byte, else
+/// `find_stop` over whole sixteen-byte blocks: Ok(the answer) when a block has a stop byte, else
 /// Err(where the blocks end).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
@@ -56,8 +48,8 @@ fn find_stop_sse2(bytes: &[u8]) -> Result<Option<usize>, usize> {
     use std::arch::x86_64::*;
     let (quote, backslash, control) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x1f));
     let mut at = 0;
-    while at + 16 <= bytes.len() {
-        let x = _mm_set_epi64x(word(bytes, at + 8) as i64, word(bytes, at) as i64);
+    while let (Some(low), Some(high)) = (word(bytes, at), word(bytes, at + 8)) {
+        let x = _mm_set_epi64x(high as i64, low as i64);
         // A byte at most 0x1f is its own unsigned minimum with 0x1f.
         let hits = _mm_or_si128(
             _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
@@ -77,8 +69,8 @@ fn find_stop_sse2(bytes: &[u8]) -> Result<Option<usize>, usize> {
 fn find_stop_words(bytes: &[u8], mut at: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    while at + 8 <= bytes.len() {
-        let x = u64::from_le_bytes(word(bytes, at).to_ne_bytes());
+    while let Some(w) = word(bytes, at) {
+        let x = u64::from_le_bytes(w.to_ne_bytes());
         let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
         let flags = zero(x ^ (ONES * b'"' as u64))
             | zero(x ^ (ONES * b'\\' as u64))
@@ -88,7 +80,7 @@ fn find_stop_words(bytes: &[u8], mut at: usize) -> Option<usize> {
         }
         at += 8;
     }
-    bytes[at..].iter().position(|&b| STOP[b as usize]).map(|i| at + i)
+    bytes.get(at..)?.iter().position(|&b| is_stop(b)).map(|i| at + i)
 }
 
 /// A cursor over the record's text.
@@ -130,9 +122,9 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
-        let rest = &self.bytes()[start..];
+        let rest = self.bytes().get(start..)?;
         let len = find_stop(rest)?;
-        if rest[len] != b'"' {
+        if rest.get(len) != Some(&b'"') {
             return None;
         }
         self.at = start + len + 1;
@@ -156,7 +148,7 @@ impl<'a> Scanner<'a> {
             end += 1;
         }
         let digits = end - first;
-        if digits == 0 || (digits > 1 && bytes[first] == b'0') {
+        if digits == 0 || (digits > 1 && bytes.get(first) == Some(&b'0')) {
             return None;
         }
         if !matches!(bytes.get(end), Some(b'.' | b'e' | b'E')) {
@@ -168,7 +160,12 @@ impl<'a> Scanner<'a> {
             }
             return self.text.get(start..end)?.parse::<i64>().ok().map(Token::Integer);
         }
-        end += bytes[end..].iter().take_while(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')).count();
+        end += bytes
+            .get(end..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+            .count();
         let token = self.text.get(start..end)?;
         self.at = end;
         serde_json::from_str::<f64>(token).ok().map(Token::Float)
@@ -243,7 +240,7 @@ impl KeyPatterns {
         let matches = |p: &Option<Pattern>| p.as_ref().is_some_and(|p| p.starts(rest));
         if matches(self.exact.get(i)?) {
             Some(true)
-        } else if matches(&self.lower[i]) {
+        } else if matches(self.lower.get(i)?) {
             Some(false)
         } else {
             None
@@ -263,26 +260,27 @@ impl Pattern {
     fn new(bytes: Vec<u8>) -> Self {
         let mut head = [0u8; 16];
         let mut mask = [0u8; 16];
-        for (i, &b) in bytes.iter().take(16).enumerate() {
-            head[i] = b;
-            mask[i] = 0xff;
+        for ((h, m), &b) in head.iter_mut().zip(mask.iter_mut()).zip(&bytes) {
+            *h = b;
+            *m = 0xff;
         }
-        Self { words: [word(&head, 0), word(&head, 8)], masks: [word(&mask, 0), word(&mask, 8)], bytes }
+        let words = |a: &[u8; 16]| [word(a, 0).unwrap_or(0), word(a, 8).unwrap_or(0)];
+        Self { words: words(&head), masks: words(&mask), bytes }
     }
 
     fn starts(&self, rest: &[u8]) -> bool {
-        if self.bytes.len() > 16 || rest.len() < 16 {
-            return rest.starts_with(&self.bytes);
+        match (word(rest, 0), word(rest, 8)) {
+            (Some(low), Some(high)) if self.bytes.len() <= 16 => {
+                ((low ^ self.words[0]) & self.masks[0]) | ((high ^ self.words[1]) & self.masks[1]) == 0
+            }
+            _ => rest.starts_with(&self.bytes),
         }
-        ((word(rest, 0) ^ self.words[0]) & self.masks[0]) | ((word(rest, 8) ^ self.words[1]) & self.masks[1]) == 0
     }
 }
 
-/// The eight bytes at `at` as a word (the caller checks the length).
-fn word(bytes: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_ne_bytes(w)
+/// The eight bytes at `at` as a word; None when fewer remain.
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes.get(at..)?.first_chunk::<8>().map(|w| u64::from_ne_bytes(*w))
 }
 
 /// Decodes a flat JSON object into one cell per column (`scannable` columns), appended to `out`;
@@ -300,13 +298,15 @@ pub(super) fn scan_object<'a>(
     // Where each column's cell came from; on the stack for the usual number of columns.
     let mut stack = [From::Nothing; 16];
     let mut heap = Vec::new();
-    let from: &mut [From<'a>] = if columns.len() <= stack.len() {
-        &mut stack[..columns.len()]
-    } else {
-        heap.resize(columns.len(), From::Nothing);
-        &mut heap
+    let from: &mut [From<'a>] = match stack.get_mut(..columns.len()) {
+        Some(on_stack) => on_stack,
+        None => {
+            heap.resize(columns.len(), From::Nothing);
+            &mut heap
+        }
     };
-    if scan_fields(&mut s, columns, patterns, &mut out[first..], from).is_none() {
+    let scanned = out.get_mut(first..).and_then(|cells| scan_fields(&mut s, columns, patterns, cells, from));
+    if scanned.is_none() {
         out.truncate(first);
         return false;
     }
@@ -329,9 +329,9 @@ fn scan_fields<'a>(
         loop {
             // Fields usually come in column order, spelled as the column or in lower case.
             s.peek()?;
-            let (name, found) = match patterns.at(hint, &s.bytes()[s.at..]) {
+            let (name, found) = match patterns.at(hint, s.bytes().get(s.at..)?) {
                 Some(exact) => {
-                    let len = columns[hint].0.len();
+                    let len = columns.get(hint)?.0.len();
                     let name = s.text.get(s.at + 1..s.at + 1 + len)?;
                     s.at += len + 3;
                     (name, Some((hint, exact)))
@@ -339,24 +339,25 @@ fn scan_fields<'a>(
                 None => {
                     let name = s.string()?;
                     s.eat(b':')?;
-                    let matches = |i: &usize| columns[*i].0.eq_ignore_ascii_case(name);
+                    let matches = |i: &usize| columns.get(*i).is_some_and(|(c, _)| c.eq_ignore_ascii_case(name));
                     let found = (hint..columns.len()).find(matches).or_else(|| (0..hint).find(matches));
-                    (name, found.map(|i| (i, columns[i].0 == name)))
+                    (name, found.and_then(|i| Some((i, columns.get(i)?.0 == name))))
                 }
             };
             let value = s.scalar()?;
             if let Some((i, exact)) = found {
                 hint = i + 1;
-                let take = match from[i] {
+                let (slot, cell, ty) = (from.get_mut(i)?, cells.get_mut(i)?, &columns.get(i)?.1);
+                let take = match *slot {
                     _ if exact => Some(From::Exact),
                     From::Nothing => Some(From::Folded(name)),
                     From::Folded(k) if k == name => Some(From::Folded(name)),
                     _ => None,
                 };
                 if let Some(f) = take {
-                    from[i] = f;
+                    *slot = f;
                     // A value that does not convert: the general reader reports it.
-                    let old = std::mem::replace(&mut cells[i], convert(value, &columns[i].1)?.ok()?);
+                    let old = std::mem::replace(cell, convert(value, ty)?.ok()?);
                     if let Cell::Value(crate::value::Value::Null) = old {
                         std::mem::forget(old); // nothing to free: skip the drop glue
                     }
@@ -379,6 +380,7 @@ fn scan_fields<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 
@@ -398,7 +400,7 @@ mod tests {
 
     #[test]
     fn find_stop_finds_the_first_quote_escape_or_control_character() {
-        let naive = |b: &[u8]| b.iter().position(|&c| STOP[c as usize]);
+        let naive = |b: &[u8]| b.iter().position(|&c| is_stop(c));
         let mut cases: Vec<Vec<u8>> =
             vec![b"".to_vec(), b"plain".to_vec(), "h\u{e9}llo w\u{f6}rld, no stop here".as_bytes().to_vec()];
         for stop in [b'"', b'\\', b'\n', 0x00, 0x1f] {

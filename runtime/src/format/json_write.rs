@@ -23,7 +23,7 @@ impl ObjectWriter {
     pub fn new(columns: &[(String, SqlType)]) -> Option<Self> {
         let mut names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         names.sort_unstable();
-        if names.windows(2).any(|w| w[0] == w[1]) {
+        if names.windows(2).any(|w| w.first() == w.last()) {
             return None;
         }
         let prefixes = columns
@@ -129,13 +129,18 @@ impl BoundWriter<'_> {
 /// Writes the non-null value at `row` as `value_to_json` and serde_json would.
 fn write_value(field: &Field<'_>, row: usize, out: &mut Vec<u8>) -> Result<()> {
     let serde = |e: serde_json::Error| RuntimeError::Serde(e.to_string());
+    fn at<T: Copy>(values: &[T], row: usize) -> Result<T> {
+        values.get(row).copied().ok_or_else(|| RuntimeError::Internal(format!("row {row} outside the batch")))
+    }
     match &field.column {
         Column::Boolean(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
-        Column::Int32(v) => out.extend_from_slice(itoa::Buffer::new().format(v[row]).as_bytes()),
-        Column::Int64(v) => out.extend_from_slice(itoa::Buffer::new().format(v[row]).as_bytes()),
-        Column::Double(v) if v[row].is_finite() => serde_json::to_writer(out, &v[row]).map_err(serde)?,
+        Column::Int32(v) => out.extend_from_slice(itoa::Buffer::new().format(at(v, row)?).as_bytes()),
+        Column::Int64(v) => out.extend_from_slice(itoa::Buffer::new().format(at(v, row)?).as_bytes()),
+        Column::Double(v) if v.get(row).is_some_and(|d| d.is_finite()) => {
+            serde_json::to_writer(out, &at(v, row)?).map_err(serde)?
+        }
         Column::String(a) => serde_json::to_writer(out, a.value(row)).map_err(serde)?,
-        Column::Decimal(v, scale) if write_decimal(v[row], *scale, out) => {}
+        Column::Decimal(v, scale) if v.get(row).is_some_and(|&d| write_decimal(d, *scale, out)) => {}
         // Non-finite doubles, inexact decimals, nested values, bytes.
         _ => serde_json::to_writer(out, &value_to_json(&array_value(field.array, row), field.ty)).map_err(serde)?,
     }
@@ -147,19 +152,10 @@ fn write_value(field: &Field<'_>, row: usize, out: &mut Vec<u8>) -> Result<()> {
 /// when that is exact: at most 15 significant digits and a non-zero integer part; false otherwise.
 fn write_decimal(unscaled: i128, scale: i8, out: &mut Vec<u8>) -> bool {
     let Ok(scale) = usize::try_from(scale) else { return false };
-    let Ok(mut magnitude) = u64::try_from(unscaled.unsigned_abs()) else { return false };
+    let Ok(magnitude) = u64::try_from(unscaled.unsigned_abs()) else { return false };
     // The digits, formatted on the stack.
-    let mut buffer = [0u8; 20];
-    let mut at = buffer.len();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    let digits = &buffer[at..];
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(magnitude).as_bytes();
     let without_zeros = |d: &[u8]| d.len() - d.iter().rev().take_while(|&&b| b == b'0').count();
     if digits.len() <= scale || without_zeros(digits) > 15 || digits.len() > 15 + scale {
         return false;
@@ -170,7 +166,7 @@ fn write_decimal(unscaled: i128, scale: i8, out: &mut Vec<u8>) -> bool {
     let (int, frac) = digits.split_at(digits.len() - scale);
     out.extend_from_slice(int);
     if scale > 0 {
-        let frac = &frac[..without_zeros(frac)];
+        let frac = frac.get(..without_zeros(frac)).unwrap_or(frac);
         out.push(b'.');
         out.extend_from_slice(if frac.is_empty() { b"0" } else { frac });
     }
@@ -178,6 +174,7 @@ fn write_decimal(unscaled: i128, scale: i8, out: &mut Vec<u8>) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use std::sync::Arc;
 

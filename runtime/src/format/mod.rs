@@ -1,4 +1,5 @@
 //! Key and value formats: how a record's bytes become column values and back.
+#![deny(clippy::indexing_slicing)] // Bytes from clients and records are read with checked access.
 
 mod delimited;
 mod json;

@@ -1,6 +1,8 @@
 //! More string functions: INITCAP, INSTR, LPAD, RPAD, REPLACE, SPLIT, CONCAT_WS, CHR, MASK*, ELT,
 //! FIELD and the REGEXP_* family.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use eddy_catalog::SqlType;
 
 use super::{signature_error, text, RowFn};
@@ -196,21 +198,24 @@ fn instr(a: &[Value]) -> Result<Value, String> {
 }
 
 /// Most characters a function may build from a length its arguments give (LPAD, RPAD): a
-/// larger request is an error, not gigabytes allocated for one value.
-pub const MAX_BUILT_STRING_CHARS: usize = 16 << 20;
+/// larger request is an error, not gigabytes allocated for one value. Default 16 Mi; the server
+/// sets it from its configuration (`eddy.limit.function.string.chars`).
+pub static MAX_BUILT_STRING_CHARS: AtomicUsize = AtomicUsize::new(16 << 20);
 
 /// The most elements a function builds into one collection from a count argument (the SQL engine's
-/// `array_repeat`, `range`, `generate_series`): 16 Mi.
-pub const MAX_BUILT_ELEMENTS: usize = 16 << 20;
+/// `array_repeat`, `range`, `generate_series`). Default 16 Mi
+/// (`eddy.limit.function.collection.elements`).
+pub static MAX_BUILT_ELEMENTS: AtomicUsize = AtomicUsize::new(16 << 20);
 
 fn pad(a: &[Value], left: bool) -> Result<Value, String> {
     let (Some(s), Some(len), Some(p)) = (text(&a[0]), int(&a[1]), text(&a[2])) else { return Ok(Value::Null) };
     if len < 0 || p.is_empty() {
         return Ok(Value::Null);
     }
-    if len as usize > MAX_BUILT_STRING_CHARS {
+    let most = MAX_BUILT_STRING_CHARS.load(Ordering::Relaxed);
+    if len as usize > most {
         return Err(format!(
-            "{} to {len} characters exceeds the limit of {MAX_BUILT_STRING_CHARS} characters per value",
+            "{} to {len} characters exceeds the limit of {most} characters per value",
             if left { "LPAD" } else { "RPAD" }
         ));
     }

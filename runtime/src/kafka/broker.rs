@@ -9,6 +9,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::admin::TopicAdmin;
+use super::capacity::PartitionCapacity;
 use super::client::ClientSettings;
 use super::embedded::EmbeddedKafka;
 use super::view_feed::Produced;
@@ -29,6 +30,8 @@ pub struct KafkaBroker {
     produced: Produced,
     /// Keeps the embedded cluster alive as long as the broker.
     _embedded: Option<Arc<EmbeddedKafka>>,
+    /// What Eddy wrote to each partition of the embedded cluster (none for a real one).
+    capacity: Option<Arc<PartitionCapacity>>,
 }
 
 impl KafkaBroker {
@@ -39,7 +42,8 @@ impl KafkaBroker {
         embedded: Option<Arc<EmbeddedKafka>>,
     ) -> Result<Self> {
         let producer = settings.producer().create()?;
-        Ok(Self { settings, admin, producer, produced: Produced::default(), _embedded: embedded })
+        let capacity = embedded.as_ref().map(|_| Arc::new(PartitionCapacity::default()));
+        Ok(Self { settings, admin, producer, produced: Produced::default(), _embedded: embedded, capacity })
     }
 
     /// The client settings, for components that make their own clients.
@@ -74,16 +78,24 @@ fn refused_record(e: &rdkafka::error::KafkaError) -> bool {
     matches!(e.rdkafka_error_code(), Some(MessageSizeTooLarge | InvalidRecord))
 }
 
+/// Where `send_all` writes.
+pub(crate) struct Destination<'a> {
+    pub producer: &'a FutureProducer,
+    pub topic: &'a str,
+    /// The producer's largest record, named in the error for a larger one.
+    pub max_message_bytes: usize,
+    /// The embedded broker's room per partition, when the cluster is the embedded one.
+    pub capacity: Option<&'a PartitionCapacity>,
+}
+
 /// Produces records and waits for every acknowledgement; returns each produced record's
-/// (partition, offset). A record the broker refuses is an error, or skipped and counted;
-/// `max_message_bytes` is the producer's limit, named in the error.
+/// (partition, offset). A record the broker refuses is an error, or skipped and counted.
 pub(crate) async fn send_all(
-    producer: &FutureProducer,
-    topic: &str,
+    to: &Destination<'_>,
     records: &[OutputRecord],
     unproducible: Unproducible<'_>,
-    max_message_bytes: usize,
 ) -> Result<Vec<(i32, i64)>> {
+    let Destination { producer, topic, max_message_bytes, capacity } = *to;
     let size = |r: &OutputRecord| r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len);
     let refused = |r: &OutputRecord, e: &rdkafka::error::KafkaError| -> Result<()> {
         let error = RuntimeError::RecordTooLarge { topic: topic.to_string(), bytes: size(r), limit: max_message_bytes };
@@ -133,7 +145,13 @@ pub(crate) async fn send_all(
     let mut written = Vec::with_capacity(pending.len());
     for (r, delivery) in pending {
         match delivery.await {
-            Ok(Ok(at)) => written.push((at.partition, at.offset)),
+            Ok(Ok(at)) => {
+                if let Some(capacity) = capacity {
+                    let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum();
+                    capacity.note(topic, at.partition, at.offset, size(r) + headers);
+                }
+                written.push((at.partition, at.offset))
+            }
             Ok(Err((e, _))) if refused_record(&e) => refused(r, &e)?,
             Ok(Err((e, _))) => return Err(RuntimeError::Kafka(format!("cannot produce to {topic}: {e}"))),
             Err(_) => return Err(RuntimeError::Kafka(format!("producer for {topic} was dropped"))),
@@ -173,8 +191,13 @@ impl Broker for KafkaBroker {
     }
 
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
-        let limit = self.settings.max_message_bytes();
-        let written = send_all(&self.producer, topic, &records, Unproducible::Fail, limit).await?;
+        let to = Destination {
+            producer: &self.producer,
+            topic,
+            max_message_bytes: self.settings.max_message_bytes(),
+            capacity: self.capacity.as_deref(),
+        };
+        let written = send_all(&to, &records, Unproducible::Fail).await?;
         let mut produced = self.produced.lock().unwrap_or_else(|p| p.into_inner());
         let ends = produced.entry(topic.to_string()).or_default();
         for (partition, offset) in written {
@@ -225,7 +248,7 @@ impl Broker for KafkaBroker {
                 .await
                 .map_err(|e| RuntimeError::Internal(e.to_string()))??;
         }
-        query_task::start(id, dataflow, &self.settings, self.producer.clone(), earliest, metrics)
+        query_task::start(id, dataflow, &self.settings, self.producer.clone(), self.capacity.clone(), metrics)
     }
 
     async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
@@ -236,6 +259,11 @@ impl Broker for KafkaBroker {
         print::start(topic, &self.settings, from_beginning).await
     }
 }
+
+/// Bytes (keys, values and headers) a read of a whole topic holds at most: a larger topic is
+/// refused ([`RuntimeError::ScanTooLarge`]) rather than read into memory. Default 1 GiB; the server
+/// sets it from its configuration (`eddy.limit.pull.scan.bytes`).
+pub static MAX_SCAN_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 30);
 
 /// Reads every record of a topic up to the high watermarks seen at the start.
 fn read_to_end(config: rdkafka::ClientConfig, topic: &str) -> Result<Vec<Record>> {
@@ -257,6 +285,7 @@ fn read_to_end(config: rdkafka::ClientConfig, topic: &str) -> Result<Vec<Record>
     consumer.assign(&tpl)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut positions: std::collections::HashMap<i32, i64> = std::collections::HashMap::new();
+    let mut bytes = 0usize;
     while ends.iter().any(|(p, high)| positions.get(p).copied().unwrap_or(-1) + 1 < *high) {
         if std::time::Instant::now() > deadline {
             return Err(RuntimeError::Kafka(format!("timed out reading topic {topic}")));
@@ -264,7 +293,13 @@ fn read_to_end(config: rdkafka::ClientConfig, topic: &str) -> Result<Vec<Record>
         if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
             let msg = msg?;
             positions.insert(msg.partition(), msg.offset());
-            out.push(super::push::to_record(&msg));
+            let record = super::push::to_record(&msg);
+            bytes += record.bytes();
+            let most = MAX_SCAN_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+            if bytes > most {
+                return Err(RuntimeError::ScanTooLarge { topic: topic.to_string(), limit: most });
+            }
+            out.push(record);
         }
     }
     Ok(out)

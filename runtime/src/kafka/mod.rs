@@ -2,7 +2,9 @@
 
 mod admin;
 mod broker;
+mod capacity;
 mod client;
+mod continuity;
 mod embedded;
 mod print;
 mod push;
@@ -10,6 +12,7 @@ mod query_task;
 mod view_feed;
 
 pub use admin::{KafkaAdmin, MockAdmin, TopicAdmin};
-pub use broker::KafkaBroker;
+pub use broker::{KafkaBroker, MAX_SCAN_BYTES};
+pub use capacity::{PartitionCapacity, EMBEDDED_PARTITION_BYTES, EMBEDDED_PARTITION_RECORDS};
 pub use client::ClientSettings;
 pub use embedded::EmbeddedKafka;

@@ -11,6 +11,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
 use super::client::ClientSettings;
+use super::continuity::{self, Continuity, Start};
 use crate::broker::RowStream;
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
@@ -50,18 +51,20 @@ pub(crate) fn partition_ids<C: Consumer>(consumer: &C, topic: &str) -> Result<Ve
         .unwrap_or_default())
 }
 
-/// A consumer assigned every partition of `topic` at its end (or beginning), without a group join.
+/// A consumer assigned every partition of `topic` at its end (or beginning), without a group join,
+/// with the offsets it was assigned at. An offset the log no longer holds resumes at the log's start.
 pub(crate) async fn assigned_consumer(
     settings: &ClientSettings,
     topics: &[String],
     earliest: bool,
-) -> Result<StreamConsumer> {
+) -> Result<(StreamConsumer, Continuity)> {
     let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
-    let config = settings.consumer(&group, earliest);
+    let config = settings.consumer(&group, true);
     let topics = topics.to_vec();
     // Creating a client starts its threads and takes milliseconds: off the async workers too.
-    let consumer = tokio::task::spawn_blocking(move || -> Result<StreamConsumer> {
+    let consumer = tokio::task::spawn_blocking(move || -> Result<(StreamConsumer, Continuity)> {
         let consumer: StreamConsumer = config.create()?;
+        let mut continuity = Continuity::default();
         let mut tpl = TopicPartitionList::new();
         for topic_name in topics {
             let partitions = partition_ids(&consumer, &topic_name)?;
@@ -74,13 +77,14 @@ pub(crate) async fn assigned_consumer(
                 } else {
                     // An explicit offset, so that records produced once we return are never skipped.
                     let (_, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
+                    continuity.expect(&topic_name, p, high);
                     Offset::Offset(high)
                 };
                 tpl.add_partition_offset(&topic_name, p, offset)?;
             }
         }
         consumer.assign(&tpl)?;
-        Ok(consumer)
+        Ok((consumer, continuity))
     })
     .await
     .map_err(|e| RuntimeError::Internal(e.to_string()))??;
@@ -149,9 +153,10 @@ pub async fn start(
     earliest: bool,
     metrics: Arc<QueryMetrics>,
 ) -> Result<RowStream> {
-    let mut pipeline = Pipeline::new(&dataflow, metrics)?;
+    let mut pipeline = Pipeline::new(&dataflow, metrics.clone())?;
     let topics = dataflow.input.topics();
-    let consumer = assigned_consumer(settings, &topics, earliest).await?;
+    let (consumer, mut continuity) = assigned_consumer(settings, &topics, earliest).await?;
+    let consumer = Arc::new(consumer);
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -160,7 +165,13 @@ pub async fn start(
                 _ = tx.closed() => break,
                 r = next_records(&consumer) => r,
             };
-            let runs = match records {
+            let checked = match records {
+                Ok(runs) => continuity::check(&consumer, &mut continuity, Start::Anywhere, &runs, &metrics, "push")
+                    .await
+                    .map(|()| runs),
+                Err(e) => Err(e),
+            };
+            let runs = match checked {
                 Ok(runs) => runs,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;

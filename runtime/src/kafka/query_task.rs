@@ -12,8 +12,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::broker::{send_all, Unproducible};
+use super::broker::{send_all, Destination, Unproducible};
+use super::capacity::PartitionCapacity;
 use super::client::ClientSettings;
+use super::continuity::{self, Continuity, Start};
 use super::push::{next_records, partition_ids};
 use crate::broker::RunningQuery;
 use crate::dataflow::Dataflow;
@@ -79,17 +81,21 @@ pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[St
     Ok(())
 }
 
-/// Starts a persistent query task.
+/// Starts a persistent query task; a query reading from the latest offsets has them pinned first
+/// ([`pin_start_offsets`]).
 pub fn start(
     id: &str,
     dataflow: Dataflow,
     settings: &ClientSettings,
     producer: FutureProducer,
-    earliest: bool,
+    capacity: Option<Arc<PartitionCapacity>>,
     metrics: Arc<QueryMetrics>,
 ) -> Result<Box<dyn RunningQuery>> {
     let pipeline = Pipeline::new(&dataflow, metrics.clone())?;
-    let consumer: StreamConsumer = settings.consumer(&group_id(id), earliest).create()?;
+    // Where a query starts is pinned (latest) or the log's start (earliest, the group's reset policy);
+    // past that, an offset the log no longer holds resumes at the log's start, and what was skipped
+    // is counted as lost.
+    let consumer: StreamConsumer = settings.consumer(&group_id(id), true).create()?;
     let topics = dataflow.input.topics();
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
@@ -105,7 +111,7 @@ pub fn start(
     let task_error = error.clone();
     let query_id = id.to_string();
     let handle = tokio::spawn(async move {
-        let sink = Sink { producer, topic: sink_topic, unproducible, max_message_bytes, metrics };
+        let sink = Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics };
         let result = run(&query_id, pipeline, consumer, sink, stop_rx).await;
         if let Err(e) = result {
             tracing::error!(query = %query_id, error = %e, "query failed");
@@ -130,6 +136,7 @@ struct Sink {
     topic: String,
     unproducible: Policy,
     max_message_bytes: usize,
+    capacity: Option<Arc<PartitionCapacity>>,
     metrics: Arc<QueryMetrics>,
 }
 
@@ -139,7 +146,13 @@ impl Sink {
             Policy::Fail => Unproducible::Fail,
             Policy::Skip => Unproducible::Skip(&self.metrics),
         };
-        send_all(&self.producer, &self.topic, records, unproducible, self.max_message_bytes).await.map(|_| ())
+        let to = Destination {
+            producer: &self.producer,
+            topic: &self.topic,
+            max_message_bytes: self.max_message_bytes,
+            capacity: self.capacity.as_deref(),
+        };
+        send_all(&to, records, unproducible).await.map(|_| ())
     }
 }
 
@@ -151,12 +164,15 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let (producer, sink_topic) = (&sink.producer, sink.topic.as_str());
+    let consumer = Arc::new(consumer);
+    let mut continuity = Continuity::default();
     tracing::info!(query = %id, sink = %sink_topic, "query started");
     loop {
         let records = tokio::select! {
             _ = stop.changed() => break,
             r = next_records(&consumer) => r?,
         };
+        continuity::check(&consumer, &mut continuity, Start::Committed, &records, &sink.metrics, id).await?;
         let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
         for (topic, records) in &records {
             for r in records {

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind, SqlType, MAX_PARTITIONS};
+use eddy_catalog::max_partitions;
+use eddy_catalog::{ColumnKind, Command, QueryInfo, QueryKind, Source, SourceKind, SqlType};
 use eddy_parser::{CreateAsSelect, CreateSource, Properties, Select};
 use eddy_planner::{build_source, plan_persistent, PersistentPlan, SinkRequest};
 use eddy_runtime::generator::{ConnectorSpec, ConnectorTask};
@@ -23,9 +24,9 @@ impl Engine {
         match props.get("PARTITIONS") {
             None => Ok(None),
             Some(p) => match p.parse::<i32>().ok().filter(|n| *n > 0) {
-                Some(n) if n > MAX_PARTITIONS => Err(EngineError::new(
+                Some(n) if n > max_partitions() => Err(EngineError::new(
                     sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                    format!("Invalid value for PARTITIONS: {p}: at most {MAX_PARTITIONS} partitions"),
+                    format!("Invalid value for PARTITIONS: {p}: at most {} partitions", max_partitions()),
                 )),
                 Some(n) => Ok(Some(n)),
                 None => {
@@ -83,7 +84,8 @@ impl Engine {
         text: &str,
         replay: Option<&Command>,
     ) -> Result<Output, EngineError> {
-        let mut state = self.state.lock().await;
+        let _ddl = self.ddl.lock().await;
+        let state = self.state.lock().await;
         // Source (read-only) streams and tables are never replaced, nor replace anything.
         let replaces_source = state.catalog.source(&c.name).is_ok_and(|s| s.is_source);
         if c.or_replace && (c.is_source || replaces_source) {
@@ -111,6 +113,9 @@ impl Engine {
                 "A generator connector cannot fill HEADER(S) columns",
             ));
         }
+        // Kafka is called without the state held: SHOW and the catalog's readers go on meanwhile;
+        // other catalog changes wait on `ddl`, so what was checked above still holds after.
+        drop(state);
         let partitions = match self.broker.partitions(&topic).await? {
             Some(existing) => {
                 if let Some(w) = wanted {
@@ -146,18 +151,27 @@ impl Engine {
             .await?;
         }
         let kind = source.kind;
-        if let Some(spec) = connector {
-            // Continue after the rows already in the topic (a restart, or a topic that existed).
-            let first_row = self.broker.records_written(&source.topic).await?;
-            let formats = (&source.key_format, &source.value_format);
-            let keys = source.key_columns().count();
-            let task = ConnectorTask::start(self.broker.clone(), &source.topic, spec, formats, keys, first_row)
-                .map_err(|e| EngineError::new(sqlstate::INVALID_PARAMETER, e.to_string()))?;
-            if let Some(old) = state.connectors.insert(source.name.clone(), task) {
-                old.stop().await;
+        let task = match connector {
+            Some(spec) => {
+                // Continue after the rows already in the topic (a restart, or a topic that existed).
+                let first_row = self.broker.records_written(&source.topic).await?;
+                let formats = (&source.key_format, &source.value_format);
+                let keys = source.key_columns().count();
+                let task = ConnectorTask::start(self.broker.clone(), &source.topic, spec, formats, keys, first_row)
+                    .map_err(|e| EngineError::new(sqlstate::INVALID_PARAMETER, e.to_string()))?;
+                Some(task)
             }
+            None => None,
+        };
+        let replaced = {
+            let mut state = self.state.lock().await;
+            let replaced = task.and_then(|task| state.connectors.insert(source.name.clone(), task));
+            state.catalog.put_source(source);
+            replaced
+        };
+        if let Some(old) = replaced {
+            old.stop().await;
         }
-        state.catalog.put_source(source);
         Ok(Output::done_with(
             format!("CREATE {kind}"),
             format!("{} created", if kind == SourceKind::Stream { "Stream" } else { "Table" }),
@@ -171,7 +185,8 @@ impl Engine {
         text: &str,
         replay: Option<&Command>,
     ) -> Result<Output, EngineError> {
-        let mut state = self.state.lock().await;
+        let _ddl = self.ddl.lock().await;
+        let state = self.state.lock().await;
         if !Self::check_name(&state, &c.name, c.kind, c.or_replace, c.if_not_exists)? {
             return Ok(already_exists(c.kind, &c.name));
         }
@@ -182,9 +197,10 @@ impl Engine {
             ));
         }
         let plan = plan_persistent(&c.query, &state.catalog, SinkRequest::create(c, &session.properties, text))?;
+        drop(state);
         let kind =
             if c.kind == SourceKind::Stream { QueryKind::CreateStreamAsSelect } else { QueryKind::CreateTableAsSelect };
-        let id = self.start_persistent(&mut state, session, plan, kind, text, replay, true).await?;
+        let id = self.start_persistent(session, plan, kind, text, replay, true).await?;
         Ok(Output::done_with(format!("CREATE {}", c.kind), format!("Created query with ID {id}")))
     }
 
@@ -197,7 +213,8 @@ impl Engine {
         text: &str,
         replay: Option<&Command>,
     ) -> Result<Output, EngineError> {
-        let mut state = self.state.lock().await;
+        let _ddl = self.ddl.lock().await;
+        let state = self.state.lock().await;
         let existing = state
             .catalog
             .source(target)
@@ -239,17 +256,16 @@ impl Engine {
                 statement: text,
             },
         )?;
-        let id = self.start_persistent(&mut state, session, plan, QueryKind::InsertQuery, text, replay, false).await?;
+        drop(state);
+        let id = self.start_persistent(session, plan, QueryKind::InsertQuery, text, replay, false).await?;
         Ok(Output::done_with("INSERT 0 0", format!("Created query with ID {id}")))
     }
 
     /// Creates the sink topic if needed, records the command, registers and starts the query. A
     /// record the broker refuses is skipped and counted unless `ksql.fail.on.production.error` is
-    /// `true` for the statement.
-    #[allow(clippy::too_many_arguments)]
+    /// `true` for the statement. Called with `ddl` held; holds the state only to change it.
     async fn start_persistent(
         &self,
-        state: &mut State,
         session: &Session,
         plan: PersistentPlan,
         kind: QueryKind,
@@ -268,12 +284,15 @@ impl Engine {
             Some(_) => {}
             None => self.broker.create_topic(&sink.topic, sink.partitions, 1).await?,
         }
-        let id = match replay.and_then(|c| c.query_id.clone()) {
-            Some(id) => {
-                state.catalog.observe_query_id(&id);
-                id
+        let id = {
+            let mut state = self.state.lock().await;
+            match replay.and_then(|c| c.query_id.clone()) {
+                Some(id) => {
+                    state.catalog.observe_query_id(&id);
+                    id
+                }
+                None => state.catalog.next_query_id(kind, &sink.name),
             }
-            None => state.catalog.next_query_id(kind, &sink.name),
         };
         let properties = match replay {
             Some(c) => c.properties.clone(),
@@ -290,6 +309,7 @@ impl Engine {
         let metrics = Arc::new(QueryMetrics::default());
         let explained = query.dataflow.explain();
         let handle = self.broker.start_query(&id, query.dataflow, earliest, metrics.clone()).await?;
+        let mut state = self.state.lock().await;
         state.catalog.put_query(QueryInfo {
             id: id.clone(),
             kind,
@@ -317,7 +337,8 @@ impl Engine {
         text: &str,
         replay: Option<&Command>,
     ) -> Result<Output, EngineError> {
-        let mut state = self.state.lock().await;
+        let _ddl = self.ddl.lock().await;
+        let state = self.state.lock().await;
         let source = match state.catalog.source(name) {
             Ok(s) => s.clone(),
             Err(_) if if_exists => {
@@ -353,6 +374,7 @@ impl Engine {
                 ),
             ));
         }
+        drop(state);
         if replay.is_none() {
             self.append_command(Command {
                 statement: text.to_string(),
@@ -361,8 +383,12 @@ impl Engine {
             })
             .await?;
         }
-        state.catalog.remove_source(name);
-        if let Some(connector) = state.connectors.remove(name) {
+        let connector = {
+            let mut state = self.state.lock().await;
+            state.catalog.remove_source(name);
+            state.connectors.remove(name)
+        };
+        if let Some(connector) = connector {
             connector.stop().await;
         }
         let mut message = format!("Source `{name}` (topic: {}) was dropped.", source.topic);
@@ -381,7 +407,8 @@ impl Engine {
         text: &str,
         replay: Option<&Command>,
     ) -> Result<Output, EngineError> {
-        let mut state = self.state.lock().await;
+        let _ddl = self.ddl.lock().await;
+        let state = self.state.lock().await;
         let ids: Vec<String> = match id {
             None => state.catalog.queries().map(|q| q.id.clone()).collect(),
             Some(id) => {
@@ -392,6 +419,7 @@ impl Engine {
                 }
             }
         };
+        drop(state);
         if replay.is_none() {
             self.append_command(Command {
                 statement: text.to_string(),
@@ -400,11 +428,18 @@ impl Engine {
             })
             .await?;
         }
-        for id in &ids {
-            if let Some(r) = state.running.remove(id) {
-                r.handle.stop().await;
-            }
-            state.catalog.remove_query(id);
+        let stopping: Vec<Running> = {
+            let mut state = self.state.lock().await;
+            ids.iter()
+                .filter_map(|id| {
+                    state.catalog.remove_query(id);
+                    state.running.remove(id)
+                })
+                .collect()
+        };
+        // A query stops within seconds (it flushes and commits): without the state held.
+        for r in stopping {
+            r.handle.stop().await;
         }
         Ok(Output::done_with(
             "TERMINATE",
@@ -416,4 +451,123 @@ impl Engine {
 /// The answer to `CREATE ... IF NOT EXISTS` when the source exists.
 fn already_exists(kind: SourceKind, name: &str) -> Output {
     Output::done_with(format!("CREATE {kind}"), format!("{kind} {name} already exists"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use eddy_runtime::{
+        Broker, Dataflow, MemoryBroker, OutputRecord, Record, RecordStream, RowStream, RunningQuery, TopicInfo,
+    };
+    use tokio::sync::{Notify, Semaphore};
+
+    use super::*;
+
+    /// A broker whose topic creation waits until the test lets it through (an unresponsive broker).
+    struct Gated {
+        inner: MemoryBroker,
+        create: Semaphore,
+        /// Told each time a topic creation starts waiting.
+        waiting: Notify,
+    }
+
+    #[async_trait]
+    impl Broker for Gated {
+        fn bootstrap(&self) -> Option<String> {
+            None
+        }
+        async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> eddy_runtime::Result<()> {
+            self.waiting.notify_one();
+            if let Ok(pass) = self.create.acquire().await {
+                pass.forget();
+            }
+            self.inner.create_topic(name, partitions, replicas).await
+        }
+        async fn delete_topic(&self, name: &str) -> eddy_runtime::Result<()> {
+            self.inner.delete_topic(name).await
+        }
+        async fn topics(&self) -> eddy_runtime::Result<Vec<TopicInfo>> {
+            self.inner.topics().await
+        }
+        async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> eddy_runtime::Result<()> {
+            self.inner.produce(topic, records).await
+        }
+        async fn read_all(&self, topic: &str) -> eddy_runtime::Result<Vec<Record>> {
+            self.inner.read_all(topic).await
+        }
+        async fn start_query(
+            &self,
+            id: &str,
+            dataflow: Dataflow,
+            earliest: bool,
+            metrics: Arc<QueryMetrics>,
+        ) -> eddy_runtime::Result<Box<dyn RunningQuery>> {
+            self.inner.start_query(id, dataflow, earliest, metrics).await
+        }
+        async fn start_push(
+            &self,
+            dataflow: Dataflow,
+            earliest: bool,
+            metrics: Arc<QueryMetrics>,
+        ) -> eddy_runtime::Result<RowStream> {
+            self.inner.start_push(dataflow, earliest, metrics).await
+        }
+        async fn print(&self, topic: &str, from_beginning: bool) -> eddy_runtime::Result<RecordStream> {
+            self.inner.print(topic, from_beginning).await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broker_that_does_not_answer_delays_ddl_but_not_show_or_describe() {
+        let broker = Arc::new(Gated { inner: MemoryBroker::new(), create: Semaphore::new(0), waiting: Notify::new() });
+        let engine = Arc::new(Engine::new(broker.clone(), None).await.expect("engine"));
+        let mut session = Session::default();
+        let setup = engine.execute(
+            &mut session,
+            "CREATE STREAM a (id INT KEY, v STRING) WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON', PARTITIONS=1);",
+        );
+        // `a`'s topic waits for the broker: let it through once.
+        let (done, ()) = tokio::join!(setup, async {
+            broker.waiting.notified().await;
+            broker.create.add_permits(1);
+        });
+        assert!(done.iter().all(Result::is_ok));
+
+        // A CREATE whose topic creation hangs...
+        let creating = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let mut session = Session::default();
+                engine
+                    .execute(
+                        &mut session,
+                        "CREATE STREAM b (id INT KEY) WITH (KAFKA_TOPIC='b', VALUE_FORMAT='JSON', PARTITIONS=1);",
+                    )
+                    .await
+            })
+        };
+        broker.waiting.notified().await;
+        // ...does not hold up readers of the catalog.
+        for sql in ["SHOW STREAMS;", "DESCRIBE a;", "SHOW QUERIES;", "SELECT * FROM a;"] {
+            let answered = tokio::time::timeout(Duration::from_secs(5), engine.execute(&mut session, sql))
+                .await
+                .unwrap_or_else(|_| panic!("{sql} waited for the CREATE"));
+            let errors: Vec<&EngineError> = answered.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert!(errors.is_empty(), "{sql}: {errors:?}");
+        }
+        // Another DDL statement waits its turn, then both complete.
+        let dropping = {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.execute(&mut Session::default(), "DROP STREAM a;").await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!dropping.is_finished(), "DDL runs one statement at a time");
+        broker.create.add_permits(1);
+        assert!(creating.await.expect("create").iter().all(Result::is_ok));
+        assert!(dropping.await.expect("drop").iter().all(Result::is_ok));
+        let streams = engine.catalog().await;
+        assert!(streams.source("B").is_ok() && streams.source("A").is_err());
+    }
 }

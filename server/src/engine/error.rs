@@ -170,7 +170,7 @@ impl From<RuntimeError> for EngineError {
             RuntimeError::Kafka(_) => sqlstate::SYSTEM_ERROR,
             RuntimeError::TopicNotFound(_) => sqlstate::UNDEFINED_OBJECT,
             RuntimeError::Unsupported(_) => sqlstate::FEATURE_NOT_SUPPORTED,
-            RuntimeError::RecordTooLarge { .. } => sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            RuntimeError::RecordTooLarge { .. } | RuntimeError::ScanTooLarge { .. } => sqlstate::PROGRAM_LIMIT_EXCEEDED,
             RuntimeError::Internal(_) => sqlstate::INTERNAL,
         };
         Self::new(state, e.to_string())

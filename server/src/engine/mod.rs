@@ -57,7 +57,13 @@ pub(crate) struct State {
 /// Executes statements against a broker, keeping the catalog and the running queries.
 pub struct Engine {
     broker: Arc<dyn Broker>,
+    /// The catalog, running queries and connectors: held only to read or change them, never across
+    /// I/O (a Kafka call, stopping a query).
     state: Mutex<State>,
+    /// Serializes the statements that change the catalog, as ksqlDB's command queue runs them one
+    /// at a time; held across their Kafka calls (topic creation, the command log, starting and
+    /// stopping queries), so a slow broker delays other DDL but never SHOW, DESCRIBE or queries.
+    ddl: Mutex<()>,
     /// Where successful DDL is recorded; None disables the command log.
     command_topic: Option<String>,
     pushes: Arc<push_registry::PushRegistry>,
@@ -82,6 +88,7 @@ impl Engine {
                 running: BTreeMap::new(),
                 connectors: BTreeMap::new(),
             }),
+            ddl: Mutex::new(()),
             command_topic,
             pushes: Arc::default(),
             published,
@@ -182,12 +189,15 @@ impl Engine {
 
     /// Stops every query: flushes output and commits offsets. Called on shutdown.
     pub async fn shutdown(&self) {
-        let mut state = self.state.lock().await;
-        for (name, c) in std::mem::take(&mut state.connectors) {
+        let _ddl = self.ddl.lock().await;
+        let (connectors, running) = {
+            let mut state = self.state.lock().await;
+            (std::mem::take(&mut state.connectors), std::mem::take(&mut state.running))
+        };
+        for (name, c) in connectors {
             tracing::info!(source = %name, "stopping connector");
             c.stop().await;
         }
-        let running = std::mem::take(&mut state.running);
         for (id, r) in running {
             tracing::info!(query = %id, "stopping query");
             r.handle.stop().await;

@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex};
 use eddy_catalog::{Catalog, SourceKind};
 use eddy_parser::Select;
 use eddy_planner::{plan_pull, KeyAccess, PullOptions, PullPlan, PullTemplate};
-use eddy_runtime::{evaluate_snapshot, QueryMetrics, Record};
+use eddy_runtime::{evaluate_snapshot, QueryMetrics, Record, Value};
 use sqlparser::ast::Expr;
 
 use super::error::EngineError;
+use super::error_sqlstate as sqlstate;
 use super::prepare::bind_expr;
 use super::queries::visible_rows;
 use super::{Engine, Output, ResultColumn, Session};
+use crate::limits::{get, MAX_PULL_BYTES, MAX_PULL_ROWS};
 use crate::session::Transaction;
 
 /// The session's pull-query options (`ksql.query.pull.*` properties).
@@ -100,7 +102,22 @@ impl Engine {
         let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
         let records = self.pull_records(plan, access).await?;
         let batches = evaluate_snapshot(&plan.query.dataflow, &records, Arc::new(QueryMetrics::default()))?;
-        let rows = batches.iter().flat_map(|batch| visible_rows(batch, width)).take(limit).collect();
+        drop(records);
+        let mut rows = Vec::new();
+        let mut bytes = 0usize;
+        for row in batches.iter().flat_map(|batch| visible_rows(batch, width)).take(limit) {
+            bytes += row.iter().map(Value::approx_bytes).sum::<usize>();
+            let (most_rows, most_bytes) = (get(&MAX_PULL_ROWS), get(&MAX_PULL_BYTES));
+            if rows.len() == most_rows || bytes > most_bytes {
+                let what = if bytes > most_bytes { format!("{most_bytes} bytes") } else { format!("{most_rows} rows") };
+                return Err(EngineError::new(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    format!("the pull query's result is larger than {what}"),
+                )
+                .with_hint("Add a LIMIT, or a WHERE clause on the key, to read fewer rows."));
+            }
+            rows.push(row);
+        }
         Ok(Output::Rows { columns, rows })
     }
 

@@ -74,10 +74,7 @@ impl Engine {
                         let status = match state.running.get(&q.id) {
                             Some(r) => match r.handle.error() {
                                 Some(e) => format!("ERROR: {e}"),
-                                None => {
-                                    let (records, rows, errors) = r.metrics.snapshot();
-                                    format!("RUNNING (records in: {records}, rows out: {rows}, errors: {errors})")
-                                }
+                                None => format!("RUNNING ({})", r.metrics.snapshot()),
                             },
                             None => "NOT RUNNING".into(),
                         };
@@ -204,10 +201,7 @@ impl Engine {
             ];
             for q in queries {
                 let role = if q.sink == name { "written by" } else { "read by" };
-                let metrics = state.running.get(&q.id).map(|r| {
-                    let (i, o, e) = r.metrics.snapshot();
-                    format!(" (records in: {i}, rows out: {o}, errors: {e})")
-                });
+                let metrics = state.running.get(&q.id).map(|r| format!(" ({})", r.metrics.snapshot()));
                 extra.push((format!("Query {role}"), format!("{}{}", q.id, metrics.unwrap_or_default())));
             }
             rows.extend(extra.into_iter().map(|(k, v)| vec![k, v]));

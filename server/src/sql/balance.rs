@@ -18,11 +18,12 @@ pub fn balance(mut statement: Statement) -> Result<Statement, EngineError> {
     let _ = VisitMut::visit(&mut statement, &mut Balance);
     let mut depth = Depth { depth: 0, deepest: 0 };
     let _ = statement.visit(&mut depth);
-    if depth.deepest > SQL_ENGINE_MAX_DEPTH {
+    let most = crate::limits::get(&SQL_ENGINE_MAX_DEPTH);
+    if depth.deepest > most {
         return Err(EngineError::new(
             sqlstate::STATEMENT_TOO_COMPLEX,
             format!(
-                "statement too complex: expressions nested {} deep (the SQL engine plans at most {SQL_ENGINE_MAX_DEPTH})",
+                "statement too complex: expressions nested {} deep (the SQL engine plans at most {most})",
                 depth.deepest
             ),
         ));

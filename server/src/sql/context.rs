@@ -61,7 +61,8 @@ impl SqlEngine {
         let catalogs: Arc<dyn CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
         // Each session's queries draw on a memory pool of their own: one query cannot take the
         // server's memory (a `string_agg` over a generated series), nor starve other sessions.
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(MAX_QUERY_MEMORY_BYTES, 1.0).build_arc()?;
+        let runtime =
+            RuntimeEnvBuilder::new().with_memory_limit(crate::limits::get(&MAX_QUERY_MEMORY_BYTES), 1.0).build_arc()?;
         let state = SessionStateBuilder::new_from_existing(self.base.clone())
             .with_config(config(&identity.database))
             .with_runtime_env(runtime)

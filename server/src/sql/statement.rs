@@ -179,8 +179,9 @@ pub async fn execute(
         while let Some(batch) = stream.try_next().await? {
             // The batch's own rows (a slice of a larger batch counts only its part).
             bytes += batch.columns().iter().map(|c| c.to_data().get_slice_memory_size().unwrap_or(0)).sum::<usize>();
-            if bytes > MAX_RESULT_BYTES {
-                return Err(DataFusionError::External(Box::new(ResultTooLarge { limit: MAX_RESULT_BYTES })));
+            let most = crate::limits::get(&MAX_RESULT_BYTES);
+            if bytes > most {
+                return Err(DataFusionError::External(Box::new(ResultTooLarge { limit: most })));
             }
             batches.push(batch);
         }

@@ -200,6 +200,7 @@ impl AuthSource for Users {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 

@@ -159,6 +159,7 @@ pub fn user_error(e: &EngineError) -> PgWireError {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::startup_options;
 

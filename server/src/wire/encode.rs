@@ -454,6 +454,7 @@ pub fn encode_value<S: FieldSink>(sink: &mut S, ty: &SqlType, value: &Value) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
     use arrow::array::{Int32Array, ListArray, StringArray, TimestampMillisecondArray};

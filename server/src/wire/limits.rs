@@ -171,6 +171,7 @@ pub async fn watch_idle(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index what they just built.
 mod tests {
     use super::*;
 

@@ -1,6 +1,7 @@
 //! The Postgres wire front end (pgwire): simple and extended protocol with typed parameters,
 //! results in text and binary, push queries streamed row by row, cursors' and COPY's messages,
 //! cancel requests, errors with SQLSTATE and position; authentication, TLS and connection limits.
+#![deny(clippy::indexing_slicing)] // Bytes from clients and records are read with checked access.
 
 mod auth;
 mod connection;

@@ -17,6 +17,8 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 use datafusion::prelude::SessionContext;
+use std::sync::atomic::Ordering::Relaxed;
+
 use eddy_runtime::function::{MAX_BUILT_ELEMENTS, MAX_BUILT_STRING_CHARS};
 
 /// How a function's output size follows from its arguments.
@@ -193,29 +195,30 @@ impl Bounded {
     /// Refuses the call when some row's result would exceed the limit.
     fn check(&self, args: &[ColumnarValue], rows: usize) -> Result<()> {
         let name = self.inner.name();
+        let (chars_most, elements_most) = (MAX_BUILT_STRING_CHARS.load(Relaxed), MAX_BUILT_ELEMENTS.load(Relaxed));
         match (self.size, args) {
             (Size::Repeat, [text, count]) => {
                 let chars = repeated_chars(text, count, rows)?;
-                if chars > MAX_BUILT_STRING_CHARS as i128 {
-                    return too_large(name, chars, "characters", MAX_BUILT_STRING_CHARS);
+                if chars > chars_most as i128 {
+                    return too_large(name, chars, "characters", chars_most);
                 }
             }
             (Size::Pad, [_, count, ..]) => {
                 let chars = max_integer(count)?;
-                if chars > MAX_BUILT_STRING_CHARS as i128 {
-                    return too_large(name, chars, "characters", MAX_BUILT_STRING_CHARS);
+                if chars > chars_most as i128 {
+                    return too_large(name, chars, "characters", chars_most);
                 }
             }
             (Size::ArrayRepeat, [_, count]) => {
                 let elements = max_integer(count)?;
-                if elements > MAX_BUILT_ELEMENTS as i128 {
-                    return too_large(name, elements, "elements", MAX_BUILT_ELEMENTS);
+                if elements > elements_most as i128 {
+                    return too_large(name, elements, "elements", elements_most);
                 }
             }
             (Size::Series, args) => {
                 let elements = series_steps(args)?;
-                if elements > MAX_BUILT_ELEMENTS as i128 {
-                    return too_large(name, elements, "elements", MAX_BUILT_ELEMENTS);
+                if elements > elements_most as i128 {
+                    return too_large(name, elements, "elements", elements_most);
                 }
             }
             _ => {}
