@@ -20,7 +20,10 @@ pub enum RuntimeError {
     RecordTooLarge { topic: String, bytes: usize, limit: usize },
     /// A bounded read of a topic (a pull query's scan of a stream, a table's reread) found more than
     /// it may hold in memory ([`crate::kafka::MAX_SCAN_BYTES`]).
-    #[error("topic '{topic}' holds more than {limit} bytes to scan; a pull query reads at most that much")]
+    #[error(
+        "topic '{topic}' holds more than {limit} bytes to scan; a pull query reads at most that much \
+         (eddy.limit.pull.scan.bytes)"
+    )]
     ScanTooLarge { topic: String, limit: usize },
     /// A topic does not exist.
     #[error("Topic '{0}' does not exist")]

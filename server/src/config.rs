@@ -133,7 +133,12 @@ fn limit_entries(table: &toml::Table, prefix: &str, out: &mut Vec<(String, Strin
             toml::Value::Table(inner) => limit_entries(inner, &name, out)?,
             toml::Value::Integer(n) => out.push((full_limit_name(&name), n.to_string())),
             toml::Value::String(s) => out.push((full_limit_name(&name), s.clone())),
-            other => return Err(format!("invalid value {other} for limit {name}: expected a number or a size")),
+            other => {
+                return Err(format!(
+                    "invalid value {other} for {}: expected a whole number, or a size such as \"512MB\"",
+                    full_limit_name(&name)
+                ))
+            }
         }
     }
     Ok(())
@@ -243,9 +248,19 @@ impl Config {
         // The file's limits, then the flags' (which win, coming later).
         let mut limits = Vec::new();
         limit_entries(&file.limits, "", &mut limits)?;
+        // A limit the file sets twice (`a.b` and `"a.b"`, or names differing in case) is a mistake.
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, _) in &limits {
+            if !seen.insert(name.to_ascii_lowercase()) {
+                return Err(format!("limit {name} is set more than once in [limits]"));
+            }
+        }
         for entry in flags.limits.iter().filter(|e| !e.trim().is_empty()) {
-            let (name, value) =
-                entry.split_once('=').ok_or_else(|| format!("invalid --limit '{entry}': use NAME=VALUE"))?;
+            let (name, value) = entry.split_once('=').ok_or_else(|| {
+                format!(
+                    "invalid --limit '{entry}': use NAME=VALUE (commas separate several; write numbers without them)"
+                )
+            })?;
             limits.push((full_limit_name(name), value.trim().to_string()));
         }
         for (name, value) in &limits {

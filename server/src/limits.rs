@@ -26,9 +26,10 @@ pub static MAX_TYPE_NESTING: AtomicUsize = AtomicUsize::new(64);
 /// limit of 65,535 says (fixed: the protocol's).
 pub const MAX_PARAMETERS: usize = u16::MAX as usize;
 
-/// Values in one `IN (...)` list (PostgreSQL has no such limit; BI tools send lists of thousands of
-/// filter values, and the SQL engine plans each).
-pub static MAX_IN_LIST: AtomicUsize = AtomicUsize::new(20_000);
+/// Values in one list: an `IN (...)` list or an array literal `ARRAY[...]` (PostgreSQL has no such
+/// limit; BI tools send lists of thousands of filter values, and the SQL engine plans each, in time
+/// that grows faster than the list).
+pub static MAX_LIST_VALUES: AtomicUsize = AtomicUsize::new(20_000);
 
 /// Statements in one Query message (PostgreSQL has no such limit; 100,000 `SELECT 1;` take a
 /// debug build seconds, and each keeps its answer until the message ends).
@@ -53,49 +54,75 @@ pub static MAX_PULL_ROWS: AtomicUsize = AtomicUsize::new(1_000_000);
 /// Bytes (about: see `Value::approx_bytes`) of one pull query's result.
 pub static MAX_PULL_BYTES: AtomicUsize = AtomicUsize::new(1 << 30);
 
+/// Sessions connected at once (`--max-connections`, 0: no limit), as `SHOW PROPERTIES` lists it;
+/// the wire's `ConnectionSlots` enforce it.
+pub static MAX_CONNECTIONS: AtomicUsize = AtomicUsize::new(100);
+
 /// A limit's value now.
 pub fn get(limit: &AtomicUsize) -> usize {
     limit.load(Ordering::Relaxed)
 }
 
 /// One configurable limit: its name (as `SHOW PROPERTIES` lists it and the configuration sets it),
-/// whether its value is a size in bytes (written `1GB`, `512kB`, ... too), and where it lives.
+/// whether its value is a size in bytes (written `1GB`, `512kB`, ... too), the largest value it may
+/// be set to, and where it lives.
 pub struct Setting {
     pub name: &'static str,
     pub bytes: bool,
+    /// The largest value allowed: the default where the limit keeps recursion within the threads'
+    /// stacks (they are sized for it), else a bound past which one statement could hold the server.
+    pub most: usize,
     cell: &'static AtomicUsize,
 }
 
-const fn setting(name: &'static str, bytes: bool, cell: &'static AtomicUsize) -> Setting {
-    Setting { name, bytes, cell }
+const fn setting(name: &'static str, bytes: bool, most: usize, cell: &'static AtomicUsize) -> Setting {
+    Setting { name, bytes, most, cell }
 }
+
+/// Limits `SHOW PROPERTIES` lists that are set otherwise, with how.
+const SET_OTHERWISE: &[(&str, &str)] = &[
+    ("eddy.limit.message.bytes", "--max-message-size"),
+    ("eddy.limit.statement.parameters", "nothing: the protocol counts parameters in 16 bits"),
+    ("eddy.limit.connections", "--max-connections"),
+    ("eddy.limit.push.queries", "--max-push-queries"),
+    ("eddy.limit.session.push.queries", "--max-session-push-queries"),
+];
 
 /// Every configurable limit (`[limits]` in the configuration file, `--limit NAME=VALUE`).
 pub static SETTINGS: &[Setting] = &[
-    setting("eddy.limit.statement.operators", false, &MAX_OPERATORS),
-    setting("eddy.limit.statement.type.nesting", false, &MAX_TYPE_NESTING),
-    setting("eddy.limit.statement.in.list.values", false, &MAX_IN_LIST),
-    setting("eddy.limit.message.statements", false, &MAX_STATEMENTS),
-    setting("eddy.limit.sql.expression.depth", false, &SQL_ENGINE_MAX_DEPTH),
-    setting("eddy.limit.topic.partitions", false, &eddy_catalog::MAX_PARTITIONS),
-    setting("eddy.limit.window.hopping.windows.per.record", false, &eddy_planner::MAX_WINDOWS_PER_RECORD),
-    setting("eddy.limit.function.string.chars", false, &eddy_runtime::function::MAX_BUILT_STRING_CHARS),
-    setting("eddy.limit.function.collection.elements", false, &eddy_runtime::function::MAX_BUILT_ELEMENTS),
-    setting("eddy.limit.query.memory.bytes", true, &MAX_QUERY_MEMORY_BYTES),
-    setting("eddy.limit.query.result.bytes", true, &MAX_RESULT_BYTES),
-    setting("eddy.limit.pull.result.rows", false, &MAX_PULL_ROWS),
-    setting("eddy.limit.pull.result.bytes", true, &MAX_PULL_BYTES),
-    setting("eddy.limit.pull.scan.bytes", true, &eddy_runtime::kafka::MAX_SCAN_BYTES),
+    setting("eddy.limit.statement.operators", false, 30_000, &MAX_OPERATORS),
+    setting("eddy.limit.statement.type.nesting", false, 64, &MAX_TYPE_NESTING),
+    setting("eddy.limit.statement.list.values", false, 1_000_000, &MAX_LIST_VALUES),
+    setting("eddy.limit.message.statements", false, 1_000_000, &MAX_STATEMENTS),
+    setting("eddy.limit.sql.expression.depth", false, 10_000, &SQL_ENGINE_MAX_DEPTH),
+    setting("eddy.limit.topic.partitions", false, 100_000, &eddy_catalog::MAX_PARTITIONS),
+    setting("eddy.limit.window.hopping.windows.per.record", false, 1_000_000, &eddy_planner::MAX_WINDOWS_PER_RECORD),
+    setting("eddy.limit.function.string.chars", false, 1 << 30, &eddy_runtime::function::MAX_BUILT_STRING_CHARS),
+    setting("eddy.limit.function.collection.elements", false, 1 << 30, &eddy_runtime::function::MAX_BUILT_ELEMENTS),
+    setting("eddy.limit.query.memory.bytes", true, usize::MAX, &MAX_QUERY_MEMORY_BYTES),
+    setting("eddy.limit.query.result.bytes", true, usize::MAX, &MAX_RESULT_BYTES),
+    setting("eddy.limit.pull.result.rows", false, usize::MAX, &MAX_PULL_ROWS),
+    setting("eddy.limit.pull.result.bytes", true, usize::MAX, &MAX_PULL_BYTES),
+    setting("eddy.limit.pull.scan.bytes", true, usize::MAX, &eddy_runtime::kafka::MAX_SCAN_BYTES),
 ];
 
 /// Parses a limit's value: a positive count, or for a byte limit a size such as `1GB`.
 pub fn parse(name: &str, value: &str) -> Result<(&'static Setting, usize), String> {
     let Some(setting) = SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name.trim())) else {
+        if let Some((_, how)) = SET_OTHERWISE.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim())) {
+            return Err(format!("limit '{name}' is not set by --limit or [limits]: it is set by {how}"));
+        }
         let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
         return Err(format!("unknown limit '{name}'; the limits are {}", names.join(", ")));
     };
     let parsed = if setting.bytes { crate::config::byte_size(value) } else { value.trim().parse::<usize>().ok() };
     match parsed {
+        Some(n) if n > setting.most => Err(format!(
+            "invalid value '{value}' for {}: at most {} (the default is {})",
+            setting.name,
+            setting.most,
+            get(setting.cell)
+        )),
         Some(n) if n > 0 => Ok((setting, n)),
         _ => Err(format!(
             "invalid value '{value}' for {}: expected a positive {}",
@@ -122,17 +149,23 @@ pub const LARGE_STATEMENT_BYTES: usize = 64 << 10;
 /// See [`LARGE_STATEMENT_BYTES`].
 pub const HEAVY_OPERATORS: usize = 256;
 
+/// A statement with more list items (commas) than this is heavy too: the SQL engine plans long
+/// lists in time that grows faster than the list.
+pub const HEAVY_ITEMS: usize = 1_000;
+
 /// How much work a submitted text may be, from its size and its largest statement's operators.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Weight {
     pub bytes: usize,
     pub operators: usize,
+    /// Commas of the statement with the most.
+    pub items: usize,
 }
 
 impl Weight {
     /// Whether the text is worth running off the async workers' turn.
     pub fn is_heavy(&self) -> bool {
-        self.bytes > LARGE_STATEMENT_BYTES || self.operators > HEAVY_OPERATORS
+        self.bytes > LARGE_STATEMENT_BYTES || self.operators > HEAVY_OPERATORS || self.items > HEAVY_ITEMS
     }
 }
 
@@ -141,6 +174,7 @@ pub fn listed() -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("eddy.limit.message.bytes", pgwire::messages::max_frontend_message_length().to_string()),
         ("eddy.limit.statement.parameters", MAX_PARAMETERS.to_string()),
+        ("eddy.limit.connections", get(&MAX_CONNECTIONS).to_string()),
     ];
     out.extend(SETTINGS.iter().map(|s| (s.name, get(s.cell).to_string())));
     out
@@ -155,20 +189,22 @@ fn too_complex(message: String, text: &str, at: sqlparser::tokenizer::Location) 
 /// tokenized passes (the parser reports it).
 pub fn check_text(text: &str) -> Result<Weight, EngineError> {
     // Tokenizing a large text takes a while too.
-    heavy(Weight { bytes: text.len(), operators: 0 }, || scan(text))
+    heavy(Weight { bytes: text.len(), operators: 0, items: 0 }, || scan(text))
 }
 
 fn scan(text: &str) -> Result<Weight, EngineError> {
-    let mut weight = Weight { bytes: text.len(), operators: 0 };
+    let mut weight = Weight { bytes: text.len(), operators: 0, items: 0 };
     let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, text).tokenize_with_location() else {
         return Ok(weight);
     };
-    let (max_statements, max_in_list, max_nesting, max_operators) =
-        (get(&MAX_STATEMENTS), get(&MAX_IN_LIST), get(&MAX_TYPE_NESTING), get(&MAX_OPERATORS));
+    let (max_statements, max_list_values, max_nesting, max_operators) =
+        (get(&MAX_STATEMENTS), get(&MAX_LIST_VALUES), get(&MAX_TYPE_NESTING), get(&MAX_OPERATORS));
     // Statements are counted as they start: empty ones (`;;`, a trailing `;`) do not count.
     let (mut operators, mut statements, mut nesting) = (0usize, 0usize, 0usize);
-    // Each open parenthesis, with the values counted so far when it opens an `IN` list.
+    // Each open parenthesis or bracket, with the values counted so far when it opens a list (`IN (`,
+    // an array literal's `[`), and the commas of the statement (for its weight).
     let mut parens: Vec<Option<usize>> = Vec::new();
+    let mut commas = 0usize;
     let mut in_statement = false;
     let mut previous_word: Option<Keyword> = None;
     for token in &tokens {
@@ -188,21 +224,27 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
             Token::SemiColon => {
                 operators = 0;
                 nesting = 0;
+                commas = 0;
                 parens.clear();
                 in_statement = false;
             }
-            Token::RParen => {
+            Token::RParen | Token::RBracket => {
                 parens.pop();
             }
             Token::Comma => {
+                commas += 1;
+                weight.items = weight.items.max(commas);
                 if let Some(Some(values)) = parens.last_mut() {
                     *values += 1;
-                    if *values >= max_in_list {
+                    if *values >= max_list_values {
                         return Err(EngineError::new(
                             sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                            format!("more than {max_in_list} values in an IN list"),
+                            format!("more than {max_list_values} values in one list (IN or ARRAY[...])"),
                         )
-                        .with_hint("Filter with a join against a table of the values instead.")
+                        .with_hint(
+                            "Filter with a join against a table of the values instead \
+                             (the limit is eddy.limit.statement.list.values).",
+                        )
                         .at(eddy_parser::location_to_position(text, at)));
                     }
                 }
@@ -231,9 +273,12 @@ fn scan(text: &str) -> Result<Weight, EngineError> {
             | Token::GtEq
             | Token::Arrow
             | Token::LongArrow
-            | Token::LBracket
             | Token::DoubleColon
             | Token::Period => operators += 1,
+            Token::LBracket => {
+                operators += 1;
+                parens.push(Some(0));
+            }
             Token::LParen => {
                 operators += 1;
                 parens.push(matches!(previous_word, Some(Keyword::IN)).then_some(0));
@@ -306,6 +351,11 @@ mod tests {
         assert_eq!(parse("EDDY.LIMIT.QUERY.RESULT.BYTES", "2MB").map(|(_, n)| n), Ok(2 << 20));
         assert!(parse("eddy.limit.pull.result.rows", "2MB").is_err());
         assert!(parse("eddy.limit.pull.result.rows", "0").is_err());
+        // Limits that keep recursion within the stacks can only be lowered.
+        assert!(parse("eddy.limit.statement.operators", "30001").is_err());
+        assert!(parse("eddy.limit.statement.operators", "1000").is_ok());
+        let e = parse("eddy.limit.push.queries", "5").map(|_| ()).expect_err("set otherwise");
+        assert!(e.contains("--max-push-queries"), "{e}");
         let e = parse("eddy.limit.nope", "1").map(|_| ()).expect_err("unknown");
         assert!(e.contains("eddy.limit.statement.operators"), "{e}");
         // Nothing is set when one value is wrong.
@@ -341,12 +391,20 @@ mod tests {
         assert!(check_text(&";".repeat(100_000)).is_ok());
         // IN lists: values counted per list, nested parentheses and other lists apart.
         let list = |n: usize| (0..n).map(|i| format!("({i})")).collect::<Vec<_>>().join(",");
-        assert!(check_text(&format!("SELECT * FROM t WHERE a IN ({}) AND f(1, 2)", list(get(&MAX_IN_LIST)))).is_ok());
-        let e =
-            check_text(&format!("SELECT * FROM t WHERE a IN ({})", list(get(&MAX_IN_LIST) + 1))).expect_err("long IN");
+        assert!(
+            check_text(&format!("SELECT * FROM t WHERE a IN ({}) AND f(1, 2)", list(get(&MAX_LIST_VALUES)))).is_ok()
+        );
+        let e = check_text(&format!("SELECT * FROM t WHERE a IN ({})", list(get(&MAX_LIST_VALUES) + 1)))
+            .expect_err("long IN");
         assert_eq!(e.sqlstate, sqlstate::PROGRAM_LIMIT_EXCEEDED);
-        let commas = vec!["1"; get(&MAX_IN_LIST) + 10].join(",");
-        assert!(check_text(&format!("SELECT {commas}")).is_ok());
+        let commas = vec!["1"; get(&MAX_LIST_VALUES) + 10].join(",");
+        assert!(check_text(&format!("SELECT {commas}")).expect("a long select list").is_heavy());
         assert!(check_text(&format!("SELECT * FROM t WHERE a NOT IN ({commas})")).is_err());
+        // Array literals are lists; an array inside an IN list is one of its values.
+        assert!(check_text(&format!("SELECT cardinality(ARRAY[{commas}])")).is_err());
+        assert!(check_text(&format!("SELECT a = ANY(ARRAY[{commas}])")).is_err());
+        let arrays = (0..10).map(|_| format!("ARRAY[{}]", vec!["1"; 5_000].join(","))).collect::<Vec<_>>().join(",");
+        assert!(check_text(&format!("SELECT ARRAY[1] IN ({arrays})")).is_ok());
+        assert!(!check_text("SELECT a, b FROM t").expect("light").is_heavy());
     }
 }

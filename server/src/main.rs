@@ -110,6 +110,7 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         },
         config.idle_session_timeout.map(|d| format!(", idle sessions closed after {d:?}")).unwrap_or_default()
     );
+    eddy_server::limits::MAX_CONNECTIONS.store(config.max_connections, std::sync::atomic::Ordering::Relaxed);
     let security = eddy_server::server::Security {
         auth: config.auth,
         users: std::sync::Arc::new(config.users.clone()),

@@ -439,7 +439,7 @@ async fn records_deleted_before_a_query_read_them_are_reported_lost() {
 /// result past its row limit is refused with 54000 rather than collected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_limits_bound_pull_results_and_in_lists() {
-    let server = Server::start(&["--limit", "pull.result.rows=2", "--limit", "eddy.limit.statement.in.list.values=3"]);
+    let server = Server::start(&["--limit", "pull.result.rows=2", "--limit", "eddy.limit.statement.list.values=3"]);
     let client = server.connect().await;
     client
         .batch_execute(
@@ -453,7 +453,7 @@ async fn configured_limits_bound_pull_results_and_in_lists() {
     let properties = rows(&client, "SHOW PROPERTIES").await;
     let value = |name: &str| properties.iter().find(|r| r[0].as_deref() == Some(name)).and_then(|r| r[2].clone());
     assert_eq!(value("eddy.limit.pull.result.rows").as_deref(), Some("2"));
-    assert_eq!(value("eddy.limit.statement.in.list.values").as_deref(), Some("3"));
+    assert_eq!(value("eddy.limit.statement.list.values").as_deref(), Some("3"));
     assert_eq!(value("eddy.limit.statement.operators").as_deref(), Some("30000"));
 
     let err = client.simple_query("SELECT * FROM s").await.expect_err("three rows");

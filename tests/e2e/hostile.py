@@ -500,6 +500,16 @@ def case_in_list_over_limit_pull(port):
     return expect_error(Conn(port).query(f"SELECT * FROM HOSTILE_T WHERE ID IN ({in_list(20_001)})"), "54000")
 
 
+def case_array_10k_sql(port):
+    # A long array literal is planned off the connection workers (the watcher is not stalled).
+    return expect_rows(Conn(port).query(f"SELECT cardinality(ARRAY[{in_list(10_000)}])"), [["10000"]])
+
+
+def case_array_over_limit_sql(port):
+    # Array literals are lists too: `= ANY(ARRAY[...])` is how drivers send IN lists.
+    return expect_error(Conn(port).query(f"SELECT 1 = ANY(ARRAY[{in_list(20_001)}])"), "54000")
+
+
 def case_limits_listed(port):
     # Every limit is listed with its value in SHOW PROPERTIES.
     errors, rows, _ = Conn(port).query("SHOW PROPERTIES")
@@ -508,8 +518,8 @@ def case_limits_listed(port):
         return f"SHOW PROPERTIES failed: {errors}"
     missing = [n for n in ("eddy.limit.message.bytes", "eddy.limit.statement.operators", "eddy.limit.topic.partitions",
                            "eddy.limit.push.queries", "eddy.limit.session.push.queries", "eddy.limit.query.memory.bytes",
-                           "eddy.limit.statement.in.list.values", "eddy.limit.pull.result.rows",
-                           "eddy.limit.pull.result.bytes", "eddy.limit.pull.scan.bytes")
+                           "eddy.limit.statement.list.values", "eddy.limit.pull.result.rows",
+                           "eddy.limit.pull.result.bytes", "eddy.limit.pull.scan.bytes", "eddy.limit.connections")
                if n not in listed]
     return f"not listed: {missing}" if missing else None
 
@@ -561,6 +571,8 @@ CASES = [
     case_in_list_10k_sql,
     case_in_list_over_limit_sql,
     case_in_list_over_limit_pull,
+    case_array_10k_sql,
+    case_array_over_limit_sql,
 ]
 
 

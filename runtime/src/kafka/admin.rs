@@ -22,6 +22,13 @@ pub trait TopicAdmin: Send + Sync {
     async fn topics(&self) -> Result<Vec<TopicInfo>>;
 }
 
+/// How long an admin request waits for the broker (its answer, then the operation).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn admin_options() -> AdminOptions {
+    AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT)).operation_timeout(Some(ADMIN_TIMEOUT))
+}
+
 /// Lists topics from cluster metadata (no auto-creation: all topics are asked for).
 async fn list_topics(settings: &ClientSettings) -> Result<Vec<TopicInfo>> {
     let config = settings.config();
@@ -56,8 +63,8 @@ impl KafkaAdmin {
 impl TopicAdmin for KafkaAdmin {
     async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> Result<()> {
         let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replicas as i32));
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        for result in self.client.create_topics([&topic], &options).await? {
+        tracing::info!(topic = name, partitions, replicas, "asking the broker to create a topic");
+        for result in self.client.create_topics([&topic], &admin_options()).await? {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => return Err(RuntimeError::Kafka(format!("cannot create topic {topic}: {code}"))),
@@ -67,8 +74,8 @@ impl TopicAdmin for KafkaAdmin {
     }
 
     async fn delete_topic(&self, name: &str) -> Result<()> {
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        for result in self.client.delete_topics(&[name], &options).await? {
+        tracing::info!(topic = name, "asking the broker to delete a topic");
+        for result in self.client.delete_topics(&[name], &admin_options()).await? {
             if let Err((topic, code)) = result {
                 if code != RDKafkaErrorCode::UnknownTopicOrPartition {
                     return Err(RuntimeError::Kafka(format!("cannot delete topic {topic}: {code}")));

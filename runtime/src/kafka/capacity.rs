@@ -1,17 +1,16 @@
 //! The embedded broker's room per partition: librdkafka's mock cluster keeps at most 5 MiB or
-//! 100,000 records of a partition and deletes the oldest beyond (`rdkafka_mock.c`,
-//! `max_size`/`max_cnt`). What Eddy writes to each partition is counted, and the first write that
-//! takes a partition past either is logged as a warning naming it, so the deletion is never silent;
-//! queries that had not read the deleted records report them as lost (`continuity`).
+//! 100,000 record batches of a partition and deletes the oldest beyond (`rdkafka_mock.c`,
+//! `max_size`/`max_cnt`). The bytes Eddy writes to each partition are counted (a lower bound of the
+//! partition's size: batches add framing, other producers add records), and the first write that
+//! takes a partition past 5 MiB is logged as a warning naming it, so the deletion is never silent;
+//! queries that had not read the deleted records report them as lost (`continuity`). Batches are
+//! not counted: the producer decides them, so their number is not known here.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Bytes of a partition the embedded broker keeps.
 pub const EMBEDDED_PARTITION_BYTES: u64 = 5 << 20;
-
-/// Records of a partition the embedded broker keeps.
-pub const EMBEDDED_PARTITION_RECORDS: i64 = 100_000;
 
 /// Bytes Eddy wrote to each partition of the embedded broker, and whether it was warned about.
 #[derive(Debug, Default)]
@@ -26,7 +25,7 @@ impl PartitionCapacity {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         let (total, warned) = written.entry((topic.to_string(), partition)).or_insert((0, false));
         *total += bytes as u64;
-        if *warned || (*total <= EMBEDDED_PARTITION_BYTES && offset < EMBEDDED_PARTITION_RECORDS) {
+        if *warned || *total <= EMBEDDED_PARTITION_BYTES {
             return false;
         }
         *warned = true;
@@ -35,9 +34,8 @@ impl PartitionCapacity {
             partition,
             offset,
             bytes_written = *total,
-            "the embedded broker keeps at most 5 MiB or 100,000 records per partition: this partition's oldest \
-             records are being deleted (queries that had not read them report them as lost); use --kafka for a \
-             real broker"
+            "the embedded broker keeps at most 5 MiB per partition: this partition's oldest records are being \
+             deleted (queries that had not read them report them as lost); use --kafka for a real broker"
         );
         true
     }
@@ -54,6 +52,7 @@ mod tests {
         assert!(!c.note("t", 1, 0, 4 << 20));
         assert!(c.note("t", 0, 1, 2 << 20));
         assert!(!c.note("t", 0, 2, 1));
-        assert!(c.note("u", 0, EMBEDDED_PARTITION_RECORDS, 10));
+        // Many small records are no reason: the broker counts batches, not records.
+        assert!(!c.note("u", 0, 200_000, 10));
     }
 }

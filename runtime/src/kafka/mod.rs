@@ -13,6 +13,6 @@ mod view_feed;
 
 pub use admin::{KafkaAdmin, MockAdmin, TopicAdmin};
 pub use broker::{KafkaBroker, MAX_SCAN_BYTES};
-pub use capacity::{PartitionCapacity, EMBEDDED_PARTITION_BYTES, EMBEDDED_PARTITION_RECORDS};
+pub use capacity::{PartitionCapacity, EMBEDDED_PARTITION_BYTES};
 pub use client::ClientSettings;
 pub use embedded::EmbeddedKafka;

@@ -163,17 +163,21 @@ impl EngineError {
     }
 }
 
+/// The SQLSTATE of a runtime error's kind.
+pub fn runtime_sqlstate(e: &RuntimeError) -> &'static str {
+    match e {
+        RuntimeError::Serde(_) | RuntimeError::Eval(_) => sqlstate::INVALID_PARAMETER,
+        RuntimeError::Kafka(_) => sqlstate::SYSTEM_ERROR,
+        RuntimeError::TopicNotFound(_) => sqlstate::UNDEFINED_OBJECT,
+        RuntimeError::Unsupported(_) => sqlstate::FEATURE_NOT_SUPPORTED,
+        RuntimeError::RecordTooLarge { .. } | RuntimeError::ScanTooLarge { .. } => sqlstate::PROGRAM_LIMIT_EXCEEDED,
+        RuntimeError::Internal(_) => sqlstate::INTERNAL,
+    }
+}
+
 impl From<RuntimeError> for EngineError {
     fn from(e: RuntimeError) -> Self {
-        let state = match &e {
-            RuntimeError::Serde(_) | RuntimeError::Eval(_) => sqlstate::INVALID_PARAMETER,
-            RuntimeError::Kafka(_) => sqlstate::SYSTEM_ERROR,
-            RuntimeError::TopicNotFound(_) => sqlstate::UNDEFINED_OBJECT,
-            RuntimeError::Unsupported(_) => sqlstate::FEATURE_NOT_SUPPORTED,
-            RuntimeError::RecordTooLarge { .. } | RuntimeError::ScanTooLarge { .. } => sqlstate::PROGRAM_LIMIT_EXCEEDED,
-            RuntimeError::Internal(_) => sqlstate::INTERNAL,
-        };
-        Self::new(state, e.to_string())
+        Self::new(runtime_sqlstate(&e), e.to_string())
     }
 }
 

@@ -34,7 +34,7 @@ pub use crate::session::Session;
 use crate::sql::{SourceRelations, SqlEngine};
 use crate::views::Views;
 pub use copy::{CopyFormat, CopyIn, CopyOptions};
-pub use error::{sqlstate as error_sqlstate, EngineError};
+pub use error::{runtime_sqlstate, sqlstate as error_sqlstate, EngineError};
 pub use output::{Output, ResultColumn, RowChannel};
 pub use prepare::{Columns, Parameter, Prepared, PreparedKind};
 pub use pull::PullCache;

@@ -114,7 +114,10 @@ impl Engine {
                     sqlstate::PROGRAM_LIMIT_EXCEEDED,
                     format!("the pull query's result is larger than {what}"),
                 )
-                .with_hint("Add a LIMIT, or a WHERE clause on the key, to read fewer rows."));
+                .with_hint(
+                    "Add a LIMIT, or a WHERE clause on the key, to read fewer rows \
+                     (the limits are eddy.limit.pull.result.rows and eddy.limit.pull.result.bytes).",
+                ));
             }
             rows.push(row);
         }

@@ -111,10 +111,10 @@ impl Engine {
                     .dataflow
                     .explain()
             }
-            other => {
+            _ => {
                 return Err(EngineError::new(
                     sqlstate::FEATURE_NOT_SUPPORTED,
-                    format!("EXPLAIN supports queries only, not {other:?}"),
+                    "EXPLAIN supports a SELECT from a stream or table and CREATE ... AS SELECT only",
                 ))
             }
         };

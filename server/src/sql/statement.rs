@@ -23,7 +23,7 @@ use sqlparser::parser::{Parser, ParserError};
 
 use super::functions::OutputTooLarge;
 use super::names::{resolve_names, Fold};
-use crate::engine::{error_sqlstate as sqlstate, EngineError};
+use crate::engine::{error_sqlstate as sqlstate, runtime_sqlstate, EngineError};
 use crate::limits::MAX_RESULT_BYTES;
 use crate::session::settings::SettingError;
 
@@ -224,6 +224,9 @@ pub fn sql_error(e: DataFusionError, text: Option<&str>) -> EngineError {
             Some(SettingError::ReadOnly(_)) => sqlstate::CANT_CHANGE_RUNTIME_PARAM,
             Some(SettingError::InvalidValue { .. }) => sqlstate::INVALID_PARAMETER,
             None if inner.is::<OutputTooLarge>() || inner.is::<ResultTooLarge>() => sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            None if inner.is::<eddy_runtime::RuntimeError>() => {
+                inner.downcast_ref::<eddy_runtime::RuntimeError>().map_or(sqlstate::INTERNAL, runtime_sqlstate)
+            }
             None => sqlstate::INTERNAL,
         },
         DataFusionError::Plan(_) | DataFusionError::Configuration(_) => "42000",
@@ -246,5 +249,11 @@ pub fn sql_error(e: DataFusionError, text: Option<&str>) -> EngineError {
         }
         _ => root.message().trim().to_string(),
     };
-    EngineError::new(state, message).at(position)
+    let error = EngineError::new(state, message).at(position);
+    match root {
+        DataFusionError::ResourcesExhausted(_) => error.with_hint(
+            "The query needs more memory than a session's queries may hold (eddy.limit.query.memory.bytes).",
+        ),
+        _ => error,
+    }
 }
