@@ -50,6 +50,12 @@ pub trait Broker: Send + Sync {
     }
     /// Writes records and waits until they are acknowledged.
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()>;
+    /// [`Broker::produce`] for a client's statement (INSERT, COPY): also returns a warning for the
+    /// client when the write made the broker delete records (the embedded broker's room per
+    /// partition).
+    async fn produce_for_client(&self, topic: &str, records: Vec<OutputRecord>) -> Result<Option<String>> {
+        self.produce(topic, records).await.map(|()| None)
+    }
     /// Reads a topic from the beginning to its current end.
     async fn read_all(&self, topic: &str) -> Result<Vec<Record>>;
     /// Records ever written to a topic: the sum of its partitions' end offsets.

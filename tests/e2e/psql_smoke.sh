@@ -46,4 +46,15 @@ if run -c "SELECT nope FROM pageviews EMIT CHANGES" 2>"$log.err"; then
 fi
 grep -q "cannot be resolved" "$log.err" || { cat "$log.err"; exit 1; }
 rm -f "$log.err"
-echo "psql smoke test: 1 passed, 0 failed"
+
+# The embedded broker keeps 5 MiB of a partition: the INSERT that passes it is told, as a NOTICE.
+big=$(head -c 700000 /dev/zero | tr '\0' x)
+{
+  echo "CREATE STREAM bulky (id INT KEY, v STRING) WITH (KAFKA_TOPIC='bulky', VALUE_FORMAT='JSON', PARTITIONS=1);"
+  for i in 1 2 3 4 5 6 7 8 9; do echo "INSERT INTO bulky (id, v) VALUES ($i, '$big');"; done
+} >"$log.sql"
+psql -X -A -t -h 127.0.0.1 -p "$port" -U smoke -d smoke -v ON_ERROR_STOP=1 -f "$log.sql" >/dev/null 2>"$log.err"
+notices=$(grep -c "keeps at most 5 MiB per partition" "$log.err" || true)
+[ "$notices" = 1 ] || { echo "expected one NOTICE about the embedded broker's room, got $notices:"; cat "$log.err"; exit 1; }
+rm -f "$log.err" "$log.sql"
+echo "psql smoke test: 2 passed, 0 failed"

@@ -190,6 +190,18 @@ impl Broker for KafkaBroker {
         self.admin.topics().await
     }
 
+    async fn produce_for_client(&self, topic: &str, records: Vec<OutputRecord>) -> Result<Option<String>> {
+        let before = self.capacity.as_ref().map(|c| c.warned());
+        self.produce(topic, records).await?;
+        Ok(match (&self.capacity, before) {
+            (Some(c), Some(before)) if c.warned() > before => Some(format!(
+                "the embedded broker keeps at most 5 MiB per partition: writing to topic '{topic}' deletes its \
+                 oldest records (queries that had not read them report them as lost); use --kafka for a real broker"
+            )),
+            _ => None,
+        })
+    }
+
     async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> Result<()> {
         let to = Destination {
             producer: &self.producer,

@@ -7,6 +7,7 @@
 //! not counted: the producer decides them, so their number is not known here.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Bytes of a partition the embedded broker keeps.
@@ -16,9 +17,16 @@ pub const EMBEDDED_PARTITION_BYTES: u64 = 5 << 20;
 #[derive(Debug, Default)]
 pub struct PartitionCapacity {
     written: Mutex<HashMap<(String, i32), (u64, bool)>>,
+    /// Partitions warned about so far.
+    warned: AtomicUsize,
 }
 
 impl PartitionCapacity {
+    /// How many partitions have been found past their room so far.
+    pub fn warned(&self) -> usize {
+        self.warned.load(Ordering::Relaxed)
+    }
+
     /// Counts a record of `bytes` (key, value and headers) written at `offset`; returns whether it
     /// is the first to take its partition past the broker's room (and logs that once).
     pub fn note(&self, topic: &str, partition: i32, offset: i64, bytes: usize) -> bool {
@@ -29,6 +37,7 @@ impl PartitionCapacity {
             return false;
         }
         *warned = true;
+        self.warned.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             topic,
             partition,
@@ -51,6 +60,7 @@ mod tests {
         assert!(!c.note("t", 0, 0, 4 << 20));
         assert!(!c.note("t", 1, 0, 4 << 20));
         assert!(c.note("t", 0, 1, 2 << 20));
+        assert_eq!(c.warned(), 1);
         assert!(!c.note("t", 0, 2, 1));
         // Many small records are no reason: the broker counts batches, not records.
         assert!(!c.note("u", 0, 200_000, 10));

@@ -472,10 +472,14 @@ impl Engine {
             );
         }
         let n = records.len();
-        if n > 0 {
-            self.broker.produce(&source.topic, records).await?;
-        }
-        Ok(Output::done(format!("COPY {n}")))
+        let warning = match n {
+            0 => None,
+            _ => self.broker.produce_for_client(&source.topic, records).await?,
+        };
+        Ok(match warning {
+            Some(warning) => Output::done_with(format!("COPY {n}"), warning),
+            None => Output::done(format!("COPY {n}")),
+        })
     }
 }
 

@@ -75,8 +75,10 @@ impl Engine {
             assigned.push((name.clone(), value));
         }
         let record = encode_record(&source, &assigned, timestamp)?;
-        self.broker.produce(&source.topic, vec![record]).await?;
-        Ok(Output::done("INSERT 0 1"))
+        Ok(match self.broker.produce_for_client(&source.topic, vec![record]).await? {
+            Some(warning) => Output::done_with("INSERT 0 1", warning),
+            None => Output::done("INSERT 0 1"),
+        })
     }
 
     /// A stream or table that INSERT and COPY may write to.
