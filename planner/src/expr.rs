@@ -940,28 +940,10 @@ fn op_name(op: Operator) -> &'static str {
     }
 }
 
+/// Whether a call is of an aggregate function: one the runtime implements, or STDDEV_POP (known to
+/// ksqlDB's grammar of aggregates, refused when resolved).
 pub(crate) fn is_aggregate(name: &str) -> bool {
-    matches!(
-        name,
-        "COUNT"
-            | "SUM"
-            | "AVG"
-            | "MIN"
-            | "MAX"
-            | "COLLECT_LIST"
-            | "COLLECT_SET"
-            | "TOPK"
-            | "TOPKDISTINCT"
-            | "HISTOGRAM"
-            | "EARLIEST_BY_OFFSET"
-            | "LATEST_BY_OFFSET"
-            | "COUNT_DISTINCT"
-            | "STDDEV_SAMP"
-            | "STDDEV_SAMPLE"
-            | "STDDEV_POP"
-            | "CORRELATION"
-            | "ATTR"
-    )
+    eddy_runtime::aggregate::AGGREGATE_NAMES.contains(&name) || name == "STDDEV_POP"
 }
 
 /// A numeric literal as ksqlDB types it: INT, BIGINT, DECIMAL (with a point) or DOUBLE (with an exponent).

@@ -1,5 +1,5 @@
-//! Accumulators: COUNT, SUM, MIN, MAX, AVG, COLLECT_LIST, COLLECT_SET, COUNT_DISTINCT,
-//! EARLIEST_BY_OFFSET and LATEST_BY_OFFSET.
+//! Accumulators: COUNT, SUM, SUM_LIST, MIN, MAX, AVG, COLLECT_LIST, COLLECT_SET, COUNT_DISTINCT,
+//! HISTOGRAM, EARLIEST_BY_OFFSET and LATEST_BY_OFFSET.
 
 use std::cmp::Ordering;
 
@@ -17,12 +17,14 @@ pub const AGGREGATE_NAMES: &[&str] = &[
     "COUNT",
     "COUNT_DISTINCT",
     "EARLIEST_BY_OFFSET",
+    "HISTOGRAM",
     "LATEST_BY_OFFSET",
     "MAX",
     "MIN",
     "STDDEV_SAMP",
     "STDDEV_SAMPLE",
     "SUM",
+    "SUM_LIST",
     "TOPK",
     "TOPKDISTINCT",
 ];
@@ -30,6 +32,9 @@ pub const AGGREGATE_NAMES: &[&str] = &[
 /// How many values COLLECT_LIST and COLLECT_SET keep unless `ksql.functions.collect_list.limit` /
 /// `ksql.functions.collect_set.limit` say otherwise (ksqlDB's default).
 pub const DEFAULT_COLLECT_LIMIT: usize = 1000;
+
+/// Distinct values HISTOGRAM counts; later ones are ignored (ksqlDB's limit).
+pub const HISTOGRAM_LIMIT: usize = 1000;
 
 /// An aggregate function bound to its argument type.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +44,12 @@ pub enum AggregateFunction {
         star: bool,
     },
     Sum(SqlType),
+    /// The sum of the non-NULL elements of every row's array (ksqlDB's `ListSumUdaf`), of INT,
+    /// BIGINT or DOUBLE elements.
+    SumList(SqlType),
+    /// How many times each text occurred, at most [`HISTOGRAM_LIMIT`] distinct ones (ksqlDB's
+    /// `HistogramUdaf`), as a map in the order Java's `HashMap` iterates it.
+    Histogram,
     Min(SqlType),
     Max(SqlType),
     Avg,
@@ -158,6 +169,12 @@ pub fn resolve_aggregate(
         ("COUNT", _) if star => Ok((AggregateFunction::Count { star: true }, SqlType::Bigint)),
         ("COUNT", [_]) => Ok((AggregateFunction::Count { star: false }, SqlType::Bigint)),
         ("SUM", [t]) if t.is_numeric() => Ok((AggregateFunction::Sum(t.clone()), t.clone())),
+        ("SUM_LIST", [SqlType::Array(t)]) if matches!(**t, SqlType::Int | SqlType::Bigint | SqlType::Double) => {
+            Ok((AggregateFunction::SumList((**t).clone()), (**t).clone()))
+        }
+        ("HISTOGRAM", [SqlType::String]) => {
+            Ok((AggregateFunction::Histogram, SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Bigint))))
+        }
         ("MIN", [t]) if comparable(t) => Ok((AggregateFunction::Min(t.clone()), t.clone())),
         ("MAX", [t]) if comparable(t) => Ok((AggregateFunction::Max(t.clone()), t.clone())),
         ("AVG", [t]) if t.is_numeric() => Ok((AggregateFunction::Avg, SqlType::Double)),
@@ -206,6 +223,46 @@ pub enum Accumulator {
         first: Option<Value>,
         mixed: bool,
     },
+    /// HISTOGRAM: each value's count in order of insertion, and the most entries it ever held
+    /// (which sizes Java's table, hence its iteration order).
+    Histogram {
+        counts: Vec<(Value, i64)>,
+        most: usize,
+    },
+}
+
+/// Adds `n` to a HISTOGRAM's count of `key`, unless it is a new key past [`HISTOGRAM_LIMIT`].
+fn histogram_add(counts: &mut Vec<(Value, i64)>, most: &mut usize, key: Value, n: i64) {
+    if let Some((_, count)) = counts.iter_mut().find(|(k, _)| *k == key) {
+        *count += n;
+    } else if counts.len() < HISTOGRAM_LIMIT {
+        counts.push((key, n));
+        *most = (*most).max(counts.len());
+    }
+}
+
+/// Java's `String.hashCode` (over UTF-16 code units) spread as `HashMap` spreads it.
+fn java_string_hash(s: &str) -> u32 {
+    let h = s.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
+    let h = h as u32;
+    h ^ (h >> 16)
+}
+
+/// The entries in the order a Java `HashMap` that held at most `most` of them, inserted in this
+/// order, iterates them: by bucket (hash modulo the table's size: 16, doubled past 3/4 full), then
+/// by insertion. A NULL key hashes to 0.
+fn java_hash_map_order(entries: &[(Value, i64)], most: usize) -> Vec<(Value, Value)> {
+    let mut table = 16usize;
+    while most > table / 4 * 3 {
+        table *= 2;
+    }
+    let bucket = |k: &Value| match k {
+        Value::String(s) => java_string_hash(s) as usize & (table - 1),
+        _ => 0,
+    };
+    let mut ordered: Vec<&(Value, i64)> = entries.iter().collect();
+    ordered.sort_by_key(|(k, _)| bucket(k));
+    ordered.into_iter().map(|(k, n)| (k.clone(), Value::Bigint(*n))).collect()
 }
 
 fn add(a: &Value, b: &Value) -> Value {
@@ -340,7 +397,7 @@ impl AggregateFunction {
         match self {
             Self::Count { .. } => Accumulator::Count(0),
             Self::CountDistinct => Accumulator::Set(Vec::new()),
-            Self::Sum(t) => Accumulator::Sum(match t {
+            Self::Sum(t) | Self::SumList(t) => Accumulator::Sum(match t {
                 SqlType::Int => Value::Int(0),
                 SqlType::Bigint => Value::Bigint(0),
                 SqlType::Double => Value::Double(0.0),
@@ -351,6 +408,7 @@ impl AggregateFunction {
             Self::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
             Self::Correlation | Self::StddevSamp { .. } => Accumulator::Moments(Box::new([0.0; 6])),
             Self::Attr => Accumulator::Attr { first: None, mixed: false },
+            Self::Histogram => Accumulator::Histogram { counts: Vec::new(), most: 0 },
             Self::CollectList { .. } => Accumulator::List(Vec::new()),
             Self::CollectSet { .. } => Accumulator::Set(Vec::new()),
             Self::TopK { .. } => Accumulator::List(Vec::new()),
@@ -376,6 +434,12 @@ impl AggregateFunction {
             (Self::Count { star: true }, Accumulator::Count(n)) => *n += 1,
             (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n += 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = add(s, &arg),
+            (Self::SumList(_), Accumulator::Sum(s)) => {
+                if let Value::Array(items) = &arg {
+                    items.iter().for_each(|v| *s = add(s, v));
+                }
+            }
+            (Self::Histogram, Accumulator::Histogram { counts, most }) => histogram_add(counts, most, arg, 1),
             (Self::Min(_), Accumulator::Extreme(m))
                 if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Less)) =>
             {
@@ -448,6 +512,8 @@ impl AggregateFunction {
             self,
             Self::Count { .. }
                 | Self::Sum(_)
+                | Self::SumList(_)
+                | Self::Histogram
                 | Self::Avg
                 | Self::Correlation
                 | Self::StddevSamp { .. }
@@ -465,6 +531,21 @@ impl AggregateFunction {
             (Self::Count { star: true }, Accumulator::Count(n)) => *n -= 1,
             (Self::Count { star: false }, Accumulator::Count(n)) if !arg.is_null() => *n -= 1,
             (Self::Sum(_), Accumulator::Sum(s)) => *s = subtract(s, &arg),
+            (Self::SumList(_), Accumulator::Sum(s)) => {
+                if let Value::Array(items) = &arg {
+                    items.iter().for_each(|v| *s = subtract(s, v));
+                }
+            }
+            (Self::Histogram, Accumulator::Histogram { counts, .. }) => {
+                if let Some(i) = counts.iter().position(|(k, _)| *k == arg) {
+                    if let Some((_, n)) = counts.get_mut(i) {
+                        *n -= 1;
+                        if *n < 1 {
+                            counts.remove(i);
+                        }
+                    }
+                }
+            }
             (Self::Avg, Accumulator::Avg { sum, count }) => {
                 let x = match &arg {
                     Value::Decimal(d) => Some(*d as f64),
@@ -522,6 +603,11 @@ impl AggregateFunction {
             (Accumulator::Avg { sum, count }, Accumulator::Avg { sum: s, count: c }) => {
                 *sum += s;
                 *count += c;
+            }
+            (Accumulator::Histogram { counts, most }, Accumulator::Histogram { counts: other, .. }) => {
+                for (k, n) in other {
+                    histogram_add(counts, most, k.clone(), *n);
+                }
             }
             (Accumulator::List(a), Accumulator::List(b)) => match self {
                 Self::TopK { k, distinct, .. } => b.iter().for_each(|v| top_k_insert(a, v.clone(), *k, *distinct)),
@@ -586,6 +672,7 @@ impl AggregateFunction {
                 let variance = if n < 2.0 { 0.0 } else { m2 / (n - 1.0) };
                 Value::Double(if *self == (Self::StddevSamp { root: true }) { variance.sqrt() } else { variance })
             }
+            Accumulator::Histogram { counts, most } => Value::Map(java_hash_map_order(counts, *most)),
             Accumulator::Attr { first, mixed } => match first {
                 Some(v) if !mixed => v.clone(),
                 _ => Value::Null,
@@ -612,6 +699,49 @@ mod tests {
             f.update(&mut acc, std::slice::from_ref(v), seq as u64);
         }
         acc
+    }
+
+    #[test]
+    fn histogram_counts_texts_and_iterates_as_java_hash_map() {
+        let s = |t: &str| Value::String(t.into());
+        let f = AggregateFunction::Histogram;
+        let mut acc = fold(&f, &[s("c"), s("b"), s("a"), s("BB"), s("Aa"), s("a")]);
+        // Java: "a".."c" hash to 97..99 (buckets 1..3); "Aa" and "BB" both hash to 2112 (bucket 0),
+        // kept in insertion order.
+        let entries = |acc: &Accumulator| match f.result(acc) {
+            Value::Map(m) => m,
+            other => panic!("{other:?}"),
+        };
+        let n = Value::Bigint;
+        assert_eq!(
+            entries(&acc),
+            vec![(s("BB"), n(1)), (s("Aa"), n(1)), (s("a"), n(2)), (s("b"), n(1)), (s("c"), n(1))]
+        );
+        f.undo(&mut acc, &[s("BB")]);
+        f.undo(&mut acc, &[s("a")]);
+        assert_eq!(entries(&acc), vec![(s("Aa"), n(1)), (s("a"), n(1)), (s("b"), n(1)), (s("c"), n(1))]);
+        // At most 1000 distinct texts; known ones still count.
+        let many: Vec<Value> = (0..1100).map(|i| s(&i.to_string())).chain([s("5")]).collect();
+        let acc = fold(&f, &many);
+        let counted = entries(&acc);
+        assert_eq!(counted.len(), HISTOGRAM_LIMIT);
+        assert!(counted.contains(&(s("5"), n(2))) && !counted.iter().any(|(k, _)| *k == s("1050")));
+    }
+
+    #[test]
+    fn sum_list_adds_the_elements_and_takes_them_back() {
+        let f = AggregateFunction::SumList(SqlType::Bigint);
+        let list = |xs: &[Option<i64>]| Value::Array(xs.iter().map(|x| x.map_or(Value::Null, Value::Bigint)).collect());
+        let mut acc = fold(&f, &[list(&[Some(1), Some(2)]), Value::Null, list(&[Some(4), None])]);
+        assert_eq!(f.result(&acc), Value::Bigint(7));
+        f.undo(&mut acc, &[list(&[Some(1), Some(2)])]);
+        assert_eq!(f.result(&acc), Value::Bigint(4));
+        assert_eq!(
+            resolve_aggregate("SUM_LIST", &[SqlType::Array(Box::new(SqlType::Double))], false)
+                .map(|r| r.map(|(_, t)| t)),
+            Some(Ok(SqlType::Double))
+        );
+        assert!(matches!(resolve_aggregate("SUM_LIST", &[SqlType::Bigint], false), Some(Err(_))));
     }
 
     #[test]

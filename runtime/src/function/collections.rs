@@ -1,5 +1,5 @@
 //! Array and map functions: ARRAY_LENGTH, ARRAY_CONTAINS, ARRAY_DISTINCT, ARRAY_MAX, ARRAY_MIN,
-//! ARRAY_SORT, ARRAY_CONCAT, ARRAY_JOIN, SLICE, MAP_KEYS, MAP_VALUES.
+//! ARRAY_SORT, ARRAY_CONCAT, ARRAY_JOIN, ARRAY_REMOVE, SLICE, ENTRIES, MAP_KEYS, MAP_VALUES.
 
 use std::cmp::Ordering;
 
@@ -16,7 +16,9 @@ pub const NAMES: &[&str] = &[
     "ARRAY_LENGTH",
     "ARRAY_MAX",
     "ARRAY_MIN",
+    "ARRAY_REMOVE",
     "ARRAY_SORT",
+    "ENTRIES",
     "MAP_KEYS",
     "MAP_VALUES",
     "SLICE",
@@ -37,6 +39,22 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         ("ARRAY_CONCAT", [a @ SqlType::Array(_), b]) if a == b => ok(concat, a.clone()),
         ("ARRAY_JOIN", [SqlType::Array(_)] | [SqlType::Array(_), SqlType::String]) => ok(join, SqlType::String),
         ("SLICE", [t @ SqlType::Array(_), SqlType::Int, SqlType::Int]) => ok(slice, t.clone()),
+        ("ARRAY_REMOVE", [t @ SqlType::Array(e), v]) if **e == *v => ok(remove, t.clone()),
+        ("ENTRIES", [SqlType::Map(k, v), SqlType::Boolean])
+            if **k == SqlType::String
+                && matches!(
+                    **v,
+                    SqlType::Int
+                        | SqlType::Bigint
+                        | SqlType::Double
+                        | SqlType::Boolean
+                        | SqlType::String
+                        | SqlType::Struct(_)
+                ) =>
+        {
+            let entry = SqlType::Struct(vec![("K".into(), SqlType::String), ("V".into(), (**v).clone())]);
+            ok(entries, SqlType::Array(Box::new(entry)))
+        }
         ("MAP_KEYS", [SqlType::Map(k, _)]) => ok(keys, SqlType::Array(k.clone())),
         ("MAP_VALUES", [SqlType::Map(_, v)]) => ok(values, SqlType::Array(v.clone())),
         (n, _) if NAMES.contains(&n) => bad(),
@@ -65,6 +83,28 @@ fn length(a: &[Value]) -> Result<Value, String> {
 
 fn contains(a: &[Value]) -> Result<Value, String> {
     Ok(items(&a[0]).map(|i| Value::Boolean(i.contains(&a[1]))).unwrap_or(Value::Boolean(false)))
+}
+
+/// The array without the elements equal to the value (NULL removes NULLs); NULL for NULL.
+fn remove(a: &[Value]) -> Result<Value, String> {
+    let Some(list) = a.first().and_then(items) else { return Ok(Value::Null) };
+    let victim = a.get(1).unwrap_or(&Value::Null);
+    Ok(Value::Array(list.iter().filter(|v| *v != victim).cloned().collect()))
+}
+
+/// The map's entries as `STRUCT<K, V>`s, sorted by key when asked (else in the map's order).
+fn entries(a: &[Value]) -> Result<Value, String> {
+    let Some(Value::Map(map)) = a.first() else { return Ok(Value::Null) };
+    let mut out: Vec<(Value, Value)> = map.clone();
+    if a.get(1) == Some(&Value::Boolean(true)) {
+        out.sort_by(|(x, _), (y, _)| match (x, y) {
+            (Value::String(x), Value::String(y)) => x.cmp(y),
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Null, _) => Ordering::Less,
+            _ => Ordering::Greater,
+        });
+    }
+    Ok(Value::Array(out.into_iter().map(|(k, v)| Value::Struct(vec![("K".into(), k), ("V".into(), v)])).collect()))
 }
 
 fn distinct(a: &[Value]) -> Result<Value, String> {

@@ -1,5 +1,5 @@
-//! Functions over JSON text: IS_JSON_STRING, JSON_ARRAY_CONTAINS, JSON_KEYS, JSON_RECORDS,
-//! JSON_ITEMS and JSON_CONCAT. Text that is not JSON gives NULL (FALSE for the predicates).
+//! Functions over JSON text: IS_JSON_STRING, JSON_ARRAY_CONTAINS, JSON_ARRAY_LENGTH, JSON_KEYS,
+//! JSON_RECORDS, JSON_ITEMS and JSON_CONCAT. Text that is not JSON gives NULL (FALSE for the predicates).
 
 use eddy_catalog::SqlType;
 use serde_json::Value as Json;
@@ -7,8 +7,15 @@ use serde_json::Value as Json;
 use super::{signature_error, RowFn};
 use crate::value::Value;
 
-pub const NAMES: &[&str] =
-    &["IS_JSON_STRING", "JSON_ARRAY_CONTAINS", "JSON_CONCAT", "JSON_ITEMS", "JSON_KEYS", "JSON_RECORDS"];
+pub const NAMES: &[&str] = &[
+    "IS_JSON_STRING",
+    "JSON_ARRAY_CONTAINS",
+    "JSON_ARRAY_LENGTH",
+    "JSON_CONCAT",
+    "JSON_ITEMS",
+    "JSON_KEYS",
+    "JSON_RECORDS",
+];
 
 type Found = Option<Result<(RowFn, SqlType), String>>;
 
@@ -20,6 +27,7 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         ("JSON_ARRAY_CONTAINS", [S, t]) if t.is_primitive() && !matches!(t, SqlType::Bytes) => {
             ok(array_contains, Boolean)
         }
+        ("JSON_ARRAY_LENGTH", [S]) => ok(array_length, SqlType::Int),
         ("JSON_KEYS", [S]) => ok(keys, Array(Box::new(S))),
         ("JSON_RECORDS", [S]) => ok(records, Map(Box::new(S), Box::new(S))),
         ("JSON_ITEMS", [S]) => ok(items, Array(Box::new(S))),
@@ -54,6 +62,14 @@ fn array_contains(a: &[Value]) -> Result<Value, String> {
         _ => false,
     });
     Ok(Value::Boolean(found))
+}
+
+/// The length of a JSON array; NULL for anything else (ksqlDB's `JsonArrayLength`).
+fn array_length(a: &[Value]) -> Result<Value, String> {
+    Ok(match a.first().and_then(parse) {
+        Some(Json::Array(items)) => Value::Int(i32::try_from(items.len()).unwrap_or(i32::MAX)),
+        _ => Value::Null,
+    })
 }
 
 fn keys(a: &[Value]) -> Result<Value, String> {

@@ -5,6 +5,7 @@ mod bytes;
 mod collections;
 mod conditional;
 mod datetime;
+mod digest;
 mod json;
 mod json_text;
 mod lambda;
@@ -49,6 +50,7 @@ pub fn resolve_function(name: &str, args: &[SqlType]) -> Option<Result<ResolvedF
         .or_else(|| bytes::resolve(name, args))
         .or_else(|| datetime::resolve(name, args))
         .or_else(|| sets::resolve(name, args))
+        .or_else(|| digest::resolve(name, args))
         .or_else(|| json_text::resolve(name, args))?;
     Some(found.map(|(f, ret)| ResolvedFunction {
         udf: Arc::new(ScalarUDF::new_from_impl(RowUdf::new(name, args.to_vec(), ret.clone(), f))),
@@ -70,6 +72,7 @@ pub fn function_names() -> Vec<&'static str> {
         .chain(bytes::NAMES)
         .chain(datetime::NAMES)
         .chain(sets::NAMES)
+        .chain(digest::NAMES)
         .chain(json_text::NAMES)
         .chain(lambda::NAMES)
         .copied()
