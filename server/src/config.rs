@@ -258,7 +258,8 @@ impl Config {
         for entry in flags.limits.iter().filter(|e| !e.trim().is_empty()) {
             let (name, value) = entry.split_once('=').ok_or_else(|| {
                 format!(
-                    "invalid --limit '{entry}': use NAME=VALUE (commas separate several; write numbers without them)"
+                    "invalid limit '{entry}' (--limit or EDDY_LIMITS): use NAME=VALUE (commas separate several; \
+                     write numbers without them)"
                 )
             })?;
             limits.push((full_limit_name(name), value.trim().to_string()));

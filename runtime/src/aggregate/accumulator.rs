@@ -439,7 +439,10 @@ impl AggregateFunction {
                     items.iter().for_each(|v| *s = add(s, v));
                 }
             }
-            (Self::Histogram, Accumulator::Histogram { counts, most }) => histogram_add(counts, most, arg, 1),
+            // ksqlDB's map cannot key a NULL in any format: NULLs are not counted.
+            (Self::Histogram, Accumulator::Histogram { counts, most }) if !arg.is_null() => {
+                histogram_add(counts, most, arg, 1)
+            }
             (Self::Min(_), Accumulator::Extreme(m))
                 if !arg.is_null() && (m.is_null() || compare(&arg, m) == Some(Ordering::Less)) =>
             {
@@ -705,7 +708,7 @@ mod tests {
     fn histogram_counts_texts_and_iterates_as_java_hash_map() {
         let s = |t: &str| Value::String(t.into());
         let f = AggregateFunction::Histogram;
-        let mut acc = fold(&f, &[s("c"), s("b"), s("a"), s("BB"), s("Aa"), s("a")]);
+        let mut acc = fold(&f, &[s("c"), s("b"), s("a"), s("BB"), Value::Null, s("Aa"), s("a")]);
         // Java: "a".."c" hash to 97..99 (buckets 1..3); "Aa" and "BB" both hash to 2112 (bucket 0),
         // kept in insertion order.
         let entries = |acc: &Accumulator| match f.result(acc) {
@@ -717,6 +720,7 @@ mod tests {
             entries(&acc),
             vec![(s("BB"), n(1)), (s("Aa"), n(1)), (s("a"), n(2)), (s("b"), n(1)), (s("c"), n(1))]
         );
+        f.undo(&mut acc, &[Value::Null]);
         f.undo(&mut acc, &[s("BB")]);
         f.undo(&mut acc, &[s("a")]);
         assert_eq!(entries(&acc), vec![(s("Aa"), n(1)), (s("a"), n(1)), (s("b"), n(1)), (s("c"), n(1))]);

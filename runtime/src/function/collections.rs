@@ -39,7 +39,10 @@ pub fn resolve(name: &str, args: &[SqlType]) -> Found {
         ("ARRAY_CONCAT", [a @ SqlType::Array(_), b]) if a == b => ok(concat, a.clone()),
         ("ARRAY_JOIN", [SqlType::Array(_)] | [SqlType::Array(_), SqlType::String]) => ok(join, SqlType::String),
         ("SLICE", [t @ SqlType::Array(_), SqlType::Int, SqlType::Int]) => ok(slice, t.clone()),
-        ("ARRAY_REMOVE", [t @ SqlType::Array(e), v]) if **e == *v => ok(remove, t.clone()),
+        // An INT array and a BIGINT value (the SQL engine's integer literals) compare as numbers.
+        ("ARRAY_REMOVE", [t @ SqlType::Array(e), v]) if **e == *v || (plain_number(e) && plain_number(v)) => {
+            ok(remove, t.clone())
+        }
         ("ENTRIES", [SqlType::Map(k, v), SqlType::Boolean])
             if **k == SqlType::String
                 && matches!(
@@ -85,11 +88,39 @@ fn contains(a: &[Value]) -> Result<Value, String> {
     Ok(items(&a[0]).map(|i| Value::Boolean(i.contains(&a[1]))).unwrap_or(Value::Boolean(false)))
 }
 
+fn plain_number(t: &SqlType) -> bool {
+    matches!(t, SqlType::Int | SqlType::Bigint | SqlType::Double)
+}
+
+/// Whether two values are equal, INT, BIGINT and DOUBLE compared as numbers.
+fn equal(a: &Value, b: &Value) -> bool {
+    fn int(v: &Value) -> Option<i64> {
+        match v {
+            Value::Int(i) => Some(i64::from(*i)),
+            Value::Bigint(i) => Some(*i),
+            _ => None,
+        }
+    }
+    fn float(v: &Value) -> Option<f64> {
+        match v {
+            Value::Double(d) => Some(*d),
+            other => int(other).map(|i| i as f64),
+        }
+    }
+    match (int(a), int(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ if matches!(a, Value::Double(_)) || matches!(b, Value::Double(_)) => {
+            matches!((float(a), float(b)), (Some(x), Some(y)) if x == y)
+        }
+        _ => a == b,
+    }
+}
+
 /// The array without the elements equal to the value (NULL removes NULLs); NULL for NULL.
 fn remove(a: &[Value]) -> Result<Value, String> {
     let Some(list) = a.first().and_then(items) else { return Ok(Value::Null) };
     let victim = a.get(1).unwrap_or(&Value::Null);
-    Ok(Value::Array(list.iter().filter(|v| *v != victim).cloned().collect()))
+    Ok(Value::Array(list.iter().filter(|v| !equal(v, victim)).cloned().collect()))
 }
 
 /// The map's entries as `STRUCT<K, V>`s, sorted by key when asked (else in the map's order).
@@ -194,4 +225,22 @@ fn values(a: &[Value]) -> Result<Value, String> {
         Value::Map(entries) => Value::Array(entries.iter().map(|(_, v)| v.clone()).collect()),
         _ => Value::Null,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_remove_takes_every_match_out() {
+        let ints = |xs: &[i32]| Value::Array(xs.iter().map(|x| Value::Int(*x)).collect());
+        assert_eq!(remove(&[ints(&[1, 2, 3, 2, 1]), Value::Bigint(2)]), Ok(ints(&[1, 3, 1])));
+        assert_eq!(remove(&[ints(&[1, 2]), Value::Double(2.0)]), Ok(ints(&[1])));
+        let texts = Value::Array(vec![Value::String("a".into()), Value::Null]);
+        assert_eq!(remove(&[texts, Value::Null]), Ok(Value::Array(vec![Value::String("a".into())])));
+        assert_eq!(remove(&[Value::Null, Value::Int(1)]), Ok(Value::Null));
+        let array = SqlType::Array(Box::new(SqlType::Int));
+        assert!(resolve("ARRAY_REMOVE", &[array.clone(), SqlType::Bigint]).is_some_and(|r| r.is_ok()));
+        assert!(resolve("ARRAY_REMOVE", &[array, SqlType::String]).is_some_and(|r| r.is_err()));
+    }
 }

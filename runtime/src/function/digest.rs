@@ -61,5 +61,9 @@ mod tests {
             Ok(Value::String("00010203-0405-0607-0809-0a0b0c0d0e0f".into()))
         );
         assert_eq!(uuid_of_bytes(&[Value::Bytes(vec![1, 2])]), Ok(Value::Null));
+        // The SQL engine calls it per row rather than folding it into one value.
+        let resolved = super::super::resolve_function("UUID", &[]).and_then(Result::ok).expect("UUID()");
+        assert_eq!(resolved.udf.signature().volatility, datafusion_expr::Volatility::Volatile);
+        assert!(!super::super::is_volatile("MD5"));
     }
 }

@@ -28,6 +28,15 @@ pub use lambda::{LambdaKind, LambdaUdf};
 pub use row_udf::{RowFn, RowUdf};
 pub use text::{MAX_BUILT_ELEMENTS, MAX_BUILT_STRING_CHARS};
 
+/// Functions whose result differs per call with the same arguments (Postgres' `provolatile = 'v'`):
+/// the SQL engine must call them per row, never fold them into a constant.
+const VOLATILE: &[&str] = &["RANDOM", "UUID"];
+
+/// Whether a function (by upper-case name) is volatile ([`VOLATILE`]).
+pub fn is_volatile(name: &str) -> bool {
+    VOLATILE.contains(&name)
+}
+
 /// A function resolved for argument types: the UDF to call and its result type.
 pub struct ResolvedFunction {
     pub udf: Arc<ScalarUDF>,

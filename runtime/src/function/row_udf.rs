@@ -23,7 +23,8 @@ pub struct RowUdf {
 
 impl RowUdf {
     pub fn new(name: &str, args: Vec<SqlType>, ret: SqlType, f: RowFn) -> Self {
-        Self { name: name.to_string(), args, ret, f, signature: Signature::variadic_any(Volatility::Immutable) }
+        let volatility = if super::is_volatile(name) { Volatility::Volatile } else { Volatility::Immutable };
+        Self { name: name.to_string(), args, ret, f, signature: Signature::variadic_any(volatility) }
     }
 }
 

@@ -39,7 +39,9 @@ impl std::hash::Hash for KsqlFunction {
 
 impl KsqlFunction {
     fn new(name: &str, builtin: Option<Arc<ScalarUDF>>) -> Self {
-        Self { name: name.to_lowercase(), signature: Signature::user_defined(Volatility::Immutable), builtin }
+        let volatility =
+            if eddy_runtime::function::is_volatile(name) { Volatility::Volatile } else { Volatility::Immutable };
+        Self { name: name.to_lowercase(), signature: Signature::user_defined(volatility), builtin }
     }
 
     /// ksqlDB's function for these argument types, if it has one.
