@@ -188,9 +188,16 @@ fn too_complex(message: String, text: &str, at: sqlparser::tokenizer::Location) 
 /// statement, type nesting, statements per message and parameter numbers. A text that cannot be
 /// tokenized passes (the parser reports it).
 pub fn check_text(text: &str) -> Result<Weight, EngineError> {
-    // Tokenizing a large text takes a while too.
-    heavy(Weight { bytes: text.len(), operators: 0, items: 0 }, || scan(text))
+    // Tokenizing a text of a few thousand items takes milliseconds in a debug build: off the turn too.
+    if text.len() > SCAN_INLINE_BYTES && multi_thread() {
+        tokio::task::block_in_place(|| scan(text))
+    } else {
+        scan(text)
+    }
 }
+
+/// A text over this many bytes is tokenized for [`check_text`] off the async worker's turn.
+const SCAN_INLINE_BYTES: usize = 16 << 10;
 
 fn scan(text: &str) -> Result<Weight, EngineError> {
     let mut weight = Weight { bytes: text.len(), operators: 0, items: 0 };

@@ -81,9 +81,10 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
     eddy_server::limits::configure(&config.limits)?;
     let bootstrap = settings.bootstrap.clone();
     let broker = Arc::new(KafkaBroker::new(settings, admin, embedded.clone()).map_err(|e| e.to_string())?);
-    let engine = Arc::new(
-        Engine::new(broker, Some(config.command_topic())).await.map_err(|e| format!("cannot start the engine: {e}"))?,
-    );
+    let engine = Arc::new(Engine::new(broker, Some(config.command_topic())).await.map_err(|e| match e.hint() {
+        Some(hint) => format!("cannot start the engine: {e}\nhint: {hint}"),
+        None => format!("cannot start the engine: {e}"),
+    })?);
     engine.set_push_limits(config.push_limits);
     let listener = TcpListener::bind(&config.pg_listen)
         .await

@@ -435,6 +435,56 @@ async fn records_deleted_before_a_query_read_them_are_reported_lost() {
     server.terminate();
 }
 
+/// A stream-table join created over topics that already hold data joins each stream record with
+/// the table as of the record's time: a query's inputs are read in timestamp order (issue 18,
+/// Kafka Streams' `PartitionGroup`), for a persistent query and for a push query alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_over_existing_data_reads_its_inputs_in_timestamp_order() {
+    let server = Server::start(&[]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE STREAM orders (id INT KEY, amount INT) WITH (KAFKA_TOPIC='orders', VALUE_FORMAT='JSON', PARTITIONS=1);
+             CREATE TABLE tiers (id INT PRIMARY KEY, tier STRING) WITH (KAFKA_TOPIC='tiers', VALUE_FORMAT='JSON', PARTITIONS=1);",
+        )
+        .await
+        .expect("create");
+    // Tier i at 1000 + 20 i, order i at 1010 + 20 i: every order falls between two tier changes.
+    let kafka = producer(&server.kafka);
+    const N: i32 = 2_000;
+    for i in 0..N {
+        let at = 1_000 + 20 * i64::from(i);
+        produce(&kafka, "orders", &1i32.to_be_bytes(), &format!(r#"{{"AMOUNT":{i}}}"#), at + 10).await;
+        produce(&kafka, "tiers", &1i32.to_be_bytes(), &format!(r#"{{"TIER":"t{i}"}}"#), at).await;
+    }
+    let expected: Vec<Option<String>> = (0..N).map(|i| Some(format!(r#"{{"AMOUNT":{i},"TIER":"t{i}"}}"#))).collect();
+    client
+        .batch_execute(
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM enriched AS SELECT o.id AS id, o.amount AS amount, t.tier AS tier
+               FROM orders o LEFT JOIN tiers t ON o.id = t.id;",
+        )
+        .await
+        .expect("csas");
+    let joined: Vec<Option<String>> =
+        consume(&server.kafka, "ENRICHED", N as usize).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(joined, expected);
+
+    // The same join as a push query from the beginning.
+    let pushed = rows(
+        &client,
+        &format!("SELECT o.amount, t.tier FROM orders o LEFT JOIN tiers t ON o.id = t.id EMIT CHANGES LIMIT {N}"),
+    )
+    .await;
+    let pushed: Vec<String> = pushed
+        .into_iter()
+        .map(|r| format!("{}:{}", r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()))
+        .collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("{i}:t{i}")).collect();
+    assert_eq!(pushed, expected);
+    server.terminate();
+}
+
 /// Limits are configurable (`--limit`, `[limits]`), listed by SHOW PROPERTIES, and a pull query's
 /// result past its row limit is refused with 54000 rather than collected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

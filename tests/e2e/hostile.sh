@@ -4,7 +4,8 @@
 # types, resource bombs, parameter numbers, many statements) while a watcher runs SELECT 1 and a
 # push query stays open. Fails on any crash, stall, wrong answer or RSS over the bound.
 #
-# The bounds are for the debug build CI runs: SELECT 1 answered within 250 ms, RSS under 6 GiB (a
+# The bounds are for the debug build CI runs: SELECT 1 answered within 250 ms (a case whose SELECT 1
+# was slower is run again, and a stall counts when it repeats: noise does not), RSS under 6 GiB (a
 # statement at the operator limit walks its syntax tree recursively, with unoptimized frames).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -6,6 +6,7 @@ mod capacity;
 mod client;
 mod continuity;
 mod embedded;
+mod partition_group;
 mod print;
 mod push;
 mod query_task;

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// Starts reading a topic for PRINT.
 pub async fn start(topic: &str, settings: &ClientSettings, from_beginning: bool) -> Result<RecordStream> {
-    let (consumer, _) = assigned_consumer(settings, &[topic.to_string()], from_beginning).await?;
+    let (consumer, _, _) = assigned_consumer(settings, &[topic.to_string()], from_beginning).await?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         loop {

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::client::ClientSettings;
 use super::continuity::{self, Continuity, Start};
+use super::partition_group::{until, PartitionGroup};
 use crate::broker::RowStream;
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
@@ -52,19 +53,21 @@ pub(crate) fn partition_ids<C: Consumer>(consumer: &C, topic: &str) -> Result<Ve
 }
 
 /// A consumer assigned every partition of `topic` at its end (or beginning), without a group join,
-/// with the offsets it was assigned at. An offset the log no longer holds resumes at the log's start.
+/// with the offsets it was assigned at and, read from the beginning, the group of its partitions'
+/// backlogs. An offset the log no longer holds resumes at the log's start.
 pub(crate) async fn assigned_consumer(
     settings: &ClientSettings,
     topics: &[String],
     earliest: bool,
-) -> Result<(StreamConsumer, Continuity)> {
+) -> Result<(StreamConsumer, Continuity, PartitionGroup)> {
     let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
     let config = settings.consumer(&group, true);
     let topics = topics.to_vec();
     // Creating a client starts its threads and takes milliseconds: off the async workers too.
-    let consumer = tokio::task::spawn_blocking(move || -> Result<(StreamConsumer, Continuity)> {
+    let consumer = tokio::task::spawn_blocking(move || -> Result<(StreamConsumer, Continuity, PartitionGroup)> {
         let consumer: StreamConsumer = config.create()?;
         let mut continuity = Continuity::default();
+        let mut backlogs = Vec::new();
         let mut tpl = TopicPartitionList::new();
         for topic_name in topics {
             let partitions = partition_ids(&consumer, &topic_name)?;
@@ -73,6 +76,10 @@ pub(crate) async fn assigned_consumer(
             }
             for p in partitions {
                 let offset = if earliest {
+                    let (low, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
+                    if low < high {
+                        backlogs.push((topic_name.clone(), p, high));
+                    }
                     Offset::Beginning
                 } else {
                     // An explicit offset, so that records produced once we return are never skipped.
@@ -84,7 +91,7 @@ pub(crate) async fn assigned_consumer(
             }
         }
         consumer.assign(&tpl)?;
-        Ok((consumer, continuity))
+        Ok((consumer, continuity, PartitionGroup::new(backlogs)))
     })
     .await
     .map_err(|e| RuntimeError::Internal(e.to_string()))??;
@@ -112,8 +119,15 @@ fn push_record(runs: &mut Vec<TopicRecords>, msg: &BorrowedMessage<'_>) {
 
 /// Waits for the next poll's worth of records: at least one, then whatever arrives within a few ms.
 /// Records come back as runs of one topic each, in the order they were read.
+/// Only the wait for the first record may be cancelled without losing records.
 pub(crate) async fn next_records(consumer: &StreamConsumer) -> Result<Vec<TopicRecords>> {
     let first = consumer.recv().await?;
+    batch_after(consumer, first).await
+}
+
+/// A batch that starts with `first`: whatever else the consumer holds or receives within
+/// [`MAX_BATCH_WAIT`]. Not to be cancelled (the records read so far would be lost).
+pub(crate) async fn batch_after(consumer: &StreamConsumer, first: BorrowedMessage<'_>) -> Result<Vec<TopicRecords>> {
     let mut runs = Vec::new();
     push_record(&mut runs, &first);
     drop(first);
@@ -155,31 +169,36 @@ pub async fn start(
 ) -> Result<RowStream> {
     let mut pipeline = Pipeline::new(&dataflow, metrics.clone())?;
     let topics = dataflow.input.topics();
-    let (consumer, mut continuity) = assigned_consumer(settings, &topics, earliest).await?;
+    let (consumer, mut continuity, mut group) = assigned_consumer(settings, &topics, earliest).await?;
     let consumer = Arc::new(consumer);
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
-            let records = tokio::select! {
+            let first = tokio::select! {
                 // The session went away (client disconnected, cancelled, or LIMIT reached).
                 _ = tx.closed() => break,
-                r = next_records(&consumer) => r,
+                m = consumer.recv() => Some(m),
+                () = until(group.deadline()) => None,
             };
-            let checked = match records {
-                Ok(runs) => continuity::check(&consumer, &mut continuity, Start::Anywhere, &runs, &metrics, "push")
-                    .await
-                    .map(|()| runs),
-                Err(e) => Err(e),
+            let checked = match first {
+                Some(Ok(first)) => match batch_after(&consumer, first).await {
+                    Ok(runs) => continuity::check(&consumer, &mut continuity, Start::Anywhere, &runs, &metrics, "push")
+                        .await
+                        .map(|()| runs),
+                    Err(e) => Err(e),
+                },
+                Some(Err(e)) => Err(e.into()),
+                None => Ok(Vec::new()),
             };
-            let runs = match checked {
-                Ok(runs) => runs,
+            match checked {
+                Ok(runs) => group.add(runs),
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
                     break;
                 }
-            };
+            }
             let mut closed = false;
-            for (topic, records) in runs {
+            for (topic, records) in group.release(Instant::now()) {
                 match pipeline.process_batch(&topic, &records) {
                     Ok(Some(batch)) => {
                         if tx.send(Ok(batch)).await.is_err() {

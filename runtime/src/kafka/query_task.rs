@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -16,7 +16,8 @@ use super::broker::{send_all, Destination, Unproducible};
 use super::capacity::PartitionCapacity;
 use super::client::ClientSettings;
 use super::continuity::{self, Continuity, Start};
-use super::push::{next_records, partition_ids};
+use super::partition_group::{until, PartitionGroup};
+use super::push::{batch_after, partition_ids};
 use crate::broker::RunningQuery;
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
@@ -81,6 +82,42 @@ pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[St
     Ok(())
 }
 
+/// The input partitions holding records past where the query's group starts reading (its
+/// committed offsets, else the log's start), with the log's end: what the task reads before it is
+/// live. A broker that does not answer leaves the task without backlogs to wait for (logged).
+async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) -> Vec<(String, i32, i64)> {
+    let found = tokio::task::spawn_blocking(move || -> Result<Vec<(String, i32, i64)>> {
+        let timeout = Duration::from_secs(10);
+        let mut all = TopicPartitionList::new();
+        for topic in &topics {
+            for p in partition_ids(consumer.as_ref(), topic)? {
+                all.add_partition(topic, p);
+            }
+        }
+        let committed = consumer.committed_offsets(all, timeout)?;
+        let mut backlogs = Vec::new();
+        for e in committed.elements() {
+            let (low, high) = consumer.fetch_watermarks(e.topic(), e.partition(), timeout)?;
+            let start = match e.offset() {
+                Offset::Offset(o) => o.max(low),
+                _ => low,
+            };
+            if start < high {
+                backlogs.push((e.topic().to_string(), e.partition(), high));
+            }
+        }
+        Ok(backlogs)
+    })
+    .await;
+    match found.map_err(|e| RuntimeError::Internal(e.to_string())).and_then(|r| r) {
+        Ok(backlogs) => backlogs,
+        Err(e) => {
+            tracing::warn!(query = %id, error = %e, "cannot read the inputs' backlogs; records are merged as they come");
+            Vec::new()
+        }
+    }
+}
+
 /// Starts a persistent query task; a query reading from the latest offsets has them pinned first
 /// ([`pin_start_offsets`]).
 pub fn start(
@@ -112,7 +149,7 @@ pub fn start(
     let query_id = id.to_string();
     let handle = tokio::spawn(async move {
         let sink = Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics };
-        let result = run(&query_id, pipeline, consumer, sink, stop_rx).await;
+        let result = run(&query_id, pipeline, consumer, topics, sink, stop_rx).await;
         if let Err(e) = result {
             tracing::error!(query = %query_id, error = %e, "query failed");
             if let Ok(mut slot) = task_error.lock() {
@@ -160,19 +197,31 @@ async fn run(
     id: &str,
     mut pipeline: Pipeline,
     consumer: StreamConsumer,
+    topics: Vec<String>,
     sink: Sink,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let (producer, sink_topic) = (&sink.producer, sink.topic.as_str());
     let consumer = Arc::new(consumer);
     let mut continuity = Continuity::default();
-    tracing::info!(query = %id, sink = %sink_topic, "query started");
+    let mut group = PartitionGroup::new(backlogs(id, consumer.clone(), topics).await);
+    tracing::info!(query = %id, sink = %sink_topic, backlog_partitions = group.waiting(), "query started");
     loop {
-        let records = tokio::select! {
+        let first = tokio::select! {
             _ = stop.changed() => break,
-            r = next_records(&consumer) => r?,
+            m = consumer.recv() => Some(m?),
+            () = until(group.deadline()) => None,
         };
-        continuity::check(&consumer, &mut continuity, Start::Committed, &records, &sink.metrics, id).await?;
+        if let Some(first) = first {
+            let records = batch_after(&consumer, first).await?;
+            continuity::check(&consumer, &mut continuity, Start::Committed, &records, &sink.metrics, id).await?;
+            group.add(records);
+        }
+        // Offsets are committed for what was processed, never for what is still buffered.
+        let records = group.release(Instant::now());
+        if records.is_empty() {
+            continue;
+        }
         let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
         for (topic, records) in &records {
             for r in records {

@@ -1,5 +1,6 @@
 //! The command log: successful DDL and persistent-query statements, appended to a one-partition
-//! topic and replayed on start so a restarted server recovers its streams, tables and queries.
+//! topic and replayed on start so a restarted server recovers its streams, tables and queries. A
+//! command topic of more than one partition is refused: its order would be lost.
 
 use eddy_catalog::Command;
 use eddy_parser::parse_statements;
@@ -24,9 +25,17 @@ impl Engine {
     /// Creates the command topic if missing and replays what it holds.
     pub(super) async fn recover(&self) -> Result<(), EngineError> {
         let Some(topic) = &self.command_topic else { return Ok(()) };
-        if self.broker.partitions(topic).await?.is_none() {
-            self.broker.create_topic(topic, 1, 1).await?;
-            return Ok(());
+        match self.broker.partitions(topic).await? {
+            None => {
+                self.broker.create_topic(topic, 1, 1).await?;
+                return Ok(());
+            }
+            // Commands replay in the order they ran only from one partition: a topic a broker
+            // auto-created with its default count would replay them out of order and lose queries.
+            Some(partitions) if partitions != 1 => {
+                return Err(EngineError::command_topic_partitions(topic, partitions))
+            }
+            Some(_) => {}
         }
         let records = self.broker.read_all(topic).await?;
         let mut replayed = 0;
@@ -56,5 +65,28 @@ impl Engine {
         }
         tracing::info!(commands = replayed, topic = %topic, "catalog recovered from the command log");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use eddy_runtime::{Broker, MemoryBroker};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_topic_of_several_partitions_is_refused_with_its_name_and_count() {
+        let broker = Arc::new(MemoryBroker::new());
+        broker.create_topic("_eddy_commands", 3, 1).await.expect("topic");
+        let refused = Engine::new(broker.clone(), Some("_eddy_commands".into())).await.err().expect("refused");
+        let message = refused.to_string();
+        assert!(message.contains("'_eddy_commands'") && message.contains("3 partitions"), "{message}");
+
+        // A missing one is created with one partition, and a restart over it is accepted.
+        Engine::new(broker.clone(), Some("_eddy_fresh".into())).await.expect("created");
+        assert_eq!(broker.partitions("_eddy_fresh").await.expect("listed"), Some(1));
+        Engine::new(broker, Some("_eddy_fresh".into())).await.expect("restarted");
     }
 }

@@ -68,6 +68,7 @@ pub mod sqlstate {
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const DEPENDENT_OBJECTS: &str = "2BP01";
     pub const SYSTEM_ERROR: &str = "58000";
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
     pub const INTERNAL: &str = "XX000";
 }
 
@@ -113,6 +114,21 @@ impl EngineError {
             plan_kind: Some(e.kind),
             notes: None,
         }
+    }
+
+    /// The command topic exists with more than one partition: commands would replay out of order.
+    pub fn command_topic_partitions(topic: &str, partitions: i32) -> Self {
+        Self::new(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "the command topic '{topic}' has {partitions} partitions; it must have exactly 1, so that \
+                 statements replay in the order they ran"
+            ),
+        )
+        .with_hint(
+            "the topic was likely created by a broker's automatic topic creation: delete it (the catalog it holds \
+             cannot be replayed in order) or start with another --service-id",
+        )
     }
 
     /// The same error at a 1-based character position.
