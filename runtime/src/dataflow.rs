@@ -232,6 +232,15 @@ pub struct SinkSpec {
 }
 
 impl Dataflow {
+    /// Whether the query keeps state between records (a join, an aggregation, a filter over an
+    /// aggregate's changelog), which a restarted task must rebuild before it goes on.
+    pub fn holds_state(&self) -> bool {
+        fn stateful(step: &Step) -> bool {
+            matches!(step, Step::Aggregate { .. } | Step::TableFilter { keys: Some(_), .. })
+        }
+        matches!(self.input, Input::Join(_)) || self.steps.iter().any(stateful)
+    }
+
     /// Lines of the dataflow as a tree, sink first.
     pub fn explain(&self) -> Vec<String> {
         let mut lines = Vec::new();

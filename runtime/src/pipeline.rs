@@ -146,6 +146,12 @@ impl Pipeline {
         })
     }
 
+    /// Counts into other metrics from now on; returns the previous ones (a restore's re-read
+    /// records are not counted as the query's input).
+    pub fn replace_metrics(&mut self, metrics: Arc<QueryMetrics>) -> Arc<QueryMetrics> {
+        std::mem::replace(&mut self.metrics, metrics)
+    }
+
     /// The topics the pipeline reads.
     pub fn topics(&self) -> &[String] {
         &self.topics

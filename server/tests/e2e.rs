@@ -185,6 +185,124 @@ async fn restart_recovers_streams_and_queries() {
     server.terminate();
 }
 
+/// The latest value per key of a topic, read from the beginning until `done` holds (or panics
+/// after 60 s).
+fn latest_until(
+    bootstrap: &str,
+    topic: &str,
+    done: impl Fn(&std::collections::BTreeMap<Vec<u8>, String>) -> bool,
+) -> std::collections::BTreeMap<Vec<u8>, String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "e2e-latest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("partition");
+    consumer.assign(&tpl).expect("assign");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut latest = std::collections::BTreeMap::new();
+    while !done(&latest) {
+        assert!(std::time::Instant::now() < deadline, "timed out on {topic}: {latest:?}");
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let value = m.payload().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+            latest.insert(m.key().unwrap_or_default().to_vec(), value);
+        }
+    }
+    latest
+}
+
+/// The offset a query's consumer group committed for partition 0 of a topic, once it is `want`
+/// (or panics after 60 s).
+fn wait_for_commit(bootstrap: &str, query_id: &str, topic: &str, want: i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("_eddy_query_{query_id}"))
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10)).expect("committed");
+        let at = committed.elements().first().map(|e| e.offset());
+        if at == Some(Offset::Offset(want)) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{query_id} committed {at:?}, not {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Issue 18's case: a server against a broker it does not own counts clicks per user, is killed
+/// (SIGKILL) and started again; the aggregation's state is rebuilt from its input before the
+/// query goes on, so two more clicks per user make 12, not 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_keep_their_values_across_a_kill_and_restart() {
+    let broker = eddy_runtime::kafka::EmbeddedKafka::start().expect("mock cluster");
+    let bootstrap = broker.bootstrap_servers().to_string();
+    for topic in ["_eddy_e2e_state_command_topic", "clicks", "PER_USER"] {
+        broker.create_topic(topic, 1).await.expect("create topic");
+    }
+    let args = ["--kafka", bootstrap.as_str(), "--service-id", "e2e_state"];
+    let server = Server::start(&args);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE STREAM clicks (id INT KEY, user_id STRING, ms INT) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON');
+             SET 'auto.offset.reset'='earliest';
+             CREATE TABLE per_user AS SELECT user_id, COUNT(*) AS n, SUM(ms) AS total FROM clicks GROUP BY user_id;",
+        )
+        .await
+        .expect("setup");
+    let query_id = rows(&client, "SHOW QUERIES")
+        .await
+        .into_iter()
+        .find(|r| r[3].as_deref() == Some("PER_USER"))
+        .and_then(|r| r[0].clone())
+        .expect("the query is listed");
+    let kafka = producer(&bootstrap);
+    let users = ["ann", "bob", "cy"];
+    let mut ts = 0i64;
+    for round in 0..10 {
+        for user in users {
+            ts += 1;
+            let value = format!(r#"{{"USER_ID":"{user}","MS":{}}}"#, round + 1);
+            produce(&kafka, "clicks", &(ts as i32).to_be_bytes(), &value, 1_000 * ts).await;
+        }
+    }
+    let counted = |n: u32, total: u32| {
+        move |latest: &std::collections::BTreeMap<Vec<u8>, String>| {
+            latest.len() == 3 && latest.values().all(|v| v == &format!(r#"{{"N":{n},"TOTAL":{total}}}"#))
+        }
+    };
+    latest_until(&bootstrap, "PER_USER", counted(10, 55));
+    wait_for_commit(&bootstrap, &query_id, "clicks", 30);
+    drop(client);
+    drop(server); // SIGKILL
+
+    let server = Server::start(&args);
+    for round in 10..12 {
+        for user in users {
+            ts += 1;
+            let value = format!(r#"{{"USER_ID":"{user}","MS":{}}}"#, round + 1);
+            produce(&kafka, "clicks", &(ts as i32).to_be_bytes(), &value, 1_000 * ts).await;
+        }
+    }
+    // 12 clicks each, MS 1..=12: the state of the first 10 was rebuilt, not restarted from empty.
+    latest_until(&bootstrap, "PER_USER", counted(12, 78));
+    let client = server.connect().await;
+    let status = rows(&client, "SHOW QUERIES").await.into_iter().find(|r| r[3].as_deref() == Some("PER_USER"));
+    let status = status.and_then(|r| r[2].clone()).unwrap_or_default();
+    assert!(status.starts_with("RUNNING") && status.contains("records in: 6"), "{status}");
+    server.terminate();
+}
+
 /// Push queries listed by SHOW QUERIES.
 async fn push_queries(client: &tokio_postgres::Client) -> usize {
     rows(client, "SHOW QUERIES").await.iter().filter(|r| r[1].as_deref() == Some("PUSH")).count()

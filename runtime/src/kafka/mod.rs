@@ -10,6 +10,7 @@ mod partition_group;
 mod print;
 mod push;
 mod query_task;
+mod restore;
 mod view_feed;
 
 pub use admin::{KafkaAdmin, MockAdmin, TopicAdmin};

@@ -78,6 +78,7 @@ pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[St
     }
     if pin.count() > 0 {
         consumer.commit(&pin, CommitMode::Sync)?;
+        super::restore::record_start(settings, query_id, &pin)?;
     }
     Ok(())
 }
@@ -118,6 +119,28 @@ async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) 
     }
 }
 
+/// Rebuilds a stateful query's state from what its group committed before (nothing on a first
+/// start); see [`super::restore`].
+async fn restore_state(
+    id: &str,
+    settings: &ClientSettings,
+    pipeline: &mut Pipeline,
+    topics: &[String],
+    holds_state: bool,
+) -> Result<()> {
+    if !holds_state {
+        return Ok(());
+    }
+    let (s, query, t) = (settings.clone(), id.to_string(), topics.to_vec());
+    let ranges = tokio::task::spawn_blocking(move || super::restore::ranges(&s, &query, &t))
+        .await
+        .map_err(|e| RuntimeError::Internal(e.to_string()))??;
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    super::restore::restore(id, settings, pipeline, &ranges).await.map(|_| ())
+}
+
 /// Starts a persistent query task; a query reading from the latest offsets has them pinned first
 /// ([`pin_start_offsets`]).
 pub fn start(
@@ -147,9 +170,19 @@ pub fn start(
     let error = Arc::new(Mutex::new(None));
     let task_error = error.clone();
     let query_id = id.to_string();
+    let (settings, holds_state) = (settings.clone(), dataflow.holds_state());
     let handle = tokio::spawn(async move {
         let sink = Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics };
-        let result = run(&query_id, pipeline, consumer, topics, sink, stop_rx).await;
+        let mut pipeline = pipeline;
+        let mut stop = stop_rx;
+        let restored = tokio::select! {
+            _ = stop.changed() => return,
+            r = restore_state(&query_id, &settings, &mut pipeline, &topics, holds_state) => r,
+        };
+        let result = match restored {
+            Ok(()) => run(&query_id, pipeline, consumer, topics, sink, stop).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             tracing::error!(query = %query_id, error = %e, "query failed");
             if let Ok(mut slot) = task_error.lock() {
