@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eddy_runtime::kafka::{ClientSettings, EmbeddedKafka, KafkaAdmin, KafkaBroker, MockAdmin, TopicAdmin};
-use eddy_runtime::OutputRecord;
 use eddy_server::{Engine, Session};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -28,13 +27,38 @@ pub struct KafkaBench {
     settings: ClientSettings,
     partitions: i32,
     label: String,
-    _cluster: Option<Arc<EmbeddedKafka>>,
+    admin: Arc<dyn TopicAdmin>,
+    cluster: Option<Arc<EmbeddedKafka>>,
     events: u64,
     bytes: u64,
     next_id: u32,
     /// The pre-loaded bid topic (named per run: another broker may keep earlier runs' topics).
     input: String,
     counting: Counting,
+}
+
+/// Runs statements on an engine, reading from the earliest offsets.
+fn execute_on(runtime: &tokio::runtime::Runtime, engine: &Arc<Engine>, sql: &str) -> Result<(), String> {
+    runtime.block_on(async move {
+        let mut session = Session::default();
+        session.properties.insert("auto.offset.reset".into(), "earliest".into());
+        for r in engine.execute(&mut session, sql).await {
+            r.map_err(|e| format!("{sql}: {e}"))?;
+        }
+        Ok(())
+    })
+}
+
+/// The status SHOW QUERIES gives the query writing to `sink` (empty when none does).
+async fn query_status(engine: &Engine, sink: &str) -> Result<String, String> {
+    let mut session = Session::default();
+    let shown = engine.execute(&mut session, "SHOW QUERIES;").await.into_iter().next();
+    let Some(Ok(eddy_server::Output::Rows { rows, .. })) = shown else { return Err("SHOW QUERIES failed".into()) };
+    let text = |v: Option<&eddy_runtime::Value>| match v {
+        Some(eddy_runtime::Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    Ok(rows.iter().find(|r| text(r.get(3)).eq_ignore_ascii_case(sink)).map(|r| text(r.get(2))).unwrap_or_default())
 }
 
 pub(crate) fn err(e: impl std::fmt::Display) -> String {
@@ -66,11 +90,11 @@ impl KafkaBench {
     pub fn start(kafka: Option<&str>, partitions: i32, bids: &[Bid], counting: Counting) -> Result<Self, String> {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(err)?;
-        let (engine, settings, label, cluster) = runtime.block_on(async {
+        let (engine, settings, label, admin, cluster) = runtime.block_on(async {
             let (settings, admin, cluster, label) = connect(kafka)?;
-            let broker = Arc::new(KafkaBroker::new(settings.clone(), admin, cluster.clone()).map_err(err)?);
+            let broker = Arc::new(KafkaBroker::new(settings.clone(), admin.clone(), cluster.clone()).map_err(err)?);
             let engine = Arc::new(Engine::new(broker, None).await.map_err(err)?);
-            Ok::<_, String>((engine, settings, label, cluster))
+            Ok::<_, String>((engine, settings, label, admin, cluster))
         })?;
         let bench = KafkaBench {
             runtime,
@@ -78,7 +102,8 @@ impl KafkaBench {
             settings,
             partitions,
             label,
-            _cluster: cluster,
+            admin,
+            cluster,
             events: bids.len() as u64,
             bytes: bids.iter().map(|b| b.json.len() as u64).sum(),
             next_id: 0,
@@ -86,18 +111,18 @@ impl KafkaBench {
             counting,
         };
         bench.execute(&bid_stream_sql("bid", &bench.input, partitions))?;
+        // Round-robin over the partitions: a null key's sticky partitioner fills one partition per
+        // batch, and an uneven partition outgrows the embedded broker's 5 MiB and loses its front.
+        let producer: BaseProducer = bench.settings.producer().create().map_err(err)?;
         let now = chrono_now_ms();
-        let records: Vec<OutputRecord> = bids
-            .iter()
-            .map(|b| OutputRecord { timestamp: now, key: None, value: Some(b.json.clone()), headers: Vec::new() })
-            .collect();
-        let (engine, input) = (bench.engine.clone(), bench.input.clone());
-        bench.runtime.block_on(async move {
-            for chunk in records.chunks(10_000) {
-                engine.broker().produce(&input, chunk.to_vec()).await.map_err(err)?;
-            }
-            Ok::<_, String>(())
-        })?;
+        for (i, bid) in bids.iter().enumerate() {
+            let partition = (i % partitions.max(1) as usize) as i32;
+            send(
+                &producer,
+                BaseRecord::to(&bench.input).partition(partition).payload(bid.json.as_slice()).timestamp(now),
+            )?;
+        }
+        producer.flush(Duration::from_secs(60)).map_err(err)?;
         // The embedded broker drops the oldest records of a full partition: check none was.
         // (Some brokers show acknowledged records a little later: wait for them.)
         let mut count = bench.count(&bench.input)?;
@@ -120,16 +145,7 @@ impl KafkaBench {
     }
 
     fn execute(&self, sql: &str) -> Result<(), String> {
-        let engine = self.engine.clone();
-        let sql = sql.to_string();
-        self.runtime.block_on(async move {
-            let mut session = Session::default();
-            session.properties.insert("auto.offset.reset".into(), "earliest".into());
-            for r in engine.execute(&mut session, &sql).await {
-                r.map_err(|e| format!("{sql}: {e}"))?;
-            }
-            Ok(())
-        })
+        execute_on(&self.runtime, &self.engine, sql)
     }
 
     /// A counter of `topic`'s records, the way `--count-by-consuming` says.
@@ -154,7 +170,16 @@ impl KafkaBench {
             if total != last_total {
                 (last_total, progress) = (total, Instant::now());
             } else if total > 0 && progress.elapsed() > STALL {
-                return Err(format!("{topic}: {total} of {expected} records, then nothing for {STALL:?}"));
+                // What the query says of itself tells a stalled query from a misread sink, and an
+                // input the broker has since cut from the front explains records never read.
+                let status = self.runtime.block_on(query_status(&self.engine, topic)).unwrap_or_default();
+                let cut = match self.count(&self.input)?.dropped()? {
+                    true => "; the broker has dropped records from the front of the input since it was loaded",
+                    false => "",
+                };
+                return Err(format!(
+                    "{topic}: {total} of {expected} records, then nothing for {STALL:?}; the query: {status}{cut}"
+                ));
             }
             if total > 0 && first.is_none() {
                 first = Some((Stopwatch::start(), total));
@@ -252,6 +277,62 @@ impl KafkaBench {
 }
 
 impl KafkaBench {
+    /// A stateful query's restore (issue 18): `query` runs over the pre-loaded bids on an engine
+    /// with a command log, which is shut down (offsets committed); a new engine over the same
+    /// command log starts the query again, which re-reads every bid into its state before it goes
+    /// on. Measured from the new engine's start to the end of the restore: records/s re-read.
+    pub fn restore(&mut self, query: Query, bids: &[Bid]) -> Result<Measurement, String> {
+        let sink = self.unique(&format!("bench_restore_{}", query.name().replace('-', "_")));
+        let commands = self.unique("bench_commands");
+        let engine = self.engine_with_log(&commands)?;
+        execute_on(&self.runtime, &engine, &query_sql(query, "bid", &sink, &sink, self.partitions))?;
+        self.wait_for_output(&sink, query.expected_outputs(bids))?;
+        self.runtime.block_on(engine.shutdown());
+        drop(engine);
+
+        let watch = Stopwatch::start();
+        let engine = self.engine_with_log(&commands)?;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let status = self.runtime.block_on(query_status(&engine, &sink))?;
+            if status.contains("state restored from") {
+                break;
+            }
+            if status.starts_with("ERROR") || Instant::now() > deadline {
+                return Err(format!("kafka-restore-{}: the restore did not end: {status}", query.name()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (wall, cpu) = watch.stop();
+        self.runtime.block_on(engine.shutdown());
+        Ok(Measurement {
+            name: format!("kafka-restore-{}", query.name()),
+            events: self.events,
+            bytes: self.bytes,
+            outputs: 0,
+            wall,
+            cpu,
+            latency: None,
+            note: None,
+            broker: self.label.clone(),
+        })
+    }
+
+    /// An engine of its own over the bench's broker, with `commands` as its command log: the
+    /// stream of bids is declared on it (in its command log) the first time.
+    fn engine_with_log(&self, commands: &str) -> Result<Arc<Engine>, String> {
+        let (settings, admin, cluster) = (self.settings.clone(), self.admin.clone(), self.cluster.clone());
+        let engine = self.runtime.block_on(async {
+            let broker = Arc::new(KafkaBroker::new(settings, admin, cluster).map_err(err)?);
+            Ok::<_, String>(Arc::new(Engine::new(broker, Some(commands.to_string())).await.map_err(err)?))
+        })?;
+        let known = self.runtime.block_on(engine.catalog()).source("BID").is_ok();
+        if !known {
+            execute_on(&self.runtime, &engine, &bid_stream_sql("bid", &self.input, self.partitions))?;
+        }
+        Ok(engine)
+    }
+
     /// q0 over a fresh topic fed at `rate` events/s for `seconds`: the end-to-end latency of every event,
     /// from the timestamp its producer gave it to its arrival at a consumer of the sink topic.
     pub fn latency(&mut self, rate: u64, seconds: f64, bids: &[Bid]) -> Result<Measurement, String> {

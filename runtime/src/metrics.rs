@@ -1,14 +1,18 @@
 //! Per-query counters, shared between the query's driver and whoever reports on it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Records in, rows out, records skipped for errors, and records lost on the source partitions.
+/// Records in, rows out, records skipped for errors, records lost on the source partitions, and
+/// the progress of a state restore.
 #[derive(Debug, Default)]
 pub struct QueryMetrics {
     records_in: AtomicU64,
     rows_out: AtomicU64,
     errors: AtomicU64,
     records_lost: AtomicU64,
+    restore_total: AtomicU64,
+    restored: AtomicU64,
+    restoring: AtomicBool,
 }
 
 /// The counters of a query at one moment.
@@ -20,6 +24,12 @@ pub struct MetricsSnapshot {
     pub errors: u64,
     /// Records deleted from a source partition before the query read them (data loss).
     pub records_lost: u64,
+    /// Records re-read to rebuild the query's state at start, and how many there are to re-read
+    /// (0 when the query had no state to rebuild).
+    pub restored: u64,
+    pub restore_total: u64,
+    /// The restore is under way: the query processes no new records yet.
+    pub restoring: bool,
 }
 
 impl std::fmt::Display for MetricsSnapshot {
@@ -28,6 +38,11 @@ impl std::fmt::Display for MetricsSnapshot {
         write!(f, "records in: {}, rows out: {}, errors: {}", self.records_in, self.rows_out, self.errors)?;
         if self.records_lost > 0 {
             write!(f, ", records lost: {}", self.records_lost)?;
+        }
+        if self.restoring {
+            write!(f, ", restoring state: {} of {} records", self.restored, self.restore_total)?;
+        } else if self.restore_total > 0 {
+            write!(f, ", state restored from {} records", self.restored)?;
         }
         Ok(())
     }
@@ -51,6 +66,23 @@ impl QueryMetrics {
         self.records_lost.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// A state restore of `total` records begins.
+    pub fn start_restore(&self, total: u64) {
+        self.restored.store(0, Ordering::Relaxed);
+        self.restore_total.store(total, Ordering::Relaxed);
+        self.restoring.store(true, Ordering::Relaxed);
+    }
+
+    /// `n` more records were re-read by the state restore.
+    pub fn add_restored(&self, n: u64) {
+        self.restored.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The restore ended (successfully or not).
+    pub fn finish_restore(&self) {
+        self.restoring.store(false, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
@@ -58,6 +90,9 @@ impl QueryMetrics {
             rows_out: self.rows_out.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             records_lost: self.records_lost.load(Ordering::Relaxed),
+            restored: self.restored.load(Ordering::Relaxed),
+            restore_total: self.restore_total.load(Ordering::Relaxed),
+            restoring: self.restoring.load(Ordering::Relaxed),
         }
     }
 }

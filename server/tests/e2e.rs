@@ -300,6 +300,7 @@ async fn aggregates_keep_their_values_across_a_kill_and_restart() {
     let status = rows(&client, "SHOW QUERIES").await.into_iter().find(|r| r[3].as_deref() == Some("PER_USER"));
     let status = status.and_then(|r| r[2].clone()).unwrap_or_default();
     assert!(status.starts_with("RUNNING") && status.contains("records in: 6"), "{status}");
+    assert!(status.ends_with("state restored from 30 records)"), "{status}");
     server.terminate();
 }
 

@@ -120,6 +120,7 @@ pub(crate) async fn restore(
     let mut group = PartitionGroup::new(ranges.iter().map(|r| (r.topic.clone(), r.partition, r.to)));
     // The re-read records are not the query's input a second time.
     let metrics = pipeline.replace_metrics(Arc::new(QueryMetrics::default()));
+    metrics.start_restore(total.max(0) as u64);
     let (mut records, mut last_progress, mut last_log) = (0u64, Instant::now(), Instant::now());
     let result = loop {
         if ends.is_empty() && group.is_empty() {
@@ -165,6 +166,7 @@ pub(crate) async fn restore(
         let mut failed = None;
         for (topic, batch) in group.release(Instant::now()) {
             records += batch.len() as u64;
+            metrics.add_restored(batch.len() as u64);
             if let Err(e) = pipeline.process(&topic, &batch) {
                 failed = Some(e);
                 break;
@@ -187,6 +189,7 @@ pub(crate) async fn restore(
     };
     pipeline.replace_metrics(metrics.clone());
     metrics.add_lost(deleted.max(0) as u64);
+    metrics.finish_restore();
     tokio::task::spawn_blocking(move || drop(consumer));
     result?;
     let seconds = started.elapsed().as_secs_f64();

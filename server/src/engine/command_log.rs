@@ -1,10 +1,13 @@
 //! The command log: successful DDL and persistent-query statements, appended to a one-partition
 //! topic and replayed on start so a restarted server recovers its streams, tables and queries. A
-//! command topic of more than one partition is refused: its order would be lost.
+//! command topic of more than one partition is refused: its order would be lost. Persistent
+//! queries are started once the whole log is replayed, so that a query a later command
+//! terminates (or whose sink it drops) never runs again, not even for a moment.
 
+use async_trait::async_trait;
 use eddy_catalog::Command;
 use eddy_parser::parse_statements;
-use eddy_runtime::OutputRecord;
+use eddy_runtime::{Dataflow, OutputRecord, RunningQuery};
 
 use super::error::EngineError;
 use super::{Engine, Session};
@@ -64,7 +67,61 @@ impl Engine {
             replayed += 1;
         }
         tracing::info!(commands = replayed, topic = %topic, "catalog recovered from the command log");
+        self.start_replayed().await;
         Ok(())
+    }
+
+    /// Starts the replayed queries still registered once the whole log is replayed; one that
+    /// cannot start is listed by SHOW QUERIES with its error.
+    async fn start_replayed(&self) {
+        let deferred = std::mem::take(&mut self.state.lock().await.replayed);
+        for Deferred { id, dataflow, earliest } in deferred {
+            let Some(metrics) = self.state.lock().await.running.get(&id).map(|r| r.metrics.clone()) else {
+                tracing::info!(query = %id, "not started: terminated later in the command log");
+                continue;
+            };
+            let handle: Box<dyn RunningQuery> = match self.broker.start_query(&id, dataflow, earliest, metrics).await {
+                Ok(handle) => {
+                    tracing::info!(query = %id, "persistent query started");
+                    handle
+                }
+                Err(e) => {
+                    tracing::error!(query = %id, error = %e, "a replayed query did not start");
+                    Box::new(NotStarted::failed(e.to_string()))
+                }
+            };
+            if let Some(running) = self.state.lock().await.running.get_mut(&id) {
+                running.handle = handle;
+            }
+        }
+    }
+}
+
+/// A persistent query the replay declared, to start once the log is replayed.
+pub(super) struct Deferred {
+    pub id: String,
+    pub dataflow: Dataflow,
+    pub earliest: bool,
+}
+
+/// The handle of a replayed query before it starts, or of one that could not start.
+#[derive(Default)]
+pub(super) struct NotStarted {
+    error: Option<String>,
+}
+
+impl NotStarted {
+    fn failed(error: String) -> Self {
+        Self { error: Some(error) }
+    }
+}
+
+#[async_trait]
+impl RunningQuery for NotStarted {
+    async fn stop(self: Box<Self>) {}
+
+    fn error(&self) -> Option<String> {
+        self.error.clone()
     }
 }
 
@@ -74,7 +131,33 @@ mod tests {
 
     use eddy_runtime::{Broker, MemoryBroker};
 
+    use super::super::test_broker::Gated;
     use super::*;
+
+    #[tokio::test]
+    async fn replayed_queries_start_after_the_whole_log_and_terminated_ones_never() {
+        let broker = Arc::new(Gated::open(MemoryBroker::new()));
+        let engine = Engine::new(broker.clone(), Some("_eddy_commands".into())).await.expect("engine");
+        let mut session = Session::default();
+        for sql in [
+            "CREATE STREAM s (id INT KEY, v STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);",
+            "CREATE STREAM a AS SELECT * FROM s;",
+            "CREATE STREAM b AS SELECT * FROM s;",
+            "TERMINATE CSAS_A_0;",
+        ] {
+            let results = engine.execute(&mut session, sql).await;
+            let errors: Vec<&EngineError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert!(errors.is_empty(), "{sql}: {errors:?}");
+        }
+        engine.shutdown().await;
+        broker.started.lock().expect("started").clear();
+
+        let engine = Engine::new(broker.clone(), Some("_eddy_commands".into())).await.expect("restarted");
+        assert_eq!(*broker.started.lock().expect("started"), vec!["CSAS_B_1".to_string()]);
+        let shown = engine.execute(&mut session, "SHOW QUERIES;").await;
+        let Some(Ok(super::super::Output::Rows { rows, .. })) = shown.first() else { panic!("SHOW QUERIES failed") };
+        assert_eq!(rows.len(), 1, "{rows:?}");
+    }
 
     #[tokio::test]
     async fn a_command_topic_of_several_partitions_is_refused_with_its_name_and_count() {

@@ -308,8 +308,16 @@ impl Engine {
         }
         let metrics = Arc::new(QueryMetrics::default());
         let explained = query.dataflow.explain();
-        let handle = self.broker.start_query(&id, query.dataflow, earliest, metrics.clone()).await?;
+        let (handle, deferred): (Box<dyn eddy_runtime::RunningQuery>, _) = match replay {
+            // Replayed: started after the whole log, if no later command terminated it.
+            Some(_) => (
+                Box::new(super::command_log::NotStarted::default()),
+                Some(super::command_log::Deferred { id: id.clone(), dataflow: query.dataflow, earliest }),
+            ),
+            None => (self.broker.start_query(&id, query.dataflow, earliest, metrics.clone()).await?, None),
+        };
         let mut state = self.state.lock().await;
+        state.replayed.extend(deferred);
         state.catalog.put_query(QueryInfo {
             id: id.clone(),
             kind,
@@ -322,7 +330,9 @@ impl Engine {
             state.catalog.put_source(sink);
         }
         state.running.insert(id.clone(), Running { handle, metrics, plan: explained });
-        tracing::info!(query = %id, "persistent query started");
+        if replay.is_none() {
+            tracing::info!(query = %id, "persistent query started");
+        }
         Ok(id)
     }
 
@@ -457,71 +467,15 @@ fn already_exists(kind: SourceKind, name: &str) -> Output {
 mod tests {
     use std::time::Duration;
 
-    use async_trait::async_trait;
-    use eddy_runtime::{
-        Broker, Dataflow, MemoryBroker, OutputRecord, Record, RecordStream, RowStream, RunningQuery, TopicInfo,
-    };
-    use tokio::sync::{Notify, Semaphore};
+    use eddy_runtime::MemoryBroker;
+    use tokio::sync::Semaphore;
 
+    use super::super::test_broker::Gated;
     use super::*;
-
-    /// A broker whose topic creation waits until the test lets it through (an unresponsive broker).
-    struct Gated {
-        inner: MemoryBroker,
-        create: Semaphore,
-        /// Told each time a topic creation starts waiting.
-        waiting: Notify,
-    }
-
-    #[async_trait]
-    impl Broker for Gated {
-        fn bootstrap(&self) -> Option<String> {
-            None
-        }
-        async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> eddy_runtime::Result<()> {
-            self.waiting.notify_one();
-            if let Ok(pass) = self.create.acquire().await {
-                pass.forget();
-            }
-            self.inner.create_topic(name, partitions, replicas).await
-        }
-        async fn delete_topic(&self, name: &str) -> eddy_runtime::Result<()> {
-            self.inner.delete_topic(name).await
-        }
-        async fn topics(&self) -> eddy_runtime::Result<Vec<TopicInfo>> {
-            self.inner.topics().await
-        }
-        async fn produce(&self, topic: &str, records: Vec<OutputRecord>) -> eddy_runtime::Result<()> {
-            self.inner.produce(topic, records).await
-        }
-        async fn read_all(&self, topic: &str) -> eddy_runtime::Result<Vec<Record>> {
-            self.inner.read_all(topic).await
-        }
-        async fn start_query(
-            &self,
-            id: &str,
-            dataflow: Dataflow,
-            earliest: bool,
-            metrics: Arc<QueryMetrics>,
-        ) -> eddy_runtime::Result<Box<dyn RunningQuery>> {
-            self.inner.start_query(id, dataflow, earliest, metrics).await
-        }
-        async fn start_push(
-            &self,
-            dataflow: Dataflow,
-            earliest: bool,
-            metrics: Arc<QueryMetrics>,
-        ) -> eddy_runtime::Result<RowStream> {
-            self.inner.start_push(dataflow, earliest, metrics).await
-        }
-        async fn print(&self, topic: &str, from_beginning: bool) -> eddy_runtime::Result<RecordStream> {
-            self.inner.print(topic, from_beginning).await
-        }
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_broker_that_does_not_answer_delays_ddl_but_not_show_or_describe() {
-        let broker = Arc::new(Gated { inner: MemoryBroker::new(), create: Semaphore::new(0), waiting: Notify::new() });
+        let broker = Arc::new(Gated { create: Semaphore::new(0), ..Gated::open(MemoryBroker::new()) });
         let engine = Arc::new(Engine::new(broker.clone(), None).await.expect("engine"));
         let mut session = Session::default();
         let setup = engine.execute(

@@ -19,6 +19,8 @@ mod queries;
 mod router;
 mod show;
 mod sql;
+#[cfg(test)]
+mod test_broker;
 mod transaction;
 
 use std::collections::BTreeMap;
@@ -50,6 +52,9 @@ struct Running {
 pub(crate) struct State {
     catalog: Catalog,
     running: BTreeMap<String, Running>,
+    /// Queries the command log's replay declared, started once the whole log is replayed (a query
+    /// a later command terminates never runs).
+    replayed: Vec<command_log::Deferred>,
     /// Generator connectors, by the name of the source they write.
     connectors: BTreeMap<String, ConnectorTask>,
 }
@@ -86,6 +91,7 @@ impl Engine {
             state: Mutex::new(State {
                 catalog: Catalog::default(),
                 running: BTreeMap::new(),
+                replayed: Vec::new(),
                 connectors: BTreeMap::new(),
             }),
             ddl: Mutex::new(()),
