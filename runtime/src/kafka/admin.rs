@@ -64,7 +64,13 @@ impl TopicAdmin for KafkaAdmin {
     async fn create_topic(&self, name: &str, partitions: i32, replicas: i16) -> Result<()> {
         let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replicas as i32));
         tracing::info!(topic = name, partitions, replicas, "asking the broker to create a topic");
-        for result in self.client.create_topics([&topic], &admin_options()).await? {
+        // A broker that does not answer (or refuses CreateTopics) fails the whole request: name the topic.
+        let results = self.client.create_topics([&topic], &admin_options()).await.map_err(|e| {
+            RuntimeError::Kafka(format!(
+                "cannot create topic {name}: {e} (a broker that does not create topics for clients needs it created beforehand)"
+            ))
+        })?;
+        for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((topic, code)) => return Err(RuntimeError::Kafka(format!("cannot create topic {topic}: {code}"))),
