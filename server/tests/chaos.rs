@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::Message;
 use support::{produce, producer, Server};
 
 const EVENTS: i64 = 2_000;
@@ -62,16 +62,7 @@ struct Sink {
 
 impl Sink {
     fn new(bootstrap: &str, topic: &'static str) -> Sink {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", format!("chaos-{topic}"))
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("partition");
-        consumer.assign(&tpl).expect("assign");
-        Sink { topic, consumer, records: Vec::new() }
+        Sink { topic, consumer: support::reader(bootstrap, topic), records: Vec::new() }
     }
 
     /// Reads what arrived within about `wait`.

@@ -192,17 +192,8 @@ fn latest_until(
     topic: &str,
     done: impl Fn(&std::collections::BTreeMap<Vec<u8>, String>) -> bool,
 ) -> std::collections::BTreeMap<Vec<u8>, String> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "e2e-latest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("partition");
-    consumer.assign(&tpl).expect("assign");
+    use rdkafka::Message;
+    let consumer = support::reader(bootstrap, topic);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut latest = std::collections::BTreeMap::new();
     while !done(&latest) {

@@ -113,8 +113,8 @@ pub async fn produce(producer: &FutureProducer, topic: &str, key: &[u8], value: 
         .expect("produce");
 }
 
-/// Reads a topic from the beginning until `n` records arrived (or panics after 60 s).
-pub fn consume(bootstrap: &str, topic: &str, n: usize) -> Vec<(Option<Vec<u8>>, Option<String>)> {
+/// A consumer assigned every partition of `topic` from the beginning (no group join, no commits).
+pub fn reader(bootstrap: &str, topic: &str) -> BaseConsumer {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("e2e-reader-{}", std::process::id()))
@@ -129,6 +129,12 @@ pub fn consume(bootstrap: &str, topic: &str, n: usize) -> Vec<(Option<Vec<u8>>, 
         }
     }
     consumer.assign(&tpl).expect("assign");
+    consumer
+}
+
+/// Reads a topic from the beginning until `n` records arrived (or panics after 60 s).
+pub fn consume(bootstrap: &str, topic: &str, n: usize) -> Vec<(Option<Vec<u8>>, Option<String>)> {
+    let consumer = reader(bootstrap, topic);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut out = Vec::new();
     while out.len() < n {
