@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{CatalogError, Result};
-use crate::Source;
+use crate::{Source, SourceKind};
 
 /// A persistent query's kind, which names its id as ksqlDB does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,14 @@ pub enum QueryKind {
 }
 
 impl QueryKind {
+    /// The kind of a query creating a stream (CSAS) or a table (CTAS).
+    pub fn creating(kind: SourceKind) -> Self {
+        match kind {
+            SourceKind::Stream => Self::CreateStreamAsSelect,
+            SourceKind::Table => Self::CreateTableAsSelect,
+        }
+    }
+
     /// The id prefix: CSAS, CTAS or INSERTQUERY.
     pub fn prefix(self) -> &'static str {
         match self {

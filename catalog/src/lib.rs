@@ -9,7 +9,7 @@ mod types;
 mod window;
 
 pub use catalog::{Catalog, QueryInfo, QueryKind};
-pub use command::Command;
+pub use command::{Command, COMMAND_VERSION};
 pub use eddy_parser::{SourceKind, SqlType};
 pub use error::{CatalogError, Result};
 pub use format::{Format, FormatSpec};

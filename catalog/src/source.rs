@@ -20,7 +20,7 @@ pub enum ColumnKind {
 }
 
 /// A column of a source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub ty: SqlType,
@@ -40,7 +40,7 @@ impl Column {
 }
 
 /// `TIMESTAMP='col'` with an optional `TIMESTAMP_FORMAT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimestampSpec {
     pub column: String,
     pub format: Option<String>,
@@ -56,8 +56,8 @@ pub fn max_partitions() -> i32 {
     i32::try_from(MAX_PARTITIONS.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(i32::MAX)
 }
 
-/// A stream or table registered in the catalog.
-#[derive(Debug, Clone, PartialEq)]
+/// A stream or table registered in the catalog (serialized in the command log, see [`crate::Command`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,

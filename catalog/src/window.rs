@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// How a windowed source's windows are shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WindowKind {
     /// Fixed-size windows (tumbling and hopping): the key carries the start; the end is start + size.
     Tumbling {

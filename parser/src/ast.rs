@@ -49,7 +49,7 @@ pub enum Statement {
 }
 
 /// A stream or a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SourceKind {
     Stream,
     Table,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A ksqlDB SQL type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SqlType {
     Boolean,
     Int,

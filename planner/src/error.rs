@@ -20,6 +20,8 @@ pub enum PlanErrorKind {
     /// A statement over one of the limits on what a statement may ask for (windows per record,
     /// partitions, ...).
     LimitExceeded,
+    /// A key join of sources whose topics have different partition counts.
+    NotCopartitioned,
 }
 
 /// Why a statement cannot be planned.

@@ -27,6 +27,36 @@ pub(crate) struct FromPlan {
     pub join: Option<JoinKey>,
     /// Every source read, left to right.
     pub sources: Vec<String>,
+    /// The partitions of the rows' source as ksqlDB counts them for co-partitioning: a single
+    /// source's topic's, a join's right source's (ksqlDB's `JoinNode.getPartitions`).
+    pub partitions: i32,
+    /// The alias (or name) of the leftmost source: how co-partitioning errors name a join's left side.
+    pub leftmost: String,
+    /// A join whose sides are not co-partitioned. ksqlDB refuses it when it builds the topology,
+    /// after every other check of the statement: the caller reports it last (see [`Copartitioning`]).
+    pub copartitioning: Option<Copartitioning>,
+}
+
+/// Two sides of a key join whose topics have different partition counts: records with one key
+/// would reach different tasks, so ksqlDB refuses the join (`JoinNode.ensureMatchingPartitionCounts`;
+/// foreign-key joins have no such requirement). Sides are named by their leftmost source's alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Copartitioning {
+    pub left: String,
+    pub left_partitions: i32,
+    pub right: String,
+    pub right_partitions: i32,
+}
+
+impl Copartitioning {
+    /// ksqlDB's refusal, word for word.
+    pub fn error(&self) -> PlanError {
+        let Self { left, left_partitions, right, right_partitions } = self;
+        PlanError::new(format!(
+            "Can't join `{left}` with `{right}` since the number of partitions don't match. `{left}` partitions = {left_partitions}; `{right}` partitions = {right_partitions}. Please repartition either one so that the number of partitions match."
+        ))
+        .of_kind(PlanErrorKind::NotCopartitioned)
+    }
 }
 
 /// The key of a join's rows, and the columns a projection may use to name it.
@@ -53,9 +83,12 @@ pub(crate) fn plan_from(from: &FromClause, catalog: &Catalog) -> Result<FromPlan
         kind: first.kind,
         source: first.clone(),
         scope,
-        qualifier,
+        qualifier: qualifier.clone(),
         join: None,
         sources: vec![first.name.clone()],
+        partitions: first.partitions,
+        leftmost: qualifier.clone(),
+        copartitioning: None,
     };
     for join in &from.joins {
         plan = plan_join(plan, join, catalog)?;
@@ -468,6 +501,14 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
         schema,
         types,
     };
+    let copartitioning = left.copartitioning.or_else(|| {
+        (foreign.is_none() && left.partitions != right_source.partitions).then(|| Copartitioning {
+            left: left.leftmost.clone(),
+            left_partitions: left.partitions,
+            right: right_q.clone(),
+            right_partitions: right_source.partitions,
+        })
+    });
     let mut sources = left.sources;
     sources.push(right_source.name.clone());
     let result_kind = if left.kind == SourceKind::Table && right_source.kind == SourceKind::Table {
@@ -489,6 +530,9 @@ fn plan_join(left: FromPlan, join: &Join, catalog: &Catalog) -> Result<FromPlan>
             foreign: foreign.map(|(_, _, _, table, column)| (table, column)),
         }),
         sources,
+        partitions: right_source.partitions,
+        leftmost: left.leftmost,
+        copartitioning,
     })
 }
 

@@ -16,7 +16,7 @@ use sqlparser::ast::{self as sql, BinaryOperator, Spanned};
 use crate::aggregation::{bounds_only_in_select, plan_aggregation, window_bound, windowing};
 use crate::error::{PlanError, PlanErrorKind, Result};
 use crate::expr::{cast_to, ExprPlanner, Typed};
-use crate::join::{plan_from, FromPlan, JoinKey};
+use crate::join::{plan_from, Copartitioning, FromPlan, JoinKey};
 use crate::scope::{Scope, ScopeColumn};
 use crate::sources::{check_codecs, default_wrapping, formats, timestamp_spec, RESERVED, WINDOW_BOUNDS};
 use crate::table_functions::{first_table_function, plan_table_functions};
@@ -95,6 +95,9 @@ struct SelectPlan {
     rowtime: Typed,
     hidden: Vec<Typed>,
     scope: Scope,
+    /// A join of sources that are not co-partitioned: refused after every other check, as
+    /// ksqlDB refuses it when it builds the topology.
+    copartitioning: Option<Copartitioning>,
 }
 
 fn unsupported(select: &Select) -> Result<()> {
@@ -206,7 +209,8 @@ fn synthetic_name(counter: &mut usize, used: &HashSet<String>) -> String {
 /// With `star_bounds`, `*` over windowed rows includes WINDOWSTART and WINDOWEND (push queries).
 fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<SelectPlan> {
     unsupported(select)?;
-    let FromPlan { input, source, kind, scope: scope0, qualifier, join, sources } = plan_from(&select.from, catalog)?;
+    let FromPlan { input, source, kind, scope: scope0, qualifier, join, sources, copartitioning, .. } =
+        plan_from(&select.from, catalog)?;
     let planner0 = ExprPlanner::new(&scope0);
     let mut steps = Vec::new();
     if let (Some(w), Some(_), None) = (&select.selection, &select.window, source.window) {
@@ -552,6 +556,7 @@ fn plan_select(select: &Select, catalog: &Catalog, star_bounds: bool) -> Result<
         rowtime,
         hidden,
         scope,
+        copartitioning,
     })
 }
 
@@ -639,7 +644,10 @@ fn project_step(rowtime: Typed, cols: &[(String, Typed)], hidden: &[Typed]) -> S
 /// Plans a push query (`SELECT ... EMIT CHANGES`): all selected columns go to the client.
 pub fn plan_push(select: &Select, catalog: &Catalog) -> Result<PlannedQuery> {
     let plan = plan_select(select, catalog, true)?;
-    let SelectPlan { source, input, sources, mut steps, items, rowtime, hidden, .. } = plan;
+    let SelectPlan { source, input, sources, mut steps, items, rowtime, hidden, copartitioning, .. } = plan;
+    if let Some(c) = copartitioning {
+        return Err(c.error());
+    }
     let cols: Vec<(String, Typed)> = items.iter().map(|i| (i.name.clone(), i.typed.clone())).collect();
     steps.push(project_step(rowtime, &cols, &hidden));
     let columns: Vec<OutputColumn> =
@@ -949,6 +957,9 @@ pub fn plan_persistent(select: &Select, catalog: &Catalog, sink: SinkRequest<'_>
         window: plan.window,
         fail_on_production_error: false,
     };
+    if let Some(c) = &plan.copartitioning {
+        return Err(c.error());
+    }
     Ok(PersistentPlan {
         query: PlannedQuery {
             dataflow: Dataflow { input: plan.input.clone(), steps, sink: sink_spec },

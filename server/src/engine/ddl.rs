@@ -143,12 +143,7 @@ impl Engine {
         };
         source.partitions = partitions;
         if replay.is_none() {
-            self.append_command(Command {
-                statement: text.to_string(),
-                properties: session.properties.clone(),
-                query_id: None,
-            })
-            .await?;
+            self.append_command(Command::new(text, session.properties.clone(), None)).await?;
         }
         let kind = source.kind;
         let task = match connector {
@@ -274,6 +269,14 @@ impl Engine {
         creates_sink: bool,
     ) -> Result<String, EngineError> {
         let sink: Source = plan.sink;
+        // A replayed query runs the topology it first ran, or none: a re-plan that creates a
+        // different stream or table (an upgrade changed planning) is refused, and the caller lists
+        // the query as failed.
+        if let Some(stored) = replay.and_then(|c| c.sink.as_ref()).filter(|_| creates_sink) {
+            if *stored != sink {
+                return Err(EngineError::replanned_differently(stored, &sink));
+            }
+        }
         match self.broker.partitions(&sink.topic).await? {
             Some(p) if creates_sink && p != sink.partitions && replay.is_none() => {
                 return Err(EngineError::new(
@@ -303,8 +306,9 @@ impl Engine {
         query.dataflow.sink.fail_on_production_error =
             properties.get(FAIL_ON_PRODUCTION_ERROR).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if replay.is_none() {
-            self.append_command(Command { statement: text.to_string(), properties, query_id: Some(id.clone()) })
-                .await?;
+            let mut command = Command::new(text, properties, Some(id.clone()));
+            command.sink = creates_sink.then(|| sink.clone());
+            self.append_command(command).await?;
         }
         let metrics = Arc::new(QueryMetrics::default());
         let explained = query.dataflow.explain();
@@ -386,12 +390,7 @@ impl Engine {
         }
         drop(state);
         if replay.is_none() {
-            self.append_command(Command {
-                statement: text.to_string(),
-                properties: session.properties.clone(),
-                query_id: None,
-            })
-            .await?;
+            self.append_command(Command::new(text, session.properties.clone(), None)).await?;
         }
         let connector = {
             let mut state = self.state.lock().await;
@@ -431,12 +430,7 @@ impl Engine {
         };
         drop(state);
         if replay.is_none() {
-            self.append_command(Command {
-                statement: text.to_string(),
-                properties: session.properties.clone(),
-                query_id: None,
-            })
-            .await?;
+            self.append_command(Command::new(text, session.properties.clone(), None)).await?;
         }
         let stopping: Vec<Running> = {
             let mut state = self.state.lock().await;

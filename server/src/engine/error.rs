@@ -94,6 +94,9 @@ impl EngineError {
             PlanErrorKind::UnknownColumn => sqlstate::UNDEFINED_COLUMN,
             PlanErrorKind::Unsupported | PlanErrorKind::PullUnsupported => sqlstate::FEATURE_NOT_SUPPORTED,
             PlanErrorKind::LimitExceeded => sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            // The sources' topics are not co-partitioned: a prerequisite the user fixes outside the
+            // statement (repartition one of them).
+            PlanErrorKind::NotCopartitioned => sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
             // Kinds not yet given to every planner error (issue: typed errors end to end): the
             // message's wording is the only hint left for those.
             PlanErrorKind::Other
@@ -129,6 +132,39 @@ impl EngineError {
             "the topic was likely created by a broker's automatic topic creation: delete it (the catalog it holds \
              cannot be replayed in order) or start with another --service-id",
         )
+    }
+
+    /// Replaying a persistent query planned a stream or table other than the one the command log
+    /// recorded when the query first ran: the query is not run, rather than run into different
+    /// state or topics.
+    pub fn replanned_differently(recorded: &eddy_catalog::Source, planned: &eddy_catalog::Source) -> Self {
+        let mut changes = Vec::new();
+        let mut differs = |what: &str, was: String, now: String| {
+            if was != now {
+                changes.push(format!("{what} {now} (was {was})"));
+            }
+        };
+        differs("kind", recorded.kind.to_string(), planned.kind.to_string());
+        differs("schema", recorded.schema_string(), planned.schema_string());
+        differs("topic", recorded.topic.clone(), planned.topic.clone());
+        differs("partitions", recorded.partitions.to_string(), planned.partitions.to_string());
+        differs("key format", format!("{:?}", recorded.key_format), format!("{:?}", planned.key_format));
+        differs("value format", format!("{:?}", recorded.value_format), format!("{:?}", planned.value_format));
+        differs("window", format!("{:?}", recorded.window), format!("{:?}", planned.window));
+        differs("timestamp", format!("{:?}", recorded.timestamp), format!("{:?}", planned.timestamp));
+        if changes.is_empty() {
+            changes.push("its definition".into());
+        }
+        Self::new(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "planning the statement again creates a different {} {}: {}",
+                recorded.kind,
+                recorded.name,
+                changes.join("; ")
+            ),
+        )
+        .with_hint("the query keeps its recorded stream or table; drop it and create it again to run the new plan")
     }
 
     /// The same error at a 1-based character position.
