@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use crate::dataflow::Dataflow;
 use crate::error::Result;
 use crate::metrics::QueryMetrics;
+use crate::query_options::QueryOptions;
 use crate::record::{OutputRecord, Record};
 use crate::view::{SharedView, ViewFeed};
 
@@ -82,11 +83,16 @@ pub trait Broker: Send + Sync {
         &self,
         id: &str,
         dataflow: Dataflow,
-        earliest: bool,
+        options: QueryOptions,
         metrics: Arc<QueryMetrics>,
     ) -> Result<Box<dyn RunningQuery>>;
     /// Starts a push query; returns once it is reading, so records produced afterwards are seen.
-    async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream>;
+    async fn start_push(
+        &self,
+        dataflow: Dataflow,
+        options: QueryOptions,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<RowStream>;
     /// Streams a topic's raw records.
     async fn print(&self, topic: &str, from_beginning: bool) -> Result<RecordStream>;
 }

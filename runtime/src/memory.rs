@@ -13,6 +13,7 @@ use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
+use crate::query_options::QueryOptions;
 use crate::record::{partition_for_key, OutputRecord, Record};
 use crate::view::{SharedView, ViewFeed};
 
@@ -317,9 +318,11 @@ impl Broker for MemoryBroker {
         &self,
         _id: &str,
         dataflow: Dataflow,
-        earliest: bool,
+        options: QueryOptions,
         metrics: Arc<QueryMetrics>,
     ) -> Result<Box<dyn RunningQuery>> {
+        // Records are processed in the order they were produced: nothing to wait for.
+        let earliest = options.earliest;
         let sink =
             dataflow.sink.topic.clone().ok_or_else(|| RuntimeError::Internal("query without sink topic".into()))?;
         let stopped = Arc::new(AtomicBool::new(false));
@@ -334,7 +337,13 @@ impl Broker for MemoryBroker {
         Ok(Box::new(MemoryQuery { stopped }))
     }
 
-    async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
+    async fn start_push(
+        &self,
+        dataflow: Dataflow,
+        options: QueryOptions,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<RowStream> {
+        let earliest = options.earliest;
         let (tx, rx) = mpsc::channel(1 << 16);
         let mut state = self.lock();
         let topics = dataflow.input.topics();

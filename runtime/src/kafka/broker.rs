@@ -18,6 +18,7 @@ use crate::broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
+use crate::query_options::QueryOptions;
 use crate::record::{OutputRecord, Record};
 use crate::view::{SharedView, ViewFeed};
 
@@ -251,20 +252,26 @@ impl Broker for KafkaBroker {
         &self,
         id: &str,
         dataflow: Dataflow,
-        earliest: bool,
+        options: QueryOptions,
         metrics: Arc<QueryMetrics>,
     ) -> Result<Box<dyn RunningQuery>> {
-        if !earliest {
+        if !options.earliest {
             let (settings, query, topics) = (self.settings.clone(), id.to_string(), dataflow.input.topics());
             tokio::task::spawn_blocking(move || query_task::pin_start_offsets(&settings, &query, &topics))
                 .await
                 .map_err(|e| RuntimeError::Internal(e.to_string()))??;
         }
-        query_task::start(id, dataflow, &self.settings, self.producer.clone(), self.capacity.clone(), metrics)
+        let (producer, capacity) = (self.producer.clone(), self.capacity.clone());
+        query_task::start(id, dataflow, &self.settings, producer, capacity, options.task_idle, metrics)
     }
 
-    async fn start_push(&self, dataflow: Dataflow, earliest: bool, metrics: Arc<QueryMetrics>) -> Result<RowStream> {
-        push::start(dataflow, &self.settings, earliest, metrics).await
+    async fn start_push(
+        &self,
+        dataflow: Dataflow,
+        options: QueryOptions,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<RowStream> {
+        push::start(dataflow, &self.settings, options, metrics).await
     }
 
     async fn print(&self, topic: &str, from_beginning: bool) -> Result<RecordStream> {

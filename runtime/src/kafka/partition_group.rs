@@ -9,14 +9,21 @@
 //! is empty, so that a stream-table join over topics that already hold data joins each stream
 //! record with the table as of the record's time, not with an empty table because the stream's
 //! backlog happened to be fetched first. Once a partition is read to where its backlog ended, the
-//! task no longer waits for it: live records are processed as they come (Kafka Streams'
-//! `max.task.idle.ms = 0`). A backlog that does not arrive within [`BACKLOG_WAIT`] stops being
-//! waited for, with a log line: a query never holds records indefinitely.
+//! task no longer waits for it: live records are processed as they come. A backlog that does not
+//! arrive within [`BACKLOG_WAIT`] stops being waited for, with a log line: a query never holds
+//! records indefinitely.
+//!
+//! That is Kafka Streams' `max.task.idle.ms = 0`, the default ([`TaskIdle::Backlog`]). With `-1`
+//! ([`TaskIdle::Never`]) nothing is waited for; with `n > 0` ([`TaskIdle::For`]) any partition
+//! with nothing buffered holds the release too, up to `n` ms from when the task first found it
+//! empty while other partitions had records (as Kafka Streams' per-partition idle deadlines: a
+//! partition that stays quiet is waited for once, until it has records again).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::push::TopicRecords;
+use crate::query_options::TaskIdle;
 use crate::record::Record;
 
 /// Longest the task holds records for a partition whose backlog has not arrived.
@@ -30,6 +37,9 @@ struct Queue {
     records: VecDeque<Record>,
     /// The end of the partition's backlog (the offset past it) while it has not been read.
     backlog_end: Option<i64>,
+    /// Since when the task has found it empty while other partitions had records
+    /// ([`TaskIdle::For`]); cleared when it has records again.
+    empty_since: Option<Instant>,
 }
 
 impl Queue {
@@ -43,19 +53,24 @@ impl Queue {
 pub(crate) struct PartitionGroup {
     /// In (topic, partition) order, so that ties between heads resolve the same way every time.
     queues: Vec<Queue>,
+    idle: TaskIdle,
     /// Since when a partition's unread backlog has held the release.
     waiting_since: Option<Instant>,
+    /// When the earliest empty partition that holds the release stops being waited for
+    /// ([`TaskIdle::For`]).
+    idle_deadline: Option<Instant>,
 }
 
 impl PartitionGroup {
-    /// A group that waits for each listed partition until it has read up to its end offset
-    /// (exclusive); partitions not listed have nothing to wait for.
-    pub fn new(backlogs: impl IntoIterator<Item = (String, i32, i64)>) -> Self {
-        let mut group = Self::default();
-        for (topic, partition, end) in backlogs {
+    /// A group over a task's input partitions, each with the end offset (exclusive) of its
+    /// backlog when it has one; `idle` says what the release waits for. Partitions not listed
+    /// are added as records arrive, with nothing to wait for.
+    pub fn new(partitions: impl IntoIterator<Item = (String, i32, Option<i64>)>, idle: TaskIdle) -> Self {
+        let mut group = Self { idle, ..Self::default() };
+        for (topic, partition, end) in partitions {
             let at = group.queue(&topic, partition);
             if let Some(queue) = group.queues.get_mut(at) {
-                queue.backlog_end = Some(end);
+                queue.backlog_end = end.filter(|_| idle != TaskIdle::Never);
             }
         }
         group
@@ -67,7 +82,13 @@ impl PartitionGroup {
         match found {
             Ok(at) => at,
             Err(at) => {
-                let queue = Queue { topic: topic.to_string(), partition, records: VecDeque::new(), backlog_end: None };
+                let queue = Queue {
+                    topic: topic.to_string(),
+                    partition,
+                    records: VecDeque::new(),
+                    backlog_end: None,
+                    empty_since: None,
+                };
                 self.queues.insert(at, queue);
                 at
             }
@@ -81,6 +102,7 @@ impl PartitionGroup {
                 let at = self.queue(&topic, record.partition);
                 if let Some(queue) = self.queues.get_mut(at) {
                     queue.records.push_back(record);
+                    queue.empty_since = None;
                 }
             }
         }
@@ -104,9 +126,13 @@ impl PartitionGroup {
         self.queues.iter().filter(|q| q.backlog_end.is_some()).count()
     }
 
-    /// When the release stops waiting for a partition's backlog, if it is waiting.
+    /// When the release stops waiting for a partition, if it is waiting for one.
     pub fn deadline(&self) -> Option<Instant> {
-        self.waiting_since.map(|since| since + BACKLOG_WAIT)
+        let backlog = self.waiting_since.map(|since| since + BACKLOG_WAIT);
+        match (backlog, self.idle_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Releases what can be processed now, lowest head timestamp first, as runs of one topic.
@@ -127,9 +153,39 @@ impl PartitionGroup {
         out
     }
 
-    /// Whether a partition with an unread backlog has nothing buffered, so that nothing may be
-    /// released; past [`BACKLOG_WAIT`] such partitions are no longer waited for.
+    /// Whether a partition the release waits for has nothing buffered, so that nothing may be
+    /// released now.
     fn blocked(&mut self, now: Instant) -> bool {
+        self.backlog_blocks(now) || self.idle_blocks(now)
+    }
+
+    /// [`TaskIdle::For`]: whether a partition with nothing buffered is still waited for while
+    /// others have records; sets when the earliest such wait ends.
+    fn idle_blocks(&mut self, now: Instant) -> bool {
+        self.idle_deadline = None;
+        let TaskIdle::For(wait) = self.idle else { return false };
+        if self.is_empty() {
+            return false;
+        }
+        let mut blocked = false;
+        for queue in self.queues.iter_mut().filter(|q| q.records.is_empty()) {
+            let since = *queue.empty_since.get_or_insert(now);
+            // A deadline past what an Instant holds (beyond MAX_TASK_IDLE) waits for records.
+            let Some(until) = since.checked_add(wait) else {
+                blocked = true;
+                continue;
+            };
+            if now < until {
+                blocked = true;
+                self.idle_deadline = Some(self.idle_deadline.map_or(until, |d| d.min(until)));
+            }
+        }
+        blocked
+    }
+
+    /// Whether a partition with an unread backlog has nothing buffered; past [`BACKLOG_WAIT`]
+    /// such partitions are no longer waited for.
+    fn backlog_blocks(&mut self, now: Instant) -> bool {
         if !self.queues.iter().any(Queue::waits) {
             self.waiting_since = None;
             return false;
@@ -183,7 +239,10 @@ mod tests {
         // The case: table rows at 1000 and 3000, orders at 2000 and 4000, both in the
         // topics before the query starts; the orders are fetched first.
         let now = Instant::now();
-        let mut group = PartitionGroup::new([("orders".to_string(), 0, 2), ("prices".to_string(), 0, 2)]);
+        let mut group = PartitionGroup::new(
+            [("orders".to_string(), 0, Some(2)), ("prices".to_string(), 0, Some(2))],
+            TaskIdle::Backlog,
+        );
         group.add(vec![("orders".into(), vec![record(0, 0, 2000), record(0, 1, 4000)])]);
         assert_eq!(released(&mut group, now), vec![], "the table's backlog is waited for");
         group.add(vec![("prices".into(), vec![record(0, 0, 1000), record(0, 1, 3000)])]);
@@ -200,7 +259,7 @@ mod tests {
     #[test]
     fn a_partition_keeps_its_offset_order_and_ties_are_deterministic() {
         let now = Instant::now();
-        let mut group = PartitionGroup::new([]);
+        let mut group = PartitionGroup::new([], TaskIdle::Backlog);
         group.add(vec![("a".into(), vec![record(0, 0, 50), record(0, 1, 10), record(1, 0, 20)])]);
         group.add(vec![("b".into(), vec![record(0, 0, 20)])]);
         assert_eq!(
@@ -212,12 +271,42 @@ mod tests {
     #[test]
     fn a_backlog_that_never_arrives_is_waited_for_a_bounded_time() {
         let start = Instant::now();
-        let mut group = PartitionGroup::new([("t".to_string(), 0, 5)]);
+        let mut group = PartitionGroup::new([("t".to_string(), 0, Some(5))], TaskIdle::Backlog);
         group.add(vec![("s".into(), vec![record(0, 0, 1)])]);
         assert_eq!(released(&mut group, start), vec![]);
         assert_eq!(group.deadline(), Some(start + BACKLOG_WAIT));
         assert_eq!(released(&mut group, start + BACKLOG_WAIT - Duration::from_millis(1)), vec![]);
         assert_eq!(released(&mut group, start + BACKLOG_WAIT), vec![("s".into(), 1)]);
+        assert_eq!(group.deadline(), None);
+    }
+
+    #[test]
+    fn with_max_task_idle_ms_an_empty_partition_is_waited_for_up_to_it_once_per_emptying() {
+        let (start, wait) = (Instant::now(), Duration::from_millis(100));
+        let partitions = [("a".to_string(), 0, None), ("b".to_string(), 0, None)];
+        let mut group = PartitionGroup::new(partitions, TaskIdle::For(wait));
+        group.add(vec![("a".into(), vec![record(0, 0, 20)])]);
+        assert_eq!(released(&mut group, start), vec![], "b is empty: a waits");
+        assert_eq!(group.deadline(), Some(start + wait));
+        // b's records arrive within the wait: processed in timestamp order until a drains,
+        // then b's last record waits for a in turn.
+        group.add(vec![("b".into(), vec![record(0, 0, 10), record(0, 1, 25)])]);
+        let drained = start + wait / 2;
+        assert_eq!(released(&mut group, drained), vec![("b".into(), 10), ("a".into(), 20)]);
+        assert_eq!(group.deadline(), Some(drained + wait));
+        assert_eq!(released(&mut group, drained + wait - Duration::from_millis(1)), vec![]);
+        assert_eq!(released(&mut group, drained + wait), vec![("b".into(), 25)]);
+        assert_eq!(group.deadline(), None, "nothing buffered, nothing to wake for");
+        // a stays quiet: it was waited for once, b's next records go at once.
+        group.add(vec![("b".into(), vec![record(0, 2, 40)])]);
+        assert_eq!(released(&mut group, drained + wait * 2), vec![("b".into(), 40)]);
+    }
+
+    #[test]
+    fn with_max_task_idle_ms_minus_one_nothing_is_waited_for_not_even_a_backlog() {
+        let mut group = PartitionGroup::new([("t".to_string(), 0, Some(5))], TaskIdle::Never);
+        group.add(vec![("s".into(), vec![record(0, 0, 1)])]);
+        assert_eq!(released(&mut group, Instant::now()), vec![("s".into(), 1)]);
         assert_eq!(group.deadline(), None);
     }
 }

@@ -6,10 +6,12 @@ use super::client::ClientSettings;
 use super::push::{assigned_consumer, next_records};
 use crate::broker::RecordStream;
 use crate::error::Result;
+use crate::query_options::{QueryOptions, TaskIdle};
 
 /// Starts reading a topic for PRINT.
 pub async fn start(topic: &str, settings: &ClientSettings, from_beginning: bool) -> Result<RecordStream> {
-    let (consumer, _, _) = assigned_consumer(settings, &[topic.to_string()], from_beginning).await?;
+    let options = QueryOptions { earliest: from_beginning, task_idle: TaskIdle::Never };
+    let (consumer, _, _) = assigned_consumer(settings, &[topic.to_string()], options).await?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         loop {

@@ -18,6 +18,7 @@ use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
+use crate::query_options::QueryOptions;
 use crate::record::Record;
 
 /// Most records decoded into one batch.
@@ -58,8 +59,9 @@ pub(crate) fn partition_ids<C: Consumer>(consumer: &C, topic: &str) -> Result<Ve
 pub(crate) async fn assigned_consumer(
     settings: &ClientSettings,
     topics: &[String],
-    earliest: bool,
+    options: QueryOptions,
 ) -> Result<(StreamConsumer, Continuity, PartitionGroup)> {
+    let QueryOptions { earliest, task_idle } = options;
     let group = format!("_eddy_transient_{}_{}", std::process::id(), rand_suffix());
     let config = settings.consumer(&group, true);
     let topics = topics.to_vec();
@@ -77,21 +79,20 @@ pub(crate) async fn assigned_consumer(
             for p in partitions {
                 let offset = if earliest {
                     let (low, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
-                    if low < high {
-                        backlogs.push((topic_name.clone(), p, high));
-                    }
+                    backlogs.push((topic_name.clone(), p, (low < high).then_some(high)));
                     Offset::Beginning
                 } else {
                     // An explicit offset, so that records produced once we return are never skipped.
                     let (_, high) = consumer.fetch_watermarks(&topic_name, p, Duration::from_secs(10))?;
                     continuity.expect(&topic_name, p, high);
+                    backlogs.push((topic_name.clone(), p, None));
                     Offset::Offset(high)
                 };
                 tpl.add_partition_offset(&topic_name, p, offset)?;
             }
         }
         consumer.assign(&tpl)?;
-        Ok((consumer, continuity, PartitionGroup::new(backlogs)))
+        Ok((consumer, continuity, PartitionGroup::new(backlogs, task_idle)))
     })
     .await
     .map_err(|e| RuntimeError::Internal(e.to_string()))??;
@@ -164,12 +165,12 @@ pub(crate) async fn batch_after(consumer: &StreamConsumer, first: BorrowedMessag
 pub async fn start(
     dataflow: Dataflow,
     settings: &ClientSettings,
-    earliest: bool,
+    options: QueryOptions,
     metrics: Arc<QueryMetrics>,
 ) -> Result<RowStream> {
     let mut pipeline = Pipeline::new(&dataflow, metrics.clone())?;
     let topics = dataflow.input.topics();
-    let (consumer, mut continuity, mut group) = assigned_consumer(settings, &topics, earliest).await?;
+    let (consumer, mut continuity, mut group) = assigned_consumer(settings, &topics, options).await?;
     let consumer = Arc::new(consumer);
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {

@@ -23,6 +23,7 @@ use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
+use crate::query_options::TaskIdle;
 use crate::record::OutputRecord;
 
 /// Handle of a persistent query task.
@@ -83,11 +84,11 @@ pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[St
     Ok(())
 }
 
-/// The input partitions holding records past where the query's group starts reading (its
-/// committed offsets, else the log's start), with the log's end: what the task reads before it is
-/// live. A broker that does not answer leaves the task without backlogs to wait for (logged).
-async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) -> Vec<(String, i32, i64)> {
-    let found = tokio::task::spawn_blocking(move || -> Result<Vec<(String, i32, i64)>> {
+/// The input partitions, each with the log's end when it holds records past where the query's
+/// group starts reading (its committed offsets, else the log's start): what the task reads before
+/// it is live. A broker that does not answer leaves the task without backlogs to wait for (logged).
+async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) -> Vec<(String, i32, Option<i64>)> {
+    let found = tokio::task::spawn_blocking(move || -> Result<Vec<(String, i32, Option<i64>)>> {
         let timeout = Duration::from_secs(10);
         let mut all = TopicPartitionList::new();
         for topic in &topics {
@@ -103,9 +104,7 @@ async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) 
                 Offset::Offset(o) => o.max(low),
                 _ => low,
             };
-            if start < high {
-                backlogs.push((e.topic().to_string(), e.partition(), high));
-            }
+            backlogs.push((e.topic().to_string(), e.partition(), (start < high).then_some(high)));
         }
         Ok(backlogs)
     })
@@ -149,6 +148,7 @@ pub fn start(
     settings: &ClientSettings,
     producer: FutureProducer,
     capacity: Option<Arc<PartitionCapacity>>,
+    task_idle: TaskIdle,
     metrics: Arc<QueryMetrics>,
 ) -> Result<Box<dyn RunningQuery>> {
     let pipeline = Pipeline::new(&dataflow, metrics.clone())?;
@@ -180,7 +180,7 @@ pub fn start(
             r = restore_state(&query_id, &settings, &mut pipeline, &topics, holds_state) => r,
         };
         let result = match restored {
-            Ok(()) => run(&query_id, pipeline, consumer, topics, sink, stop).await,
+            Ok(()) => run(&query_id, pipeline, (consumer, topics, task_idle), sink, stop).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -229,15 +229,14 @@ impl Sink {
 async fn run(
     id: &str,
     mut pipeline: Pipeline,
-    consumer: StreamConsumer,
-    topics: Vec<String>,
+    (consumer, topics, task_idle): (StreamConsumer, Vec<String>, TaskIdle),
     sink: Sink,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let (producer, sink_topic) = (&sink.producer, sink.topic.as_str());
     let consumer = Arc::new(consumer);
     let mut continuity = Continuity::default();
-    let mut group = PartitionGroup::new(backlogs(id, consumer.clone(), topics).await);
+    let mut group = PartitionGroup::new(backlogs(id, consumer.clone(), topics).await, task_idle);
     tracing::info!(query = %id, sink = %sink_topic, backlog_partitions = group.waiting(), "query started");
     loop {
         let first = tokio::select! {

@@ -23,6 +23,7 @@ use super::push::{batch_after, partition_ids};
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
+use crate::query_options::TaskIdle;
 
 /// Longest a restore may go without reading a record or moving a partition's position.
 const STALL: Duration = Duration::from_secs(60);
@@ -117,7 +118,8 @@ pub(crate) async fn restore(
     }
     let consumer = assigned(settings, query_id, ranges).await?;
     let mut ends: HashMap<(String, i32), i64> = ranges.iter().map(|r| ((r.topic.clone(), r.partition), r.to)).collect();
-    let mut group = PartitionGroup::new(ranges.iter().map(|r| (r.topic.clone(), r.partition, r.to)));
+    let mut group =
+        PartitionGroup::new(ranges.iter().map(|r| (r.topic.clone(), r.partition, Some(r.to))), TaskIdle::Backlog);
     // The re-read records are not the query's input a second time.
     let metrics = pipeline.replace_metrics(Arc::new(QueryMetrics::default()));
     metrics.start_restore(total.max(0) as u64);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use eddy_catalog::{Command, QueryInfo, QueryKind, COMMAND_VERSION};
 use eddy_parser::{parse_statements, Statement};
-use eddy_runtime::{Dataflow, OutputRecord, RunningQuery};
+use eddy_runtime::{Dataflow, OutputRecord, QueryOptions, RunningQuery};
 
 use super::error::EngineError;
 use super::{Engine, Running, Session};
@@ -125,12 +125,12 @@ impl Engine {
     /// cannot start is listed by SHOW QUERIES with its error.
     async fn start_replayed(&self) {
         let deferred = std::mem::take(&mut self.state.lock().await.replayed);
-        for Deferred { id, dataflow, earliest } in deferred {
+        for Deferred { id, dataflow, options } in deferred {
             let Some(metrics) = self.state.lock().await.running.get(&id).map(|r| r.metrics.clone()) else {
                 tracing::info!(query = %id, "not started: terminated later in the command log");
                 continue;
             };
-            let handle: Box<dyn RunningQuery> = match self.broker.start_query(&id, dataflow, earliest, metrics).await {
+            let handle: Box<dyn RunningQuery> = match self.broker.start_query(&id, dataflow, options, metrics).await {
                 Ok(handle) => {
                     tracing::info!(query = %id, "persistent query started");
                     handle
@@ -151,7 +151,7 @@ impl Engine {
 pub(super) struct Deferred {
     pub id: String,
     pub dataflow: Dataflow,
-    pub earliest: bool,
+    pub options: QueryOptions,
 }
 
 /// The handle of a replayed query before it starts, or of one that could not start.

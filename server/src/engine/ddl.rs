@@ -14,7 +14,7 @@ use super::error::{sqlstate, EngineError};
 
 /// The statement property that makes a persistent query fail on a record the broker refuses, as
 /// ksqlDB's (whose default is `true`; Eddy's is `false`: skip the record and count an error).
-pub const FAIL_ON_PRODUCTION_ERROR: &str = "ksql.fail.on.production.error";
+pub use super::properties::FAIL_ON_PRODUCTION_ERROR;
 
 use super::{Engine, Output, Running, Session, State};
 
@@ -301,7 +301,7 @@ impl Engine {
             Some(c) => c.properties.clone(),
             None => session.properties.clone(),
         };
-        let earliest = properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"));
+        let options = super::properties::query_options(&properties)?;
         let mut query = plan.query;
         query.dataflow.sink.fail_on_production_error =
             properties.get(FAIL_ON_PRODUCTION_ERROR).is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -316,9 +316,9 @@ impl Engine {
             // Replayed: started after the whole log, if no later command terminated it.
             Some(_) => (
                 Box::new(super::command_log::NotStarted::default()),
-                Some(super::command_log::Deferred { id: id.clone(), dataflow: query.dataflow, earliest }),
+                Some(super::command_log::Deferred { id: id.clone(), dataflow: query.dataflow, options }),
             ),
-            None => (self.broker.start_query(&id, query.dataflow, earliest, metrics.clone()).await?, None),
+            None => (self.broker.start_query(&id, query.dataflow, options, metrics.clone()).await?, None),
         };
         let mut state = self.state.lock().await;
         state.replayed.extend(deferred);

@@ -13,6 +13,7 @@ mod insert;
 mod output;
 mod pg;
 mod prepare;
+mod properties;
 mod pull;
 mod push_registry;
 mod queries;

@@ -182,18 +182,7 @@ pub(super) fn set(session: &mut Session, name: &str, value: Option<&str>) -> Res
         return change_setting(session, name, value, "SET");
     }
     let value = value.unwrap_or_default();
-    if name == "auto.offset.reset" && !["earliest", "latest"].contains(&value.to_lowercase().as_str()) {
-        return Err(EngineError::new(
-            sqlstate::INVALID_PARAMETER,
-            format!("Invalid value for auto.offset.reset: '{value}'. Expected earliest or latest."),
-        ));
-    }
-    if name == super::ddl::FAIL_ON_PRODUCTION_ERROR && !["true", "false"].contains(&value.to_lowercase().as_str()) {
-        return Err(EngineError::new(
-            sqlstate::INVALID_PARAMETER,
-            format!("Invalid value for {name}: '{value}'. Expected true or false."),
-        ));
-    }
+    super::properties::validate(name, value)?;
     session.properties.insert(name.to_string(), value.to_string());
     // A dotted name is also a Postgres custom setting (`SET myapp.user_id = '7'` then
     // `current_setting('myapp.user_id')`), which Postgres accepts for any two-part name.

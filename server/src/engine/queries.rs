@@ -38,8 +38,8 @@ impl Engine {
         let width = columns.len();
         // Counted before the consumer starts, so that a burst of push queries cannot pass the limit.
         let guard = self.pushes.register(text, &session.push_queries)?;
-        let batches =
-            self.broker.start_push(planned.dataflow, session.earliest(), Arc::new(QueryMetrics::default())).await?;
+        let options = super::properties::query_options(&session.properties)?;
+        let batches = self.broker.start_push(planned.dataflow, options, Arc::new(QueryMetrics::default())).await?;
         let rx = forward(batches, move |batch| {
             // Lives as long as the query: dropping it unregisters the query.
             let _ = &guard;

@@ -6,9 +6,10 @@ use eddy_runtime::aggregate::AGGREGATE_NAMES;
 use eddy_runtime::function::function_names;
 use eddy_runtime::operator::TABLE_FUNCTION_NAMES;
 
-use super::ddl::FAIL_ON_PRODUCTION_ERROR;
 use super::error::{sqlstate, EngineError};
+use super::properties::{AUTO_OFFSET_RESET, FAIL_ON_PRODUCTION_ERROR};
 use super::{pg, Engine, Output, ResultColumn, Session};
+use eddy_runtime::MAX_TASK_IDLE_MS;
 
 const STREAM_COLUMNS: &[&str] = &["Stream Name", "Kafka Topic", "Key Format", "Value Format", "Windowed"];
 const TABLE_COLUMNS: &[&str] = &["Table Name", "Kafka Topic", "Key Format", "Value Format", "Windowed"];
@@ -106,13 +107,18 @@ impl Engine {
                         session.properties.get(FAIL_ON_PRODUCTION_ERROR).cloned().unwrap_or_else(|| "false".into()),
                     ],
                     vec![
+                        MAX_TASK_IDLE_MS.into(),
+                        "SESSION".into(),
+                        session.properties.get(MAX_TASK_IDLE_MS).cloned().unwrap_or_else(|| "0".into()),
+                    ],
+                    vec![
                         "bootstrap.servers".into(),
                         "SERVER".into(),
                         self.broker.bootstrap().unwrap_or_else(|| "in-memory".into()),
                     ],
                 ];
                 for (k, v) in &session.properties {
-                    if k != "auto.offset.reset" && k != FAIL_ON_PRODUCTION_ERROR {
+                    if ![AUTO_OFFSET_RESET, FAIL_ON_PRODUCTION_ERROR, MAX_TASK_IDLE_MS].contains(&k.as_str()) {
                         rows.push(vec![k.clone(), "SESSION".into(), v.clone()]);
                     }
                 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eddy_runtime::{
-    Broker, Dataflow, MemoryBroker, OutputRecord, QueryMetrics, Record, RecordStream, RowStream, RunningQuery,
-    TopicInfo,
+    Broker, Dataflow, MemoryBroker, OutputRecord, QueryMetrics, QueryOptions, Record, RecordStream, RowStream,
+    RunningQuery, TopicInfo,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -60,21 +60,21 @@ impl Broker for Gated {
         &self,
         id: &str,
         dataflow: Dataflow,
-        earliest: bool,
+        options: QueryOptions,
         metrics: Arc<QueryMetrics>,
     ) -> eddy_runtime::Result<Box<dyn RunningQuery>> {
         if let Ok(mut started) = self.started.lock() {
             started.push(id.to_string());
         }
-        self.inner.start_query(id, dataflow, earliest, metrics).await
+        self.inner.start_query(id, dataflow, options, metrics).await
     }
     async fn start_push(
         &self,
         dataflow: Dataflow,
-        earliest: bool,
+        options: QueryOptions,
         metrics: Arc<QueryMetrics>,
     ) -> eddy_runtime::Result<RowStream> {
-        self.inner.start_push(dataflow, earliest, metrics).await
+        self.inner.start_push(dataflow, options, metrics).await
     }
     async fn print(&self, topic: &str, from_beginning: bool) -> eddy_runtime::Result<RecordStream> {
         self.inner.print(topic, from_beginning).await

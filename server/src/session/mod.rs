@@ -91,11 +91,6 @@ impl Session {
         Self { properties, ..Self::default() }
     }
 
-    /// True when push queries and new persistent queries read from the beginning.
-    pub fn earliest(&self) -> bool {
-        self.properties.get("auto.offset.reset").is_some_and(|v| v.eq_ignore_ascii_case("earliest"))
-    }
-
     /// The value of a Postgres setting.
     pub fn setting(&self, name: &str) -> Option<String> {
         self.settings.read().ok()?.get(name).ok()
