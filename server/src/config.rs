@@ -48,6 +48,9 @@ pub struct Flags {
     /// Address for Postgres clients.
     #[arg(long, env = "EDDY_PG_LISTEN")]
     pub pg_listen: Option<String>,
+    /// Address for HTTP (Prometheus metrics at /metrics, /healthcheck, /info); `none` turns it off.
+    #[arg(long, env = "EDDY_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
     /// Kafka bootstrap servers; absent: start the embedded in-memory broker.
     #[arg(long, env = "EDDY_KAFKA")]
     pub kafka: Option<String>,
@@ -101,6 +104,7 @@ pub struct Flags {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub pg_listen: Option<String>,
+    pub http_listen: Option<String>,
     pub kafka: Option<String>,
     pub log: Option<String>,
     pub service_id: Option<String>,
@@ -154,10 +158,18 @@ fn full_limit_name(name: &str) -> String {
     }
 }
 
+/// ksqlDB's port, on loopback.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8088";
+
 /// The effective configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub pg_listen: String,
+    /// The HTTP listener's address; None when turned off (`none`).
+    pub http_listen: Option<String>,
+    /// Whether `http_listen` was chosen (flag, env or file) rather than the default: a chosen
+    /// address that cannot be bound stops the start, the default one only logs why.
+    pub http_listen_chosen: bool,
     pub kafka: Option<String>,
     pub log: String,
     pub service_id: String,
@@ -180,6 +192,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             pg_listen: "127.0.0.1:5433".into(),
+            http_listen: Some(DEFAULT_HTTP_LISTEN.into()),
+            http_listen_chosen: false,
             kafka: None,
             log: "info".into(),
             service_id: "default".into(),
@@ -267,8 +281,15 @@ impl Config {
         for (name, value) in &limits {
             crate::limits::parse(name, value)?;
         }
+        let http_listen = flags.http_listen.or(file.http_listen);
         let config = Self {
             pg_listen: flags.pg_listen.or(file.pg_listen).unwrap_or(d.pg_listen),
+            http_listen_chosen: http_listen.is_some(),
+            http_listen: match http_listen {
+                Some(a) if a.trim().eq_ignore_ascii_case("none") => None,
+                Some(a) => Some(a),
+                None => d.http_listen,
+            },
             kafka: flags.kafka.or(file.kafka),
             log: flags.log.or(file.log).unwrap_or(d.log),
             service_id: flags.service_id.or(file.service_id).unwrap_or(d.service_id),
@@ -294,6 +315,11 @@ impl Config {
 
     /// Refuses configurations that would let anyone in from the network, or no one at all.
     fn check(&self) -> Result<(), String> {
+        if let Some(http) = self.http_listen.as_deref().filter(|a| self.auth == AuthMethod::Trust && !is_loopback(a)) {
+            return Err(format!(
+                "refusing to serve HTTP on {http} with --auth trust: anyone who can reach it could read the server's                  metrics. Use --auth password or scram-sha-256 (HTTP then asks for the same users), or listen on                  127.0.0.1, or --http-listen none"
+            ));
+        }
         match self.auth {
             AuthMethod::Trust if !is_loopback(&self.pg_listen) => Err(format!(
                 "refusing to listen on {} with --auth trust: anyone who can reach it could connect as any user. \

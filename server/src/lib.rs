@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod http;
 pub mod limits;
 pub mod pg_types;
 pub mod pg_values;

@@ -90,12 +90,28 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.pg_listen))?;
     let pg_addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.pg_listen.clone());
+    let http = match &config.http_listen {
+        None => None,
+        Some(address) => match TcpListener::bind(address).await {
+            Ok(l) => Some(l),
+            // The default port may be another server's (ksqlDB's, or a second Eddy): said, not fatal.
+            Err(e) if !config.http_listen_chosen => {
+                tracing::warn!(address = %address, error = %e, "no HTTP listener (metrics, health): choose --http-listen ADDR, or none");
+                None
+            }
+            Err(e) => return Err(format!("cannot listen for HTTP on {address}: {e}")),
+        },
+    };
+    let http_addr = http.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.to_string());
     println!("Eddy {} is ready in {} ms", env!("CARGO_PKG_VERSION"), started.elapsed().as_millis());
     println!(
         "  Postgres wire: {pg_addr}   (psql -h {} -p {})",
         pg_addr.rsplit_once(':').map(|x| x.0).unwrap_or("127.0.0.1"),
         pg_addr.rsplit_once(':').map(|x| x.1).unwrap_or("5433")
     );
+    if let Some(address) = &http_addr {
+        println!("  HTTP:          {address}   (Prometheus metrics at http://{address}/metrics, /healthcheck, /info)");
+    }
     println!("  Kafka:         {bootstrap}");
     if embedded.is_some() {
         println!("  The embedded Kafka broker is in-memory only: topics and data are lost when the server stops,");
@@ -121,11 +137,32 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         max_message_bytes: config.max_message_bytes,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let http_state = eddy_server::http::HttpState {
+        engine: engine.clone(),
+        auth: security.auth,
+        users: security.users.clone(),
+        service_id: config.service_id.clone(),
+    };
+    let http_server = http.map(|listener| {
+        let mut stop = shutdown_rx.clone();
+        let app = eddy_server::http::router(http_state);
+        tokio::spawn(async move {
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            });
+            if let Err(e) = serving.await {
+                tracing::error!(error = %e, "the HTTP listener stopped");
+            }
+        })
+    });
     let server = tokio::spawn(eddy_server::server::run_with(listener, engine.clone(), shutdown_rx, security));
     wait_for_signal().await;
     tracing::info!("shutting down: stopping queries, flushing output, committing offsets");
     let _ = shutdown_tx.send(true);
     let _ = server.await;
+    if let Some(http) = http_server {
+        let _ = http.await;
+    }
     engine.shutdown().await;
     tracing::info!("bye");
     Ok(())

@@ -628,3 +628,63 @@ async fn configured_limits_bound_pull_results_and_in_lists() {
     assert_eq!(rows(&client, "SELECT 1").await, vec![vec![Some("1".to_string())]]);
     server.terminate();
 }
+
+/// Waits until the metrics hold every line of `want`, or fails with the last scrape.
+fn wait_for_metrics(server: &Server, want: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, text) = server.http_get("/metrics");
+        assert_eq!(status, 200, "{text}");
+        if want.iter().all(|w| text.lines().any(|l| l == *w)) {
+            return text;
+        }
+        assert!(std::time::Instant::now() < deadline, "metrics never showed {want:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The HTTP listener: Prometheus metrics per query and per server, ksqlDB's health check and info.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_queries_statements_and_health() {
+    let server = Server::start(&[]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM readings (id INT KEY, v INT) WITH (KAFKA_TOPIC='readings', VALUE_FORMAT='JSON', PARTITIONS=1);
+             CREATE STREAM copied AS SELECT id, v FROM readings;",
+        )
+        .await
+        .expect("create");
+    let _ = client.simple_query("SELECT nope FROM copied EMIT CHANGES").await.expect_err("unknown column");
+    // Two good records and one that is not JSON: skipped and counted.
+    let kafka = producer(&server.kafka);
+    produce(&kafka, "readings", &1i32.to_be_bytes(), r#"{"V":1}"#, 1_000).await;
+    produce(&kafka, "readings", &2i32.to_be_bytes(), "not json", 2_000).await;
+    produce(&kafka, "readings", &3i32.to_be_bytes(), r#"{"V":3}"#, 3_000).await;
+    let text = wait_for_metrics(
+        &server,
+        &[
+            r#"eddy_query_records_in_total{query_id="CSAS_COPIED_0"} 3"#,
+            r#"eddy_query_records_out_total{query_id="CSAS_COPIED_0"} 2"#,
+            r#"eddy_query_records_skipped_total{query_id="CSAS_COPIED_0"} 1"#,
+            r#"eddy_query_state{query_id="CSAS_COPIED_0",state="RUNNING"} 1"#,
+            r#"eddy_statements_total{kind="create",outcome="ok"} 2"#,
+            r#"eddy_statements_total{kind="select",outcome="error"} 1"#,
+            "eddy_sessions 1",
+            "eddy_streams 2",
+        ],
+    );
+    assert!(text.lines().any(|l| l.starts_with("process_resident_memory_bytes ")), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+
+    let (status, health) = server.http_get("/healthcheck");
+    assert_eq!(status, 200, "{health}");
+    assert!(health.starts_with(r#"{"isHealthy":true"#), "{health}");
+    let (status, info) = server.http_get("/info");
+    assert_eq!(status, 200, "{info}");
+    assert!(info.contains(r#""serverStatus":"RUNNING""#), "{info}");
+    let (status, missing) = server.http_get("/nowhere");
+    assert_eq!((status, missing.contains("40400")), (404, true), "{missing}");
+    server.terminate();
+}

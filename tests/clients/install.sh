@@ -20,6 +20,11 @@ if [ -z "$PG_BIN" ] || ! command -v psql >/dev/null 2>&1; then
 fi
 export PG_BIN
 
+if ! command -v curl >/dev/null 2>&1; then
+  echo "client checks: installing curl (the HTTP listener's checks)"
+  apt_install curl
+fi
+
 EDDY_JDBC_JAR=/usr/share/java/postgresql.jar
 if [ ! -f "$EDDY_JDBC_JAR" ]; then
   echo "client checks: installing pgjdbc"

@@ -46,8 +46,9 @@ max_connections = 3
 [users]
 alice = "$verifier"
 TOML
-start scram --config "$work/eddy.toml"
+start scram --config "$work/eddy.toml" --http-listen 127.0.0.1:0
 scram_port=$port
+http_port=$(sed -n 's/^ *HTTP: *[0-9.]*:\([0-9]*\).*/\1/p' "$work/scram.log" | head -1)
 conn="host=localhost port=$scram_port user=alice dbname=eddy"
 
 check "scram-sha-256 over TLS (sslmode=verify-full)" bash -c \
@@ -60,6 +61,12 @@ check "an unknown user is refused" bash -c \
   "! PGPASSWORD=s3cret psql -X -At 'host=127.0.0.1 port=$scram_port user=mallory dbname=eddy sslmode=require' -c 'SELECT 1' 2>/dev/null"
 check "without TLS the password still works (sslmode=disable)" bash -c \
   "PGPASSWORD=s3cret psql -X -At '$conn sslmode=disable' -c 'SELECT 41 + 1' | grep -qx 42"
+# HTTP asks for the same users (Basic); the health check is open to probes.
+check "HTTP metrics need a user's password" bash -c \
+  "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$http_port/metrics)\" = 401 ] &&
+   [ \"\$(curl -s -o /dev/null -w '%{http_code}' -u alice:wrong http://127.0.0.1:$http_port/metrics)\" = 401 ] &&
+   curl -sf -u alice:s3cret http://127.0.0.1:$http_port/metrics | grep -q '^eddy_sessions ' &&
+   curl -sf http://127.0.0.1:$http_port/healthcheck | grep -q isHealthy"
 if [ -n "${VENV:-}" ] && [ -x "$VENV/bin/python" ]; then
   check "psycopg 3 with scram-sha-256 and verify-full" "$VENV/bin/python" -c "
 import psycopg
@@ -116,6 +123,8 @@ fi
 # Trust on a non-loopback address: refused at start.
 check "trust on 0.0.0.0 refuses to start" bash -c \
   "! '$server' --pg-listen 0.0.0.0:0 --log warn >'$work/refused' 2>&1 && grep -q 'refusing to listen' '$work/refused'"
+check "HTTP on 0.0.0.0 with trust refuses to start" bash -c \
+  "! '$server' --pg-listen 127.0.0.1:0 --http-listen 0.0.0.0:0 --log warn >'$work/refused-http' 2>&1 && grep -q 'refusing to serve HTTP' '$work/refused-http'"
 check "scram without users refuses to start" bash -c \
   "! '$server' --pg-listen 127.0.0.1:0 --auth scram-sha-256 >'$work/nousers' 2>&1 && grep -q 'needs users' '$work/nousers'"
 

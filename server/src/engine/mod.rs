@@ -10,6 +10,7 @@ mod cursor;
 mod ddl;
 mod error;
 mod insert;
+mod observe;
 mod output;
 mod pg;
 mod prepare;
@@ -38,6 +39,7 @@ use crate::sql::{SourceRelations, SqlEngine};
 use crate::views::Views;
 pub use copy::{CopyFormat, CopyIn, CopyOptions};
 pub use error::{runtime_sqlstate, sqlstate as error_sqlstate, EngineError};
+pub use observe::{EngineStatus, QueryState, QueryStatus};
 pub use output::{Output, ResultColumn, RowChannel};
 pub use prepare::{Columns, Parameter, Prepared, PreparedKind};
 pub use pull::PullCache;
@@ -78,6 +80,8 @@ pub struct Engine {
     sql: SqlEngine,
     /// Tables' materialized views, read by pull queries and the SQL engine.
     views: Arc<Views>,
+    /// Statements run, by kind and outcome.
+    statements: observe::StatementCounts,
 }
 
 impl Engine {
@@ -101,6 +105,7 @@ impl Engine {
             published,
             sql,
             views,
+            statements: observe::StatementCounts::default(),
         };
         engine.recover().await?;
         engine.publish_catalog().await;

@@ -72,6 +72,7 @@ impl Engine {
         statement: &StatementParse,
     ) -> Result<Output, EngineError> {
         let result = self.route(session, statement).await;
+        self.statements.add(&first_word(&statement.text), result.is_ok());
         if result.is_err() && session.transaction == Transaction::Block {
             session.transaction = Transaction::Failed;
         }

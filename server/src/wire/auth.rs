@@ -148,6 +148,11 @@ impl Users {
         self.verifiers.is_empty()
     }
 
+    /// Whether `password` is `user`'s (false for unknown users).
+    pub fn verifies(&self, user: &str, password: &str) -> bool {
+        self.verifiers.get(user).is_some_and(|v| v.matches(password))
+    }
+
     fn verifier(&self, login: &LoginInfo) -> PgWireResult<&Verifier> {
         let user = login.user().unwrap_or_default();
         // An unknown user fails as a wrong password does: no hint which users exist.

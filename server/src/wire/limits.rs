@@ -22,6 +22,14 @@ pub fn fatal_response(code: &str, message: &str) -> Vec<u8> {
     out
 }
 
+/// Clients connected to this process now, over every listener (the metrics' session gauge).
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// How many clients are connected now.
+pub fn open_sessions() -> usize {
+    OPEN.load(Ordering::Relaxed)
+}
+
 /// The number of connected clients, bounded.
 #[derive(Debug)]
 pub struct ConnectionSlots {
@@ -36,6 +44,7 @@ pub struct Slot(Arc<AtomicUsize>);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -52,6 +61,7 @@ impl ConnectionSlots {
             self.used.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
+        OPEN.fetch_add(1, Ordering::Relaxed);
         Some(Slot(self.used.clone()))
     }
 }

@@ -14,4 +14,4 @@ mod startup;
 pub use auth::{AuthMethod, Users, Verifier};
 pub use encode::{batch_rows, encode_cell, encode_value, Zone};
 pub use handler::{HandlerFactory, WireHandler};
-pub use limits::{fatal_response, watch_idle, Activity, ConnectionSlots};
+pub use limits::{fatal_response, open_sessions, watch_idle, Activity, ConnectionSlots};

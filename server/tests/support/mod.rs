@@ -15,6 +15,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 pub struct Server {
     pub child: Child,
     pub pg_port: u16,
+    /// The HTTP listener's port (metrics, health).
+    pub http_port: Option<u16>,
     pub kafka: String,
 }
 
@@ -22,7 +24,7 @@ impl Server {
     /// Starts the binary with extra arguments and waits for its banner.
     pub fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_eddy-server"))
-            .args(["--pg-listen", "127.0.0.1:0", "--log", "warn"])
+            .args(["--pg-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log", "warn"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -40,7 +42,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut pg_port, mut kafka) = (None, None);
+        let (mut pg_port, mut kafka, mut http_port) = (None, None, None);
         while pg_port.is_none() || kafka.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).expect("eddy-server did not print its banner in time");
@@ -48,11 +50,29 @@ impl Server {
                 let addr = rest.split_whitespace().next().expect("address");
                 pg_port = Some(addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port"));
             }
+            if let Some(rest) = line.trim().strip_prefix("HTTP:") {
+                let addr = rest.split_whitespace().next().expect("address");
+                http_port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+            }
             if let Some(rest) = line.trim().strip_prefix("Kafka:") {
                 kafka = Some(rest.trim().to_string());
             }
         }
-        Server { child, pg_port: pg_port.unwrap_or_default(), kafka: kafka.unwrap_or_default() }
+        Server { child, pg_port: pg_port.unwrap_or_default(), http_port, kafka: kafka.unwrap_or_default() }
+    }
+
+    /// GETs a path from the HTTP listener: the status code and the body.
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let port = self.http_port.expect("the server listens for HTTP");
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect HTTP");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
     }
 
     /// Connects a Postgres client.
