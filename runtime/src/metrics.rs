@@ -1,6 +1,19 @@
-//! Per-query counters, shared between the query's driver and whoever reports on it.
+//! Per-query counters, shared between the query's driver and whoever reports on it, and the
+//! query's failures waiting for the processing log.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::processing_log::{ErrorClass, ProcessingError};
+
+/// Failures kept for the processing log between two writes of it; more are counted, not kept
+/// (a burst of bad records must not grow memory).
+const PENDING_ERRORS: usize = 1_000;
+
+/// Failures logged to the server log per query and second; more are counted and summarized.
+const LOG_LINES_PER_SECOND: u32 = 10;
 
 /// Records in, rows out, records skipped for errors, records lost on the source partitions, and
 /// the progress of a state restore.
@@ -9,10 +22,25 @@ pub struct QueryMetrics {
     records_in: AtomicU64,
     rows_out: AtomicU64,
     errors: AtomicU64,
+    errors_by_class: [AtomicU64; 4],
     records_lost: AtomicU64,
     restore_total: AtomicU64,
     restored: AtomicU64,
     restoring: AtomicBool,
+    /// Failures not yet written to the processing log, and how many were dropped past
+    /// [`PENDING_ERRORS`].
+    pending: Mutex<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    errors: VecDeque<ProcessingError>,
+    dropped: u64,
+    /// The server log's rate limit: the current second's start and lines in it, and lines
+    /// suppressed since the last summary.
+    second: Option<Instant>,
+    lines: u32,
+    suppressed: u64,
 }
 
 /// The counters of a query at one moment.
@@ -22,6 +50,8 @@ pub struct MetricsSnapshot {
     pub rows_out: u64,
     /// Records skipped because they could not be decoded, evaluated or produced.
     pub errors: u64,
+    /// `errors` by class, indexed as [`ErrorClass::ALL`].
+    pub errors_by_class: [u64; 4],
     /// Records deleted from a source partition before the query read them (data loss).
     pub records_lost: u64,
     /// Records re-read to rebuild the query's state at start, and how many there are to re-read
@@ -57,8 +87,46 @@ impl QueryMetrics {
         self.rows_out.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn add_error(&self) {
+    /// Counts a failure, keeps it for the processing log and logs it (at most
+    /// [`LOG_LINES_PER_SECOND`] lines a second; the rest are summarized).
+    pub fn record_error(&self, error: ProcessingError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = self.errors_by_class.get(error.class.index()) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let Ok(mut pending) = self.pending.lock() else { return };
+        let now = Instant::now();
+        if pending.second.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1)) {
+            if pending.suppressed > 0 {
+                tracing::warn!(suppressed = pending.suppressed, "more query errors were not logged (rate limit)");
+            }
+            (pending.second, pending.lines, pending.suppressed) = (Some(now), 0, 0);
+        }
+        if pending.lines < LOG_LINES_PER_SECOND {
+            pending.lines += 1;
+            tracing::warn!(
+                class = error.class.name(),
+                topic = error.topic.as_deref().unwrap_or("-"),
+                partition = error.partition.unwrap_or(-1),
+                offset = error.offset.unwrap_or(-1),
+                error = %error.message,
+                "record skipped or value set to NULL"
+            );
+        } else {
+            pending.suppressed += 1;
+        }
+        if pending.errors.len() < PENDING_ERRORS {
+            pending.errors.push_back(error);
+        } else {
+            pending.dropped += 1;
+        }
+    }
+
+    /// The failures recorded since the last call, and how many more were not kept.
+    pub fn take_errors(&self) -> (Vec<ProcessingError>, u64) {
+        let Ok(mut pending) = self.pending.lock() else { return (Vec::new(), 0) };
+        let dropped = std::mem::take(&mut pending.dropped);
+        (pending.errors.drain(..).collect(), dropped)
     }
 
     /// Counts `n` records lost on a source partition.
@@ -89,6 +157,8 @@ impl QueryMetrics {
             records_in: self.records_in.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            errors_by_class: ErrorClass::ALL
+                .map(|c| self.errors_by_class.get(c.index()).map_or(0, |n| n.load(Ordering::Relaxed))),
             records_lost: self.records_lost.load(Ordering::Relaxed),
             restored: self.restored.load(Ordering::Relaxed),
             restore_total: self.restore_total.load(Ordering::Relaxed),

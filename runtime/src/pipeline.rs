@@ -11,6 +11,7 @@ use crate::encoder::RecordEncoder;
 use crate::error::Result;
 use crate::metrics::QueryMetrics;
 use crate::operator::{operator_for, Joiner, Operator};
+use crate::processing_log::{ErrorClass, ProcessingError};
 use crate::record::{OutputRecord, Record};
 
 /// The instantiated input tree: decoders at the leaves, joins above them.
@@ -86,8 +87,13 @@ impl Branch {
                 }
                 let (batch, errors) = decoder.decode(records)?;
                 for e in errors {
-                    metrics.add_error();
-                    tracing::warn!(topic = %t, partition = e.partition, offset = e.offset, error = %e.message, "skipping record");
+                    let value = records.iter().find(|r| r.partition == e.partition && r.offset == e.offset);
+                    metrics.record_error(ProcessingError {
+                        partition: Some(e.partition),
+                        offset: Some(e.offset),
+                        record: value.and_then(|r| r.value.clone()),
+                        ..ProcessingError::new(ErrorClass::Deserialization, e.message).in_topic(t)
+                    });
                 }
                 batch
             }
@@ -100,8 +106,8 @@ impl Branch {
                     },
                 };
                 for e in joiner.take_errors() {
-                    metrics.add_error();
-                    tracing::warn!(%topic, error = %e, "join key evaluation failed; row not joined");
+                    let message = format!("join key evaluation failed; row not joined: {e}");
+                    metrics.record_error(ProcessingError::new(ErrorClass::Evaluation, message).in_topic(topic));
                 }
                 match out {
                     Some(b) => b,
@@ -116,8 +122,7 @@ impl Branch {
             }
             let out = op.process(current)?;
             for e in op.take_errors() {
-                metrics.add_error();
-                tracing::warn!(%topic, error = %e, "expression evaluation failed; value set to NULL");
+                metrics.record_error(ProcessingError::new(ErrorClass::Evaluation, e).in_topic(topic));
             }
             match out {
                 Some(b) => current = b,
@@ -176,8 +181,8 @@ impl Pipeline {
         let Some(encoder) = &self.encoder else { return Ok(Vec::new()) };
         let (out, errors) = encoder.encode(&batch);
         for e in errors {
-            self.metrics.add_error();
-            tracing::warn!(%topic, error = %e, "skipping output row");
+            let message = format!("output row skipped: {e}");
+            self.metrics.record_error(ProcessingError::new(ErrorClass::Serialization, message).in_topic(topic));
         }
         Ok(out)
     }

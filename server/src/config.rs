@@ -51,6 +51,13 @@ pub struct Flags {
     /// Address for HTTP (Prometheus metrics at /metrics, /healthcheck, /info); `none` turns it off.
     #[arg(long, env = "EDDY_HTTP_LISTEN")]
     pub http_listen: Option<String>,
+    /// The processing log's stream name (its topic is `<service id>_processing_log`); `none` turns
+    /// it off.
+    #[arg(long, env = "EDDY_PROCESSING_LOG")]
+    pub processing_log: Option<String>,
+    /// Write each failed record's bytes (base64) to the processing log.
+    #[arg(long, env = "EDDY_PROCESSING_LOG_INCLUDE_ROWS")]
+    pub processing_log_include_rows: bool,
     /// Kafka bootstrap servers; absent: start the embedded in-memory broker.
     #[arg(long, env = "EDDY_KAFKA")]
     pub kafka: Option<String>,
@@ -105,6 +112,8 @@ pub struct Flags {
 pub struct FileConfig {
     pub pg_listen: Option<String>,
     pub http_listen: Option<String>,
+    pub processing_log: Option<String>,
+    pub processing_log_include_rows: Option<bool>,
     pub kafka: Option<String>,
     pub log: Option<String>,
     pub service_id: Option<String>,
@@ -158,6 +167,21 @@ fn full_limit_name(name: &str) -> String {
     }
 }
 
+/// The processing log's stream name unless configured (ksqlDB's is `KSQL_PROCESSING_LOG`).
+pub const DEFAULT_PROCESSING_LOG: &str = "EDDY_PROCESSING_LOG";
+
+/// A processing-log stream name: an identifier (letters, digits, `_`, not starting with a digit),
+/// folded to upper case as an unquoted name is.
+fn processing_log_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("invalid --processing-log '{name}': use a stream name of letters, digits and _, or none"));
+    }
+    Ok(name.to_ascii_uppercase())
+}
+
 /// ksqlDB's port, on loopback.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8088";
 
@@ -170,6 +194,10 @@ pub struct Config {
     /// Whether `http_listen` was chosen (flag, env or file) rather than the default: a chosen
     /// address that cannot be bound stops the start, the default one only logs why.
     pub http_listen_chosen: bool,
+    /// The processing log's stream name (upper-case), None when turned off.
+    pub processing_log: Option<String>,
+    /// Failed records' bytes go to the processing log (`processing.log.include.rows`).
+    pub processing_log_include_rows: bool,
     pub kafka: Option<String>,
     pub log: String,
     pub service_id: String,
@@ -194,6 +222,8 @@ impl Default for Config {
             pg_listen: "127.0.0.1:5433".into(),
             http_listen: Some(DEFAULT_HTTP_LISTEN.into()),
             http_listen_chosen: false,
+            processing_log: Some(DEFAULT_PROCESSING_LOG.into()),
+            processing_log_include_rows: false,
             kafka: None,
             log: "info".into(),
             service_id: "default".into(),
@@ -285,6 +315,13 @@ impl Config {
         let config = Self {
             pg_listen: flags.pg_listen.or(file.pg_listen).unwrap_or(d.pg_listen),
             http_listen_chosen: http_listen.is_some(),
+            processing_log: match flags.processing_log.or(file.processing_log) {
+                Some(name) if name.trim().eq_ignore_ascii_case("none") => None,
+                Some(name) => Some(processing_log_name(&name)?),
+                None => d.processing_log,
+            },
+            processing_log_include_rows: flags.processing_log_include_rows
+                || file.processing_log_include_rows.unwrap_or(d.processing_log_include_rows),
             http_listen: match http_listen {
                 Some(a) if a.trim().eq_ignore_ascii_case("none") => None,
                 Some(a) => Some(a),
@@ -334,6 +371,11 @@ impl Config {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// The processing log's topic: `<service id>_processing_log`.
+    pub fn processing_log_topic(&self) -> String {
+        format!("{}_processing_log", self.service_id)
     }
 
     /// The command topic this server's catalog lives in.

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use eddy_runtime::kafka::{ClientSettings, EmbeddedKafka, KafkaAdmin, KafkaBroker, MockAdmin, TopicAdmin};
+use eddy_runtime::ProcessingLog;
 use eddy_server::config::{Config, Flags};
 use eddy_server::Engine;
 use tokio::net::TcpListener;
@@ -80,12 +81,22 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         };
     eddy_server::limits::configure(&config.limits)?;
     let bootstrap = settings.bootstrap.clone();
-    let broker = Arc::new(KafkaBroker::new(settings, admin, embedded.clone()).map_err(|e| e.to_string())?);
+    let mut broker = KafkaBroker::new(settings, admin, embedded.clone()).map_err(|e| e.to_string())?;
+    if config.processing_log.is_some() {
+        let topic = config.processing_log_topic();
+        broker = broker.with_processing_log(ProcessingLog { topic, include_rows: config.processing_log_include_rows });
+    }
+    let broker = Arc::new(broker);
     let engine = Arc::new(Engine::new(broker, Some(config.command_topic())).await.map_err(|e| match e.hint() {
         Some(hint) => format!("cannot start the engine: {e}\nhint: {hint}"),
         None => format!("cannot start the engine: {e}"),
     })?);
     engine.set_push_limits(config.push_limits);
+    if let Some(stream) = &config.processing_log {
+        if let Err(e) = engine.declare_processing_log(stream, &config.processing_log_topic()).await {
+            tracing::warn!(stream = %stream, error = %e, "no processing log stream: query failures go to the server log only");
+        }
+    }
     let listener = TcpListener::bind(&config.pg_listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.pg_listen))?;

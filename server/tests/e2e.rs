@@ -643,7 +643,8 @@ fn wait_for_metrics(server: &Server, want: &[&str]) -> String {
     }
 }
 
-/// The HTTP listener: Prometheus metrics per query and per server, ksqlDB's health check and info.
+/// The HTTP listener: Prometheus metrics per query and per server, ksqlDB's health check and info;
+/// the processing log as a stream (its record's bytes only with --processing-log-include-rows).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_report_queries_statements_and_health() {
     let server = Server::start(&[]);
@@ -667,14 +668,23 @@ async fn metrics_report_queries_statements_and_health() {
         &[
             r#"eddy_query_records_in_total{query_id="CSAS_COPIED_0"} 3"#,
             r#"eddy_query_records_out_total{query_id="CSAS_COPIED_0"} 2"#,
-            r#"eddy_query_records_skipped_total{query_id="CSAS_COPIED_0"} 1"#,
+            r#"eddy_query_records_skipped_total{query_id="CSAS_COPIED_0",error_class="deserialization"} 1"#,
             r#"eddy_query_state{query_id="CSAS_COPIED_0",state="RUNNING"} 1"#,
             r#"eddy_statements_total{kind="create",outcome="ok"} 2"#,
             r#"eddy_statements_total{kind="select",outcome="error"} 1"#,
             "eddy_sessions 1",
-            "eddy_streams 2",
+            "eddy_streams 3",
         ],
     );
+    // The processing log is a stream like any other: the record that was not JSON, where it was.
+    let logged = rows(
+        &client,
+        "SELECT QUERY_ID, ERROR_CLASS, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, RECORD_B64 \
+         FROM EDDY_PROCESSING_LOG WHERE ERROR_CLASS = 'deserialization' EMIT CHANGES LIMIT 1",
+    )
+    .await;
+    let want = ["CSAS_COPIED_0", "deserialization", "readings", "0", "1"].map(|s| Some(s.to_string()));
+    assert_eq!(logged, vec![want.into_iter().chain([None]).collect::<Vec<_>>()]);
     assert!(text.lines().any(|l| l.starts_with("process_resident_memory_bytes ")), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");
 

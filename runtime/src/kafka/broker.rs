@@ -18,6 +18,7 @@ use crate::broker::{Broker, RecordStream, RowStream, RunningQuery, TopicInfo};
 use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
+use crate::processing_log::{ErrorClass, ProcessingError, ProcessingLog};
 use crate::query_options::QueryOptions;
 use crate::record::{OutputRecord, Record};
 use crate::view::{SharedView, ViewFeed};
@@ -33,6 +34,8 @@ pub struct KafkaBroker {
     _embedded: Option<Arc<EmbeddedKafka>>,
     /// What Eddy wrote to each partition of the embedded cluster (none for a real one).
     capacity: Option<Arc<PartitionCapacity>>,
+    /// Where persistent queries log their failures, if anywhere.
+    processing_log: Option<ProcessingLog>,
 }
 
 impl KafkaBroker {
@@ -44,7 +47,20 @@ impl KafkaBroker {
     ) -> Result<Self> {
         let producer = settings.producer().create()?;
         let capacity = embedded.as_ref().map(|_| Arc::new(PartitionCapacity::default()));
-        Ok(Self { settings, admin, producer, produced: Produced::default(), _embedded: embedded, capacity })
+        Ok(Self {
+            settings,
+            admin,
+            producer,
+            produced: Produced::default(),
+            _embedded: embedded,
+            capacity,
+            processing_log: None,
+        })
+    }
+
+    /// The same broker, its persistent queries writing their failures to `log`.
+    pub fn with_processing_log(self, log: ProcessingLog) -> Self {
+        Self { processing_log: Some(log), ..self }
     }
 
     /// The client settings, for components that make their own clients.
@@ -102,8 +118,8 @@ pub(crate) async fn send_all(
         let error = RuntimeError::RecordTooLarge { topic: topic.to_string(), bytes: size(r), limit: max_message_bytes };
         match unproducible {
             Unproducible::Skip(metrics) => {
-                tracing::warn!(topic, error = %error, kafka = %e, "record skipped: the broker refused it");
-                metrics.add_error();
+                let message = format!("record skipped: the broker refused it: {error} ({e})");
+                metrics.record_error(ProcessingError::new(ErrorClass::Production, message));
                 Ok(())
             }
             Unproducible::Fail => Err(error),
@@ -261,8 +277,12 @@ impl Broker for KafkaBroker {
                 .await
                 .map_err(|e| RuntimeError::Internal(e.to_string()))??;
         }
-        let (producer, capacity) = (self.producer.clone(), self.capacity.clone());
-        query_task::start(id, dataflow, &self.settings, producer, capacity, options.task_idle, metrics)
+        let outputs = query_task::Outputs {
+            producer: self.producer.clone(),
+            capacity: self.capacity.clone(),
+            processing_log: self.processing_log.clone(),
+        };
+        query_task::start(id, dataflow, &self.settings, outputs, options.task_idle, metrics)
     }
 
     async fn start_push(

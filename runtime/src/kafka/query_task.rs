@@ -23,6 +23,7 @@ use crate::dataflow::Dataflow;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
+use crate::processing_log::ProcessingLog;
 use crate::query_options::TaskIdle;
 use crate::record::OutputRecord;
 
@@ -142,12 +143,21 @@ async fn restore_state(
 
 /// Starts a persistent query task; a query reading from the latest offsets has them pinned first
 /// ([`pin_start_offsets`]).
+/// Where a persistent query's task writes besides its sink topic's name.
+pub struct Outputs {
+    /// The server's producer.
+    pub producer: FutureProducer,
+    /// The embedded broker's room per partition, when the cluster is the embedded one.
+    pub capacity: Option<Arc<PartitionCapacity>>,
+    /// Where the query's failures go, if anywhere.
+    pub processing_log: Option<ProcessingLog>,
+}
+
 pub fn start(
     id: &str,
     dataflow: Dataflow,
     settings: &ClientSettings,
-    producer: FutureProducer,
-    capacity: Option<Arc<PartitionCapacity>>,
+    outputs: Outputs,
     task_idle: TaskIdle,
     metrics: Arc<QueryMetrics>,
 ) -> Result<Box<dyn RunningQuery>> {
@@ -172,7 +182,9 @@ pub fn start(
     let query_id = id.to_string();
     let (settings, holds_state) = (settings.clone(), dataflow.holds_state());
     let handle = tokio::spawn(async move {
-        let sink = Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics };
+        let Outputs { producer, capacity, processing_log } = outputs;
+        let sink =
+            Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics, processing_log };
         let mut pipeline = pipeline;
         let mut stop = stop_rx;
         let restored = tokio::select! {
@@ -208,9 +220,31 @@ struct Sink {
     max_message_bytes: usize,
     capacity: Option<Arc<PartitionCapacity>>,
     metrics: Arc<QueryMetrics>,
+    processing_log: Option<ProcessingLog>,
 }
 
 impl Sink {
+    /// Writes the failures recorded since the last call to the processing log. Never fails the
+    /// query: a log that cannot be written is said in the server log.
+    async fn log_failures(&self, query_id: &str) {
+        let (errors, dropped) = self.metrics.take_errors();
+        if dropped > 0 {
+            tracing::warn!(query = %query_id, dropped, "failures not written to the processing log (too many at once)");
+        }
+        let Some(log) = self.processing_log.as_ref().filter(|_| !errors.is_empty()) else { return };
+        let to = Destination {
+            producer: &self.producer,
+            topic: &log.topic,
+            max_message_bytes: self.max_message_bytes,
+            capacity: self.capacity.as_deref(),
+        };
+        // The log's own failures are not the query's.
+        let own = QueryMetrics::default();
+        if let Err(e) = send_all(&to, &log.records(query_id, &errors), Unproducible::Skip(&own)).await {
+            tracing::warn!(query = %query_id, topic = %log.topic, error = %e, "cannot write the processing log");
+        }
+    }
+
     async fn send(&self, records: &[OutputRecord]) -> Result<()> {
         let unproducible = match self.unproducible {
             Policy::Fail => Unproducible::Fail,
@@ -262,6 +296,7 @@ async fn run(
             let output = pipeline.process(topic, records)?;
             sink.send(&output).await?;
         }
+        sink.log_failures(id).await;
         let mut tpl = TopicPartitionList::new();
         for ((topic, p), o) in next_offsets {
             tpl.add_partition_offset(&topic, p, Offset::Offset(o))?;

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use eddy_runtime::MetricsSnapshot;
+use eddy_runtime::{MetricsSnapshot, PROCESSING_LOG_COLUMNS};
 
-use super::Engine;
+use super::{Engine, EngineError, Session};
 
 /// Statement kinds counted by name; anything else counts as `other`, so that no client can grow
 /// the metrics' label set.
@@ -130,6 +130,26 @@ impl Engine {
             Err(_) => Vec::new(),
         };
         EngineStatus { queries, push_queries: self.pushes.list().len(), statements, streams, tables }
+    }
+
+    /// Creates the processing log's topic (one partition) and declares its stream, unless they
+    /// exist (a stream of that name that is not the log is left alone).
+    ///
+    /// # Errors
+    /// The broker's, or the statement's.
+    pub async fn declare_processing_log(&self, stream: &str, topic: &str) -> Result<(), EngineError> {
+        if self.broker.partitions(topic).await?.is_none() {
+            self.broker.create_topic(topic, 1, 1).await?;
+        }
+        let statement = format!(
+            "CREATE STREAM IF NOT EXISTS {stream} ({PROCESSING_LOG_COLUMNS}) WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON');"
+        );
+        // Run as a client's statement would be, but not counted as one.
+        let mut session = Session::default();
+        for parsed in eddy_parser::parse_statements(&statement).map_err(EngineError::syntax)? {
+            self.execute_parsed(&mut session, &parsed, None).await?;
+        }
+        Ok(())
     }
 
     /// Whether the broker answers (a metadata request), for health checks.

@@ -2,7 +2,8 @@
 //! Prometheus' naming conventions: `eddy_` names, `_total` counters, `query_id` labels.
 //!
 //! Per persistent query: `eddy_query_records_in_total`, `eddy_query_records_out_total`,
-//! `eddy_query_records_skipped_total` (records that could not be decoded, evaluated or produced),
+//! `eddy_query_records_skipped_total{error_class}` (deserialization, evaluation, serialization,
+//! production: as the processing log classes failures),
 //! `eddy_query_records_lost_total` (deleted from a source before the query read them),
 //! `eddy_query_restored_records` and `eddy_query_restore_target_records` (state restore
 //! progress), `eddy_query_state{state}` (1 for the query's state). Per server: `eddy_sessions`,
@@ -11,7 +12,7 @@
 
 use std::fmt;
 
-use eddy_runtime::MetricsSnapshot;
+use eddy_runtime::{ErrorClass, MetricsSnapshot};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -36,12 +37,9 @@ struct Scrape {
 
 type QueryCounter = (&'static str, &'static str, fn(&MetricsSnapshot) -> u64);
 
-const QUERY_COUNTERS: [QueryCounter; 4] = [
+const QUERY_COUNTERS: [QueryCounter; 3] = [
     ("eddy_query_records_in", "Records the query read from its inputs.", |m| m.records_in),
     ("eddy_query_records_out", "Rows the query wrote to its sink.", |m| m.rows_out),
-    ("eddy_query_records_skipped", "Records skipped because they could not be decoded, evaluated or produced.", |m| {
-        m.errors
-    }),
     ("eddy_query_records_lost", "Records deleted from a source partition before the query read them.", |m| {
         m.records_lost
     }),
@@ -63,6 +61,15 @@ impl Collector for Scrape {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             for q in queries {
                 ConstCounter::new(value(&q.metrics)).encode(family.encode_family(&[("query_id", q.id.as_str())])?)?;
+            }
+        }
+        let help = "Failures by class: records skipped (deserialization, serialization, production) and \
+                    expressions that failed (evaluation; the value is NULL or the row not joined).";
+        let mut family = encoder.encode_descriptor("eddy_query_records_skipped", help, None, MetricType::Counter)?;
+        for q in queries {
+            for (class, n) in ErrorClass::ALL.iter().zip(q.metrics.errors_by_class) {
+                let labels = [("query_id", q.id.as_str()), ("error_class", class.name())];
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
         for (name, help, value) in QUERY_GAUGES {
@@ -133,7 +140,13 @@ mod tests {
 
     #[test]
     fn queries_and_the_server_are_reported_with_prometheus_names() {
-        let metrics = MetricsSnapshot { records_in: 12, rows_out: 10, errors: 2, ..MetricsSnapshot::default() };
+        let metrics = MetricsSnapshot {
+            records_in: 12,
+            rows_out: 10,
+            errors: 2,
+            errors_by_class: [2, 0, 0, 0],
+            ..MetricsSnapshot::default()
+        };
         let status = EngineStatus {
             queries: vec![QueryStatus { id: "CTAS_PER_USER_0".into(), state: QueryState::Running, metrics }],
             push_queries: 1,
@@ -145,7 +158,8 @@ mod tests {
         for line in [
             "eddy_query_records_in_total{query_id=\"CTAS_PER_USER_0\"} 12",
             "eddy_query_records_out_total{query_id=\"CTAS_PER_USER_0\"} 10",
-            "eddy_query_records_skipped_total{query_id=\"CTAS_PER_USER_0\"} 2",
+            "eddy_query_records_skipped_total{query_id=\"CTAS_PER_USER_0\",error_class=\"deserialization\"} 2",
+            "eddy_query_records_skipped_total{query_id=\"CTAS_PER_USER_0\",error_class=\"production\"} 0",
             "eddy_query_state{query_id=\"CTAS_PER_USER_0\",state=\"RUNNING\"} 1",
             "eddy_query_state{query_id=\"CTAS_PER_USER_0\",state=\"ERROR\"} 0",
             "eddy_statements_total{kind=\"create\",outcome=\"ok\"} 3",
