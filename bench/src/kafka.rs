@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eddy_runtime::kafka::{ClientSettings, EmbeddedKafka, KafkaAdmin, KafkaBroker, MockAdmin, TopicAdmin};
+use eddy_runtime::ProcessingLog;
 use eddy_server::{Engine, Session};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -85,6 +86,9 @@ pub(crate) fn connect(
     })
 }
 
+/// kafka-q0-bad-records: one record in this many is malformed.
+const BAD_EVERY: usize = 10;
+
 impl KafkaBench {
     /// Starts the engine on `kafka` (None: the embedded broker) and loads `bids` into the input topic.
     pub fn start(kafka: Option<&str>, partitions: i32, bids: &[Bid], counting: Counting) -> Result<Self, String> {
@@ -92,8 +96,13 @@ impl KafkaBench {
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(err)?;
         let (engine, settings, label, admin, cluster) = runtime.block_on(async {
             let (settings, admin, cluster, label) = connect(kafka)?;
-            let broker = Arc::new(KafkaBroker::new(settings.clone(), admin.clone(), cluster.clone()).map_err(err)?);
+            // Queries log their failures as a server's do (the bad-records scenario measures it).
+            let topic = format!("bench_processing_log_{}_{}", std::process::id(), chrono_now_ms());
+            let log = ProcessingLog { topic: topic.clone(), include_rows: false };
+            let broker = KafkaBroker::new(settings.clone(), admin.clone(), cluster.clone()).map_err(err)?;
+            let broker = Arc::new(broker.with_processing_log(log));
             let engine = Arc::new(Engine::new(broker, None).await.map_err(err)?);
+            engine.declare_processing_log("BENCH_PROCESSING_LOG", &topic).await.map_err(err)?;
             Ok::<_, String>((engine, settings, label, admin, cluster))
         })?;
         let bench = KafkaBench {
@@ -277,6 +286,46 @@ impl KafkaBench {
 }
 
 impl KafkaBench {
+    /// kafka-q0 over an input where one record in ten is not JSON: the bad ones are skipped and
+    /// written to the processing log. Measured as kafka-q0 is, over the good records (compare the
+    /// two rows' records/s: the cost of a burst of bad records to the good ones).
+    pub fn bad_records(&mut self, bids: &[Bid]) -> Result<Measurement, String> {
+        let input = self.unique("bench_bad_bids");
+        let stream = input.to_uppercase();
+        self.execute(&bid_stream_sql(&stream, &input, self.partitions))?;
+        let producer: BaseProducer = self.settings.producer().create().map_err(err)?;
+        let now = chrono_now_ms();
+        let (mut good, mut good_bytes) = (0u64, 0u64);
+        for (i, bid) in bids.iter().enumerate() {
+            let bad = i % BAD_EVERY == BAD_EVERY - 1;
+            let payload: &[u8] = if bad { b"{\"auction\": not json" } else { &bid.json };
+            if !bad {
+                (good, good_bytes) = (good + 1, good_bytes + bid.json.len() as u64);
+            }
+            let partition = (i % self.partitions.max(1) as usize) as i32;
+            send(&producer, BaseRecord::to(&input).partition(partition).payload(payload).timestamp(now))?;
+        }
+        producer.flush(Duration::from_secs(60)).map_err(err)?;
+        let sink = self.unique("bench_q0_bad");
+        self.execute(&query_sql(Query::Q0, &stream, &sink, &sink, self.partitions))?;
+        let (first, at_first) = self.wait_for_output(&sink, good)?;
+        let (wall, cpu) = first.stop();
+        let status = self.runtime.block_on(query_status(&self.engine, &sink))?;
+        self.execute("TERMINATE ALL;")?;
+        let share = (good - at_first.min(good)) as f64 / good.max(1) as f64;
+        Ok(Measurement {
+            name: "kafka-q0-bad-records".into(),
+            events: (good as f64 * share) as u64,
+            bytes: (good_bytes as f64 * share) as u64,
+            outputs: good,
+            wall,
+            cpu,
+            latency: None,
+            note: Some(format!("1 in {BAD_EVERY} records not JSON, to the processing log; query: {status}")),
+            broker: self.label.clone(),
+        })
+    }
+
     /// A stateful query's restore (issue 18): `query` runs over the pre-loaded bids on an engine
     /// with a command log, which is shut down (offsets committed); a new engine over the same
     /// command log starts the query again, which re-reads every bid into its state before it goes

@@ -20,7 +20,7 @@ use topic_count::Counting;
 #[command(name = "eddy-bench")]
 struct Args {
     /// Scenarios: raw-copy, kafka-q0, kafka-q1, kafka-q2, kafka-count-per-key, kafka-tumbling-count,
-    /// kafka-latency, kafka-restore-count-per-key, kafka-restore-tumbling-count, engine-q0, engine-q1, engine-q2, engine-count-per-key, engine-tumbling-count,
+    /// kafka-latency, kafka-q0-bad-records, kafka-restore-count-per-key, kafka-restore-tumbling-count, engine-q0, engine-q1, engine-q2, engine-count-per-key, engine-tumbling-count,
     /// engine-state-per-key, idle-rss, pull-lookups, pull-group-by; or the groups kafka, engine, memory,
     /// pull, all. `produce` alone writes --kafka-events bids to --topic on --kafka instead.
     #[arg(required = true)]
@@ -83,6 +83,7 @@ fn expand(names: &[String]) -> Result<Vec<String>, String> {
     let kafka: Vec<String> = std::iter::once("raw-copy".to_string())
         .chain(QUERIES.iter().map(|q| format!("kafka-{}", q.name())))
         .chain(std::iter::once("kafka-latency".to_string()))
+        .chain(std::iter::once("kafka-q0-bad-records".to_string()))
         .chain(RESTORED.iter().map(|q| format!("kafka-restore-{}", q.name())))
         .collect();
     let memory: Vec<String> = vec!["engine-state-per-key".into(), "idle-rss".into()];
@@ -172,6 +173,7 @@ fn run(args: &Args) -> Result<Vec<Measurement>, String> {
                         _ => return Err(format!("unknown scenario {name}")),
                     }
                 }
+                None if name == "kafka-q0-bad-records" => bench.bad_records(bids)?,
                 None if name == "kafka-latency" => {
                     let q0 =
                         results.iter().find(|m| m.name == "kafka-q0").map(|m| m.events as f64 / m.wall.as_secs_f64());

@@ -21,6 +21,8 @@ use crate::value::Value;
 /// Why a record was skipped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodeError {
+    /// The record's position in the decoded slice.
+    pub index: usize,
     pub partition: i32,
     pub offset: i64,
     pub message: String,
@@ -105,7 +107,7 @@ impl RecordDecoder {
         let mut rows = 0;
         let mut errors = Vec::new();
         let mut row = Vec::with_capacity(builders.len());
-        for r in records {
+        for (index, r) in records.iter().enumerate() {
             row.clear();
             match self.decode_one(r, &mut row) {
                 Ok(Some(timestamp)) => {
@@ -122,7 +124,9 @@ impl RecordDecoder {
                     value_nulls.append_value(r.value.is_none());
                 }
                 Ok(None) => {}
-                Err(e) => errors.push(DecodeError { partition: r.partition, offset: r.offset, message: e.to_string() }),
+                Err(e) => {
+                    errors.push(DecodeError { index, partition: r.partition, offset: r.offset, message: e.to_string() })
+                }
             }
         }
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.types.len());

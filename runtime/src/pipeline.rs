@@ -87,7 +87,7 @@ impl Branch {
                 }
                 let (batch, errors) = decoder.decode(records)?;
                 for e in errors {
-                    let value = records.iter().find(|r| r.partition == e.partition && r.offset == e.offset);
+                    let value = records.get(e.index);
                     metrics.record_error(ProcessingError {
                         partition: Some(e.partition),
                         offset: Some(e.offset),

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::broker::{send_all, Destination, Unproducible};
@@ -183,6 +183,10 @@ pub fn start(
     let (settings, holds_state) = (settings.clone(), dataflow.holds_state());
     let handle = tokio::spawn(async move {
         let Outputs { producer, capacity, processing_log } = outputs;
+        let processing_log = processing_log.map(|log| {
+            let writer = LogWriter { producer: producer.clone(), capacity: capacity.clone(), max_message_bytes };
+            (writer.spawn(&query_id, log.topic.clone()), log)
+        });
         let sink =
             Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics, processing_log };
         let mut pipeline = pipeline;
@@ -220,28 +224,56 @@ struct Sink {
     max_message_bytes: usize,
     capacity: Option<Arc<PartitionCapacity>>,
     metrics: Arc<QueryMetrics>,
-    processing_log: Option<ProcessingLog>,
+    /// The processing log's writer and settings, if the server keeps one.
+    processing_log: Option<(mpsc::Sender<Vec<OutputRecord>>, ProcessingLog)>,
+}
+
+/// Batches of processing-log records waiting for the log's writer; more are dropped (and said).
+const LOG_BATCHES: usize = 64;
+
+/// Writes a query's processing-log records in the background, so that failures never hold the
+/// query's good records back by a produce round trip.
+struct LogWriter {
+    producer: FutureProducer,
+    capacity: Option<Arc<PartitionCapacity>>,
+    max_message_bytes: usize,
+}
+
+impl LogWriter {
+    fn spawn(self, query_id: &str, topic: String) -> mpsc::Sender<Vec<OutputRecord>> {
+        let (tx, mut rx) = mpsc::channel::<Vec<OutputRecord>>(LOG_BATCHES);
+        let query_id = query_id.to_string();
+        tokio::spawn(async move {
+            // The log's own failures are not the query's.
+            let own = QueryMetrics::default();
+            while let Some(records) = rx.recv().await {
+                let to = Destination {
+                    producer: &self.producer,
+                    topic: &topic,
+                    max_message_bytes: self.max_message_bytes,
+                    capacity: self.capacity.as_deref(),
+                };
+                if let Err(e) = send_all(&to, &records, Unproducible::Skip(&own)).await {
+                    tracing::warn!(query = %query_id, %topic, error = %e, "cannot write the processing log");
+                }
+            }
+        });
+        tx
+    }
 }
 
 impl Sink {
-    /// Writes the failures recorded since the last call to the processing log. Never fails the
-    /// query: a log that cannot be written is said in the server log.
-    async fn log_failures(&self, query_id: &str) {
-        let (errors, dropped) = self.metrics.take_errors();
+    /// Hands the failures recorded since the last call to the processing log's writer. Never
+    /// waits, never fails the query: what the log cannot take is said in the server log.
+    fn log_failures(&self, query_id: &str) {
+        let (errors, mut dropped) = self.metrics.take_errors();
+        if let Some((writer, log)) = self.processing_log.as_ref().filter(|_| !errors.is_empty()) {
+            if writer.try_send(log.records(query_id, &errors)).is_err() {
+                dropped += errors.len() as u64;
+            }
+        }
         if dropped > 0 {
             tracing::warn!(query = %query_id, dropped, "failures not written to the processing log (too many at once)");
-        }
-        let Some(log) = self.processing_log.as_ref().filter(|_| !errors.is_empty()) else { return };
-        let to = Destination {
-            producer: &self.producer,
-            topic: &log.topic,
-            max_message_bytes: self.max_message_bytes,
-            capacity: self.capacity.as_deref(),
-        };
-        // The log's own failures are not the query's.
-        let own = QueryMetrics::default();
-        if let Err(e) = send_all(&to, &log.records(query_id, &errors), Unproducible::Skip(&own)).await {
-            tracing::warn!(query = %query_id, topic = %log.topic, error = %e, "cannot write the processing log");
         }
     }
 
@@ -296,7 +328,7 @@ async fn run(
             let output = pipeline.process(topic, records)?;
             sink.send(&output).await?;
         }
-        sink.log_failures(id).await;
+        sink.log_failures(id);
         let mut tpl = TopicPartitionList::new();
         for ((topic, p), o) in next_offsets {
             tpl.add_partition_offset(&topic, p, Offset::Offset(o))?;
