@@ -1,6 +1,7 @@
 //! Eddy's server: the engine that executes statements, the SQL engine for everything that is not
 //! a continuous query, client sessions, the Postgres wire front end, and configuration.
 
+pub mod accept;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -92,10 +92,16 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         None => format!("cannot start the engine: {e}"),
     })?);
     engine.set_push_limits(config.push_limits);
-    if let Some(stream) = &config.processing_log {
-        if let Err(e) = engine.declare_processing_log(stream, &config.processing_log_topic()).await {
-            tracing::warn!(stream = %stream, error = %e, "no processing log stream: query failures go to the server log only");
-        }
+    // Waited for briefly, then in the background: a broker that does not answer CreateTopics
+    // must not hold the start.
+    if let Some(stream) = config.processing_log.clone() {
+        let (engine, topic) = (engine.clone(), config.processing_log_topic());
+        let mut declared = tokio::spawn(async move {
+            if let Err(e) = engine.declare_processing_log(&stream, &topic).await {
+                tracing::warn!(stream = %stream, error = %e, "no processing log stream: query failures go to the server log only");
+            }
+        });
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut declared).await;
     }
     let listener = TcpListener::bind(&config.pg_listen)
         .await
@@ -155,16 +161,8 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         service_id: config.service_id.clone(),
     };
     let http_server = http.map(|listener| {
-        let mut stop = shutdown_rx.clone();
         let app = eddy_server::http::router(http_state);
-        tokio::spawn(async move {
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            });
-            if let Err(e) = serving.await {
-                tracing::error!(error = %e, "the HTTP listener stopped");
-            }
-        })
+        tokio::spawn(eddy_server::http::serve(listener, app, shutdown_rx.clone()))
     });
     let server = tokio::spawn(eddy_server::server::run_with(listener, engine.clone(), shutdown_rx, security));
     wait_for_signal().await;

@@ -64,6 +64,7 @@ pub async fn run_with(
     pgwire::messages::set_max_frontend_message_length(security.max_message_bytes);
     let slots = Arc::new(ConnectionSlots::new(security.max_connections));
     let factory = Arc::new(HandlerFactory::with_auth(engine, security.auth, security.users.clone(), defaults, slots));
+    let mut backoff = crate::accept::AcceptBackoff::default();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -78,7 +79,7 @@ pub async fn run_with(
                         }
                     });
                 }
-                Err(e) => tracing::warn!(error = %e, "accept failed"),
+                Err(e) => backoff.failed("Postgres", &e).await,
             }
         }
     }

@@ -156,7 +156,11 @@ impl PartitionGroup {
     /// Whether a partition the release waits for has nothing buffered, so that nothing may be
     /// released now.
     fn blocked(&mut self, now: Instant) -> bool {
-        self.backlog_blocks(now) || self.idle_blocks(now)
+        // Both are evaluated, so that each one's deadline is current (a stale one in the past
+        // would wake the task in a loop).
+        let backlog = self.backlog_blocks(now);
+        let idle = self.idle_blocks(now);
+        backlog || idle
     }
 
     /// [`TaskIdle::For`]: whether a partition with nothing buffered is still waited for while
@@ -308,5 +312,18 @@ mod tests {
         group.add(vec![("s".into(), vec![record(0, 0, 1)])]);
         assert_eq!(released(&mut group, Instant::now()), vec![("s".into(), 1)]);
         assert_eq!(group.deadline(), None);
+    }
+
+    #[test]
+    fn waiting_for_a_backlog_and_an_empty_partition_at_once_wakes_only_at_a_future_deadline() {
+        let (start, wait) = (Instant::now(), Duration::from_millis(100));
+        let partitions = [("a".to_string(), 0, None), ("b".to_string(), 0, None), ("t".to_string(), 0, Some(5))];
+        let mut group = PartitionGroup::new(partitions, TaskIdle::For(wait));
+        group.add(vec![("a".into(), vec![record(0, 0, 1)])]);
+        assert_eq!(released(&mut group, start), vec![]);
+        assert_eq!(group.deadline(), Some(start + wait), "b's wait ends first");
+        // Past b's wait, t's backlog still holds the release: the next wake-up is its deadline.
+        assert_eq!(released(&mut group, start + wait), vec![]);
+        assert_eq!(group.deadline(), Some(start + BACKLOG_WAIT));
     }
 }

@@ -231,6 +231,9 @@ struct Sink {
 /// Batches of processing-log records waiting for the log's writer; more are dropped (and said).
 const LOG_BATCHES: usize = 64;
 
+/// The processing log's own write failures are logged at most this often.
+const LOG_FAILURE_EVERY: Duration = Duration::from_secs(10);
+
 /// Writes a query's processing-log records in the background, so that failures never hold the
 /// query's good records back by a produce round trip.
 struct LogWriter {
@@ -244,8 +247,10 @@ impl LogWriter {
         let (tx, mut rx) = mpsc::channel::<Vec<OutputRecord>>(LOG_BATCHES);
         let query_id = query_id.to_string();
         tokio::spawn(async move {
-            // The log's own failures are not the query's.
+            // The log's own failures are not the query's; they are said at most every
+            // LOG_FAILURE_EVERY (a log topic the broker lacks fails every batch).
             let own = QueryMetrics::default();
+            let (mut said, mut unsaid) = (None::<Instant>, 0u64);
             while let Some(records) = rx.recv().await {
                 let to = Destination {
                     producer: &self.producer,
@@ -254,7 +259,12 @@ impl LogWriter {
                     capacity: self.capacity.as_deref(),
                 };
                 if let Err(e) = send_all(&to, &records, Unproducible::Skip(&own)).await {
-                    tracing::warn!(query = %query_id, %topic, error = %e, "cannot write the processing log");
+                    if said.is_some_and(|at| at.elapsed() < LOG_FAILURE_EVERY) {
+                        unsaid += 1;
+                        continue;
+                    }
+                    tracing::warn!(query = %query_id, %topic, error = %e, similar_since_last = unsaid, "cannot write the processing log");
+                    (said, unsaid) = (Some(Instant::now()), 0);
                 }
             }
         });

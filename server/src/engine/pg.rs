@@ -183,6 +183,8 @@ pub(super) fn set(session: &mut Session, name: &str, value: Option<&str>) -> Res
     }
     let value = value.unwrap_or_default();
     super::properties::validate(name, value)?;
+    let value = super::properties::normalize(name, value);
+    let value = value.as_str();
     session.properties.insert(name.to_string(), value.to_string());
     // A dotted name is also a Postgres custom setting (`SET myapp.user_id = '7'` then
     // `current_setting('myapp.user_id')`), which Postgres accepts for any two-part name.

@@ -39,6 +39,17 @@ pub fn validate(name: &str, value: &str) -> Result<(), EngineError> {
     }
 }
 
+/// The value `SET` stores: as given, except numbers stored as read (`' 100'` and `'+100'` are
+/// `100`), so that SHOW PROPERTIES shows what a query will use.
+pub fn normalize(name: &str, value: &str) -> String {
+    match TaskIdle::parse(value) {
+        Ok(_) if streams_name(name) == MAX_TASK_IDLE_MS => {
+            value.trim().parse::<i64>().map_or(value.to_string(), |n| n.to_string())
+        }
+        _ => value.to_string(),
+    }
+}
+
 /// The options a query runs with under these properties: `auto.offset.reset` and
 /// `max.task.idle.ms` (either name; the prefixed one wins, as ksqlDB applies it last).
 ///
