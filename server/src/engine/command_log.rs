@@ -184,21 +184,31 @@ mod tests {
     use super::super::test_broker::Gated;
     use super::*;
 
+    /// Runs each statement, failing the test on any error.
+    async fn run_all(engine: &Engine, session: &mut Session, statements: &[&str]) {
+        for sql in statements {
+            let results = engine.execute(session, sql).await;
+            let errors: Vec<&EngineError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert!(errors.is_empty(), "{sql}: {errors:?}");
+        }
+    }
+
     #[tokio::test]
     async fn replayed_queries_start_after_the_whole_log_and_terminated_ones_never() {
         let broker = Arc::new(Gated::open(MemoryBroker::new()));
         let engine = Engine::new(broker.clone(), Some("_eddy_commands".into())).await.expect("engine");
         let mut session = Session::default();
-        for sql in [
-            "CREATE STREAM s (id INT KEY, v STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);",
-            "CREATE STREAM a AS SELECT * FROM s;",
-            "CREATE STREAM b AS SELECT * FROM s;",
-            "TERMINATE CSAS_A_0;",
-        ] {
-            let results = engine.execute(&mut session, sql).await;
-            let errors: Vec<&EngineError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-            assert!(errors.is_empty(), "{sql}: {errors:?}");
-        }
+        run_all(
+            &engine,
+            &mut session,
+            &[
+                "CREATE STREAM s (id INT KEY, v STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);",
+                "CREATE STREAM a AS SELECT * FROM s;",
+                "CREATE STREAM b AS SELECT * FROM s;",
+                "TERMINATE CSAS_A_0;",
+            ],
+        )
+        .await;
         engine.shutdown().await;
         broker.started.lock().expect("started").clear();
 
@@ -237,16 +247,17 @@ mod tests {
         let broker = Arc::new(Gated::open(MemoryBroker::new()));
         let engine = Engine::new(broker.clone(), Some("_eddy_first".into())).await.expect("engine");
         let mut session = Session::default();
-        for sql in [
-            "CREATE STREAM s (id INT KEY, v INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);",
-            "CREATE STREAM a AS SELECT * FROM s;",
-            "CREATE STREAM b AS SELECT id, CAST(v AS STRING) AS text FROM a;",
-            "CREATE TABLE t (id INT PRIMARY KEY, w STRING) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', PARTITIONS=2);",
-        ] {
-            let results = engine.execute(&mut session, sql).await;
-            let errors: Vec<&EngineError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-            assert!(errors.is_empty(), "{sql}: {errors:?}");
-        }
+        run_all(
+            &engine,
+            &mut session,
+            &[
+                "CREATE STREAM s (id INT KEY, v INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);",
+                "CREATE STREAM a AS SELECT * FROM s;",
+                "CREATE STREAM b AS SELECT id, CAST(v AS STRING) AS text FROM a;",
+                "CREATE TABLE t (id INT PRIMARY KEY, w STRING) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', PARTITIONS=2);",
+            ],
+        )
+        .await;
         engine.shutdown().await;
         let mut log: Vec<Command> = broker
             .read_all("_eddy_first")
@@ -295,9 +306,7 @@ mod tests {
         // A's stream stays as recorded; a failed query is terminated like any other.
         let kept = engine.state.lock().await.catalog.source("A").map(|a| a.schema_string()).expect("A kept");
         assert_eq!(kept, "`ID` INTEGER KEY, `V` BIGINT");
-        let terminated = engine.execute(&mut session, "TERMINATE CSAS_A_0;").await;
-        let errors: Vec<&EngineError> = terminated.iter().filter_map(|r| r.as_ref().err()).collect();
-        assert!(errors.is_empty(), "{errors:?}");
+        run_all(&engine, &mut session, &["TERMINATE CSAS_A_0;"]).await;
         assert!(!statuses(&engine).await.iter().any(|(q, _)| q == "CSAS_A_0"));
     }
 }
