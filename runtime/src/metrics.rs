@@ -27,6 +27,8 @@ pub struct QueryMetrics {
     restore_total: AtomicU64,
     restored: AtomicU64,
     restoring: AtomicBool,
+    /// Partitions the query's tasks on this server hold, by sub-topology.
+    partitions: Mutex<Vec<(&'static str, usize)>>,
     /// Failures not yet written to the processing log, and how many were dropped past
     /// [`PENDING_ERRORS`].
     pending: Mutex<Pending>,
@@ -60,6 +62,9 @@ pub struct MetricsSnapshot {
     pub restore_total: u64,
     /// The restore is under way: the query processes no new records yet.
     pub restoring: bool,
+    /// Partitions (of its inputs and its repartition topic) the query's tasks hold on this
+    /// server: all of them on a server alone, a share when servers share a service id.
+    pub partitions: u64,
 }
 
 impl std::fmt::Display for MetricsSnapshot {
@@ -68,6 +73,9 @@ impl std::fmt::Display for MetricsSnapshot {
         write!(f, "records in: {}, rows out: {}, errors: {}", self.records_in, self.rows_out, self.errors)?;
         if self.records_lost > 0 {
             write!(f, ", records lost: {}", self.records_lost)?;
+        }
+        if self.partitions > 0 {
+            write!(f, ", partitions: {}", self.partitions)?;
         }
         if self.restoring {
             write!(f, ", restoring state: {} of {} records", self.restored, self.restore_total)?;
@@ -151,6 +159,15 @@ impl QueryMetrics {
         self.restoring.store(false, Ordering::Relaxed);
     }
 
+    /// Sets how many partitions a sub-topology's task holds now (see [`MetricsSnapshot::partitions`]).
+    pub fn set_partitions(&self, part: &'static str, n: usize) {
+        let mut parts = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        match parts.iter_mut().find(|(p, _)| *p == part) {
+            Some(entry) => entry.1 = n,
+            None => parts.push((part, n)),
+        }
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
@@ -163,6 +180,7 @@ impl QueryMetrics {
             restored: self.restored.load(Ordering::Relaxed),
             restore_total: self.restore_total.load(Ordering::Relaxed),
             restoring: self.restoring.load(Ordering::Relaxed),
+            partitions: self.partitions.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(_, n)| *n as u64).sum(),
         }
     }
 }

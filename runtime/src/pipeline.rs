@@ -13,11 +13,24 @@ use crate::metrics::QueryMetrics;
 use crate::operator::{operator_for, Joiner, Operator};
 use crate::processing_log::{ErrorClass, ProcessingError};
 use crate::record::{OutputRecord, Record};
+use crate::repartition::Repartition;
 
 /// The instantiated input tree: decoders at the leaves, joins above them.
 enum Node {
-    Source { topic: String, decoder: Box<RecordDecoder> },
-    Join { joiner: Box<Joiner>, left: Box<Branch>, right: Box<Branch> },
+    Source {
+        topic: String,
+        decoder: Box<RecordDecoder>,
+    },
+    /// A repartition topic: rows an upstream sub-topology wrote for the aggregation.
+    Repartition {
+        topic: String,
+        split: Repartition,
+    },
+    Join {
+        joiner: Box<Joiner>,
+        left: Box<Branch>,
+        right: Box<Branch>,
+    },
 }
 
 /// A node and the operators applied to its output.
@@ -26,12 +39,28 @@ struct Branch {
     operators: Vec<Box<dyn Operator>>,
 }
 
-/// Decoder(s), operators and (for topic sinks) encoder of one query.
+/// How output rows become records.
+enum Output {
+    /// A client sink (push and pull queries): rows stay rows.
+    Rows,
+    /// The sink topic, in its formats.
+    Sink(RecordEncoder),
+    /// The query's repartition topic (an upstream sub-topology).
+    Repartition(Repartition),
+}
+
+/// Decoder(s), operators and (for topic sinks) encoder of one query, or of one of its
+/// sub-topologies when it goes through a repartition topic (see [`Repartition`]).
 pub struct Pipeline {
     root: Branch,
     topics: Vec<String>,
-    encoder: Option<RecordEncoder>,
+    output: Output,
     metrics: Arc<QueryMetrics>,
+    /// Whether records read count as the query's input (not for a downstream sub-topology,
+    /// whose input is the query's own repartition topic) ...
+    counts_input: bool,
+    /// ... and output rows as its output (not for an upstream one).
+    counts_output: bool,
 }
 
 fn node_for(input: &Input) -> Result<Node> {
@@ -97,6 +126,20 @@ impl Branch {
                 }
                 batch
             }
+            Node::Repartition { topic: t, split } => {
+                if t != topic {
+                    return Ok(None);
+                }
+                let (batch, errors) = split.decode(records)?;
+                for e in errors {
+                    metrics.record_error(ProcessingError {
+                        partition: Some(e.partition),
+                        offset: Some(e.offset),
+                        ..ProcessingError::new(ErrorClass::Deserialization, e.message).in_topic(t)
+                    });
+                }
+                batch
+            }
             Node::Join { joiner, left, right } => {
                 let out = match left.process(topic, records, metrics)? {
                     Some(b) => joiner.process(true, b)?,
@@ -136,9 +179,9 @@ impl Branch {
 impl Pipeline {
     /// Instantiates a dataflow.
     pub fn new(dataflow: &Dataflow, metrics: Arc<QueryMetrics>) -> Result<Self> {
-        let encoder = match dataflow.sink.topic {
-            Some(_) => Some(RecordEncoder::new(&dataflow.sink)?),
-            None => None,
+        let output = match dataflow.sink.topic {
+            Some(_) => Output::Sink(RecordEncoder::new(&dataflow.sink)?),
+            None => Output::Rows,
         };
         Ok(Self {
             root: Branch {
@@ -146,8 +189,44 @@ impl Pipeline {
                 operators: dataflow.steps.iter().map(operator_for).collect(),
             },
             topics: dataflow.input.topics(),
-            encoder,
+            output,
             metrics,
+            counts_input: true,
+            counts_output: true,
+        })
+    }
+
+    /// The upstream sub-topology of a dataflow split at `split`: its input and the steps before
+    /// the aggregation, writing repartition records. Counts the query's input, not its output.
+    pub fn upstream(dataflow: &Dataflow, split: &Repartition, metrics: Arc<QueryMetrics>) -> Result<Self> {
+        let steps = dataflow.steps.get(..split.at).unwrap_or_default();
+        Ok(Self {
+            root: Branch { node: node_for(&dataflow.input)?, operators: steps.iter().map(operator_for).collect() },
+            topics: dataflow.input.topics(),
+            output: Output::Repartition(split.clone()),
+            metrics,
+            counts_input: true,
+            counts_output: false,
+        })
+    }
+
+    /// The downstream sub-topology: the repartition `topic`, the aggregation and the steps after
+    /// it, writing to the sink. Counts the query's output, not its input.
+    pub fn downstream(
+        dataflow: &Dataflow,
+        split: &Repartition,
+        topic: &str,
+        metrics: Arc<QueryMetrics>,
+    ) -> Result<Self> {
+        let steps = dataflow.steps.get(split.at..).unwrap_or_default();
+        let node = Node::Repartition { topic: topic.to_string(), split: split.clone() };
+        Ok(Self {
+            root: Branch { node, operators: steps.iter().map(operator_for).collect() },
+            topics: vec![topic.to_string()],
+            output: Output::Sink(RecordEncoder::new(&dataflow.sink)?),
+            metrics,
+            counts_input: false,
+            counts_output: true,
         })
     }
 
@@ -167,9 +246,11 @@ impl Pipeline {
         if records.is_empty() {
             return Ok(None);
         }
-        self.metrics.add_input(records.len() as u64);
+        if self.counts_input {
+            self.metrics.add_input(records.len() as u64);
+        }
         let out = self.root.process(topic, records, &self.metrics)?;
-        if let Some(b) = &out {
+        if let Some(b) = out.as_ref().filter(|_| self.counts_output) {
             self.metrics.add_output(b.num_rows() as u64);
         }
         Ok(out)
@@ -178,7 +259,11 @@ impl Pipeline {
     /// Runs records of one topic through and encodes the output for the sink topic.
     pub fn process(&mut self, topic: &str, records: &[Record]) -> Result<Vec<OutputRecord>> {
         let Some(batch) = self.process_batch(topic, records)? else { return Ok(Vec::new()) };
-        let Some(encoder) = &self.encoder else { return Ok(Vec::new()) };
+        let encoder = match &self.output {
+            Output::Rows => return Ok(Vec::new()),
+            Output::Repartition(split) => return split.encode(&batch),
+            Output::Sink(encoder) => encoder,
+        };
         let (out, errors) = encoder.encode(&batch);
         for e in errors {
             let message = format!("output row skipped: {e}");

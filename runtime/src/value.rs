@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-/// One SQL value of any ksqlDB type.
-#[derive(Debug, Clone, PartialEq)]
+/// One SQL value of any ksqlDB type. Serializable for Eddy's internal topics (repartition records).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Null,
     Boolean(bool),

@@ -81,7 +81,9 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         };
     eddy_server::limits::configure(&config.limits)?;
     let bootstrap = settings.bootstrap.clone();
-    let mut broker = KafkaBroker::new(settings, admin, embedded.clone()).map_err(|e| e.to_string())?;
+    let mut broker = KafkaBroker::new(settings, admin, embedded.clone())
+        .map_err(|e| e.to_string())?
+        .with_service_id(&config.service_id);
     if config.processing_log.is_some() {
         let topic = config.processing_log_topic();
         broker = broker.with_processing_log(ProcessingLog { topic, include_rows: config.processing_log_include_rows });

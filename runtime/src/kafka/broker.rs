@@ -36,6 +36,8 @@ pub struct KafkaBroker {
     capacity: Option<Arc<PartitionCapacity>>,
     /// Where persistent queries log their failures, if anywhere.
     processing_log: Option<ProcessingLog>,
+    /// The service id, which names the queries' internal topics (`repartition_topic`).
+    service_id: String,
 }
 
 impl KafkaBroker {
@@ -55,12 +57,19 @@ impl KafkaBroker {
             _embedded: embedded,
             capacity,
             processing_log: None,
+            service_id: "default".into(),
         })
     }
 
     /// The same broker, its persistent queries writing their failures to `log`.
     pub fn with_processing_log(self, log: ProcessingLog) -> Self {
         Self { processing_log: Some(log), ..self }
+    }
+
+    /// The same broker for the servers of `service_id`: their queries share consumer groups and
+    /// internal topics.
+    pub fn with_service_id(self, service_id: &str) -> Self {
+        Self { service_id: service_id.to_string(), ..self }
     }
 
     /// The client settings, for components that make their own clients.
@@ -282,7 +291,20 @@ impl Broker for KafkaBroker {
             capacity: self.capacity.clone(),
             processing_log: self.processing_log.clone(),
         };
-        query_task::start(id, dataflow, &self.settings, outputs, options.task_idle, metrics)
+        // A re-keying aggregation goes through its repartition topic, partitioned as its input.
+        let repartition = match dataflow.repartition() {
+            Some(_) => {
+                let topic = crate::repartition::repartition_topic(&self.service_id, id);
+                let mut partitions = 1;
+                for input in dataflow.input.topics() {
+                    partitions = partitions.max(self.partitions(&input).await?.unwrap_or(1));
+                }
+                self.create_topic(&topic, partitions, 1).await?;
+                Some(topic)
+            }
+            None => None,
+        };
+        query_task::start(id, dataflow, &self.settings, outputs, (options.task_idle, repartition), metrics)
     }
 
     async fn start_push(

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::push::TopicRecords;
@@ -50,6 +50,11 @@ impl Continuity {
         }
     }
 
+    /// Forgets where a partition was (it went to another consumer; where it resumes is asked again).
+    pub fn forget(&mut self, topic: &str, partition: i32) {
+        self.expected.remove(&(topic.to_string(), partition));
+    }
+
     /// The partitions of `runs` with no expected offset yet.
     pub fn unknown(&self, runs: &[TopicRecords]) -> Vec<(String, i32)> {
         let mut out: Vec<(String, i32)> = Vec::new();
@@ -62,6 +67,18 @@ impl Continuity {
             }
         }
         out
+    }
+
+    /// Drops the records at offsets before the one expected on their partition: read again after
+    /// a rebalance put the consumer back at its group's committed offset. Returns how many.
+    pub fn drop_read(&self, runs: &mut [TopicRecords]) -> usize {
+        let mut dropped = 0;
+        for (topic, records) in runs.iter_mut() {
+            let before = records.len();
+            records.retain(|r| self.expected.get(&(topic.clone(), r.partition)).is_none_or(|&e| r.offset >= e));
+            dropped += before - records.len();
+        }
+        dropped
     }
 
     /// Records the batch's offsets and returns the gaps in them, in order.
@@ -95,8 +112,8 @@ const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// partitions seen for the first time (when `start` is [`Start::Committed`]), then the log start
 /// of each partition with a gap; counts and logs what was lost. Broker calls run off the async
 /// workers.
-pub(crate) async fn check(
-    consumer: &Arc<StreamConsumer>,
+pub(crate) async fn check<C: ConsumerContext + 'static>(
+    consumer: &Arc<StreamConsumer<C>>,
     continuity: &mut Continuity,
     start: Start,
     runs: &[TopicRecords],

@@ -121,11 +121,6 @@ impl PartitionGroup {
         }
     }
 
-    /// Partitions whose backlog has not been read yet.
-    pub fn waiting(&self) -> usize {
-        self.queues.iter().filter(|q| q.backlog_end.is_some()).count()
-    }
-
     /// When the release stops waiting for a partition, if it is waiting for one.
     pub fn deadline(&self) -> Option<Instant> {
         let backlog = self.waiting_since.map(|since| since + BACKLOG_WAIT);

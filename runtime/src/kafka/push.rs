@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -128,7 +128,10 @@ pub(crate) async fn next_records(consumer: &StreamConsumer) -> Result<Vec<TopicR
 
 /// A batch that starts with `first`: whatever else the consumer holds or receives within
 /// [`MAX_BATCH_WAIT`]. Not to be cancelled (the records read so far would be lost).
-pub(crate) async fn batch_after(consumer: &StreamConsumer, first: BorrowedMessage<'_>) -> Result<Vec<TopicRecords>> {
+pub(crate) async fn batch_after<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
+    first: BorrowedMessage<'_>,
+) -> Result<Vec<TopicRecords>> {
     let mut runs = Vec::new();
     push_record(&mut runs, &first);
     drop(first);

@@ -1,14 +1,22 @@
 //! The tokio driver of persistent queries: consume (consumer group), process, produce, then commit.
 //! Offsets are committed only after the output is acknowledged: at-least-once.
+//!
+//! A query runs as one task per sub-topology: one, or two when it goes through a repartition
+//! topic ([`Repartition`]). Each task's consumer joins the sub-topology's group with the range
+//! assignor, so servers sharing a service id share its partitions, co-partitioned inputs' partitions
+//! together. When the partitions a task holds change (a server joins or leaves), the task commits
+//! what it processed of the partitions it gives up (Kafka Streams commits on revocation) and, for
+//! a stateful sub-topology, rebuilds its state for the partitions it now holds ([`super::restore`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::producer::{FutureProducer, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -27,10 +35,10 @@ use crate::processing_log::ProcessingLog;
 use crate::query_options::TaskIdle;
 use crate::record::OutputRecord;
 
-/// Handle of a persistent query task.
+/// Handle of a persistent query's tasks (one per sub-topology).
 struct QueryTask {
     stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
+    handles: Vec<JoinHandle<()>>,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -38,8 +46,10 @@ struct QueryTask {
 impl RunningQuery for QueryTask {
     async fn stop(self: Box<Self>) {
         let _ = self.stop.send(true);
-        if tokio::time::timeout(Duration::from_secs(30), self.handle).await.is_err() {
-            tracing::warn!("a query did not stop within 30 s");
+        for handle in self.handles {
+            if tokio::time::timeout(Duration::from_secs(30), handle).await.is_err() {
+                tracing::warn!("a query did not stop within 30 s");
+            }
         }
     }
 
@@ -48,9 +58,69 @@ impl RunningQuery for QueryTask {
     }
 }
 
-/// The consumer group of a persistent query; stable across restarts so it resumes from its offsets.
+/// The consumer group of a persistent query (of its upstream sub-topology when it has two);
+/// stable across restarts so it resumes from its offsets.
 pub fn group_id(query_id: &str) -> String {
     format!("_eddy_query_{query_id}")
+}
+
+/// The consumer group of a query's downstream sub-topology (which reads its repartition topic).
+pub fn downstream_group_id(query_id: &str) -> String {
+    format!("_eddy_query_{query_id}-Aggregate")
+}
+
+/// A task's consumer context: counts rebalances, so that the task sees its partitions change, and
+/// commits what the task processed of the partitions it loses before they go (their next owner
+/// starts where this task stopped, and finds its state up to there).
+#[derive(Default)]
+pub(crate) struct TaskContext {
+    generation: AtomicU64,
+    /// Wakes the task when its partitions change, even if no record comes.
+    rebalanced: tokio::sync::Notify,
+    /// The next offset to process on each partition, as processed (committed or not).
+    processed: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl TaskContext {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn processed(&self, next: &HashMap<(String, i32), i64>) {
+        let mut processed = self.processed.lock().unwrap_or_else(|p| p.into_inner());
+        processed.extend(next.iter().map(|(k, v)| (k.clone(), *v)));
+    }
+
+    fn forget_processed(&self) {
+        self.processed.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+impl ClientContext for TaskContext {}
+
+impl ConsumerContext for TaskContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else { return };
+        let mut commit = TopicPartitionList::new();
+        {
+            let processed = self.processed.lock().unwrap_or_else(|p| p.into_inner());
+            for e in revoked.elements() {
+                if let Some(&next) = processed.get(&(e.topic().to_string(), e.partition())) {
+                    let _ = commit.add_partition_offset(e.topic(), e.partition(), Offset::Offset(next));
+                }
+            }
+        }
+        if commit.count() > 0 {
+            if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
+                tracing::warn!(error = %e, "cannot commit the offsets of revoked partitions; their next owner reads some records again");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, _: &Rebalance<'_>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.rebalanced.notify_one();
+    }
 }
 
 /// For a query that reads from the latest offsets: commits, for each input partition its group has no
@@ -85,22 +155,18 @@ pub fn pin_start_offsets(settings: &ClientSettings, query_id: &str, topics: &[St
     Ok(())
 }
 
-/// The input partitions, each with the log's end when it holds records past where the query's
-/// group starts reading (its committed offsets, else the log's start): what the task reads before
-/// it is live. A broker that does not answer leaves the task without backlogs to wait for (logged).
-async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) -> Vec<(String, i32, Option<i64>)> {
-    let found = tokio::task::spawn_blocking(move || -> Result<Vec<(String, i32, Option<i64>)>> {
-        let timeout = Duration::from_secs(10);
-        let mut all = TopicPartitionList::new();
-        for topic in &topics {
-            for p in partition_ids(consumer.as_ref(), topic)? {
-                all.add_partition(topic, p);
-            }
-        }
-        let committed = consumer.committed_offsets(all, timeout)?;
+/// The assigned partitions, each with the log's end when it holds records past the group's
+/// `committed` offset (else the log's start): what the task reads before it is live. A broker that
+/// does not answer leaves the task without backlogs to wait for (logged).
+async fn backlogs<C: ConsumerContext + 'static>(
+    id: &str,
+    consumer: Arc<StreamConsumer<C>>,
+    committed: TopicPartitionList,
+) -> Vec<(String, i32, Option<i64>)> {
+    let found = blocking(move || -> Result<Vec<(String, i32, Option<i64>)>> {
         let mut backlogs = Vec::new();
         for e in committed.elements() {
-            let (low, high) = consumer.fetch_watermarks(e.topic(), e.partition(), timeout)?;
+            let (low, high) = consumer.fetch_watermarks(e.topic(), e.partition(), BROKER_TIMEOUT)?;
             let start = match e.offset() {
                 Offset::Offset(o) => o.max(low),
                 _ => low,
@@ -110,7 +176,7 @@ async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) 
         Ok(backlogs)
     })
     .await;
-    match found.map_err(|e| RuntimeError::Internal(e.to_string())).and_then(|r| r) {
+    match found {
         Ok(backlogs) => backlogs,
         Err(e) => {
             tracing::warn!(query = %id, error = %e, "cannot read the inputs' backlogs; records are merged as they come");
@@ -119,30 +185,13 @@ async fn backlogs(id: &str, consumer: Arc<StreamConsumer>, topics: Vec<String>) 
     }
 }
 
-/// Rebuilds a stateful query's state from what its group committed before (nothing on a first
-/// start); see [`super::restore`].
-async fn restore_state(
-    id: &str,
-    settings: &ClientSettings,
-    pipeline: &mut Pipeline,
-    topics: &[String],
-    holds_state: bool,
-) -> Result<()> {
-    if !holds_state {
-        return Ok(());
-    }
-    let (s, query, t) = (settings.clone(), id.to_string(), topics.to_vec());
-    let ranges = tokio::task::spawn_blocking(move || super::restore::ranges(&s, &query, &t))
-        .await
-        .map_err(|e| RuntimeError::Internal(e.to_string()))??;
-    if ranges.is_empty() {
-        return Ok(());
-    }
-    super::restore::restore(id, settings, pipeline, &ranges).await.map(|_| ())
+/// Timeout of the broker requests a task makes besides consuming and producing.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| RuntimeError::Internal(e.to_string()))?
 }
 
-/// Starts a persistent query task; a query reading from the latest offsets has them pinned first
-/// ([`pin_start_offsets`]).
 /// Where a persistent query's task writes besides its sink topic's name.
 pub struct Outputs {
     /// The server's producer.
@@ -153,22 +202,16 @@ pub struct Outputs {
     pub processing_log: Option<ProcessingLog>,
 }
 
+/// Starts a persistent query's tasks: one, or an upstream and a downstream one around its
+/// `repartition` topic (created beforehand) when the dataflow has one ([`Dataflow::repartition`]).
 pub fn start(
     id: &str,
     dataflow: Dataflow,
     settings: &ClientSettings,
     outputs: Outputs,
-    task_idle: TaskIdle,
+    (task_idle, repartition): (TaskIdle, Option<String>),
     metrics: Arc<QueryMetrics>,
 ) -> Result<Box<dyn RunningQuery>> {
-    let pipeline = Pipeline::new(&dataflow, metrics.clone())?;
-    // Where a query starts is pinned (latest) or the log's start (earliest, the group's reset policy);
-    // past that, an offset the log no longer holds resumes at the log's start, and what was skipped
-    // is counted as lost.
-    let consumer: StreamConsumer = settings.consumer(&group_id(id), true).create()?;
-    let topics = dataflow.input.topics();
-    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topic_refs)?;
     let sink_topic = dataflow
         .sink
         .topic
@@ -176,37 +219,105 @@ pub fn start(
         .ok_or_else(|| RuntimeError::Internal("persistent query without a sink topic".into()))?;
     let unproducible = if dataflow.sink.fail_on_production_error { Policy::Fail } else { Policy::Skip };
     let max_message_bytes = settings.max_message_bytes();
+    let Outputs { producer, capacity, processing_log } = outputs;
+    let processing_log = processing_log.map(|log| {
+        let writer = LogWriter { producer: producer.clone(), capacity: capacity.clone(), max_message_bytes };
+        (writer.spawn(id, log.topic.clone()), log)
+    });
+    let sink = |topic: &str| Sink {
+        producer: producer.clone(),
+        topic: topic.to_string(),
+        unproducible,
+        max_message_bytes,
+        capacity: capacity.clone(),
+        metrics: metrics.clone(),
+        processing_log: processing_log.clone(),
+    };
+    let dataflow = Arc::new(dataflow);
+    let parts = match dataflow.repartition().zip(repartition) {
+        None => {
+            let (d, m) = (dataflow.clone(), metrics.clone());
+            vec![SubTopology {
+                query: id.to_string(),
+                part: "",
+                group: group_id(id),
+                start_group: Some(super::restore::start_group_id(id)),
+                topics: dataflow.input.topics(),
+                holds_state: dataflow.holds_state(),
+                build: Box::new(move || Pipeline::new(&d, m.clone())),
+                sink: sink(&sink_topic),
+            }]
+        }
+        Some((split, topic)) => {
+            let upstream = Dataflow {
+                input: dataflow.input.clone(),
+                steps: dataflow.steps.get(..split.at).unwrap_or_default().to_vec(),
+                sink: dataflow.sink.clone(),
+            };
+            let (d1, s1, m1) = (dataflow.clone(), split.clone(), metrics.clone());
+            let (d2, s2, m2, t2) = (dataflow.clone(), split.clone(), metrics.clone(), topic.clone());
+            vec![
+                SubTopology {
+                    query: id.to_string(),
+                    part: "upstream",
+                    group: group_id(id),
+                    start_group: Some(super::restore::start_group_id(id)),
+                    topics: dataflow.input.topics(),
+                    holds_state: upstream.holds_state(),
+                    build: Box::new(move || Pipeline::upstream(&d1, &s1, m1.clone())),
+                    sink: sink(&topic),
+                },
+                SubTopology {
+                    query: id.to_string(),
+                    part: "downstream",
+                    group: downstream_group_id(id),
+                    start_group: None,
+                    topics: vec![topic.clone()],
+                    holds_state: true,
+                    build: Box::new(move || Pipeline::downstream(&d2, &s2, &t2, m2.clone())),
+                    sink: sink(&sink_topic),
+                },
+            ]
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let error = Arc::new(Mutex::new(None));
-    let task_error = error.clone();
-    let query_id = id.to_string();
-    let (settings, holds_state) = (settings.clone(), dataflow.holds_state());
-    let handle = tokio::spawn(async move {
-        let Outputs { producer, capacity, processing_log } = outputs;
-        let processing_log = processing_log.map(|log| {
-            let writer = LogWriter { producer: producer.clone(), capacity: capacity.clone(), max_message_bytes };
-            (writer.spawn(&query_id, log.topic.clone()), log)
-        });
-        let sink =
-            Sink { producer, topic: sink_topic, unproducible, max_message_bytes, capacity, metrics, processing_log };
-        let mut pipeline = pipeline;
-        let mut stop = stop_rx;
-        let restored = tokio::select! {
-            _ = stop.changed() => return,
-            r = restore_state(&query_id, &settings, &mut pipeline, &topics, holds_state) => r,
-        };
-        let result = match restored {
-            Ok(()) => run(&query_id, pipeline, (consumer, topics, task_idle), sink, stop).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            tracing::error!(query = %query_id, error = %e, "query failed");
-            if let Ok(mut slot) = task_error.lock() {
-                *slot = Some(e.to_string());
+    let mut handles = Vec::new();
+    for part in parts {
+        // Where a query starts is pinned (latest) or the log's start (earliest, the group's reset
+        // policy); past that, an offset the log no longer holds resumes at the log's start, and
+        // what was skipped is counted as lost.
+        let mut config = settings.consumer(&part.group, true);
+        config.set("partition.assignment.strategy", "range");
+        let consumer: StreamConsumer<TaskContext> = config.create_with_context(TaskContext::default())?;
+        let topic_refs: Vec<&str> = part.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_refs)?;
+        let (settings, stop, task_error) = (settings.clone(), stop_rx.clone(), error.clone());
+        handles.push(tokio::spawn(async move {
+            if let Err(e) = run(&part, &settings, consumer, task_idle, stop).await {
+                tracing::error!(query = %part.query, part = part.part, error = %e, "query failed");
+                if let Ok(mut slot) = task_error.lock() {
+                    *slot = Some(e.to_string());
+                }
             }
-        }
-    });
-    Ok(Box::new(QueryTask { stop: stop_tx, handle, error }))
+        }));
+    }
+    Ok(Box::new(QueryTask { stop: stop_tx, handles, error }))
+}
+
+/// One sub-topology of a query: what it reads, how its pipeline is built, and where it writes.
+struct SubTopology {
+    query: String,
+    /// Which part of the query it is, for the log: empty for a query of one sub-topology.
+    part: &'static str,
+    group: String,
+    /// The group holding the offsets the query first read its inputs from (see
+    /// [`super::restore::start_group_id`]); none for a repartition topic, read from its start.
+    start_group: Option<String>,
+    topics: Vec<String>,
+    holds_state: bool,
+    build: Box<dyn Fn() -> Result<Pipeline> + Send + Sync>,
+    sink: Sink,
 }
 
 /// What a record the broker refuses does to the query (`SinkSpec::fail_on_production_error`).
@@ -302,43 +413,179 @@ impl Sink {
     }
 }
 
+/// One stream task, as Kafka Streams has them: partition `n` of each of a sub-topology's input
+/// topics (co-partitioned inputs are joined partition by partition), with its own pipeline (its
+/// state, its stream time) and its own buffer that releases records in timestamp order.
+struct StreamTask {
+    partitions: BTreeSet<(String, i32)>,
+    pipeline: Pipeline,
+    group: PartitionGroup,
+}
+
+/// The tasks of the partitions a sub-topology's consumer holds on this server.
+struct Live {
+    tasks: BTreeMap<i32, StreamTask>,
+    continuity: Continuity,
+}
+
+impl Live {
+    /// Drops the records of partitions not held here, and those read before (again after a
+    /// rebalance put the consumer back at the committed offset).
+    fn keep_new(&self, runs: &mut Vec<crate::kafka::push::TopicRecords>) {
+        for (topic, records) in runs.iter_mut() {
+            records.retain(|r| {
+                self.tasks.get(&r.partition).is_some_and(|t| t.partitions.contains(&(topic.clone(), r.partition)))
+            });
+        }
+        self.continuity.drop_read(runs);
+        runs.retain(|(_, records)| !records.is_empty());
+    }
+
+    /// Hands records to their tasks.
+    fn add(&mut self, runs: Vec<crate::kafka::push::TopicRecords>) {
+        for (topic, records) in runs {
+            let mut by_task: BTreeMap<i32, Vec<crate::record::Record>> = BTreeMap::new();
+            for r in records {
+                by_task.entry(r.partition).or_default().push(r);
+            }
+            for (n, records) in by_task {
+                if let Some(task) = self.tasks.get_mut(&n) {
+                    task.group.add(vec![(topic.clone(), records)]);
+                }
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.tasks.values().filter_map(|t| t.group.deadline()).min()
+    }
+}
+
+/// Sets a sub-topology's tasks up for the partitions its consumer holds after a rebalance: a task
+/// whose partitions are unchanged keeps its state and buffer (records read again since are dropped
+/// by offset); a new one starts empty and, when the sub-topology holds state, rebuilds it from its
+/// partitions' inputs up to the group's committed offsets; a task whose partitions went is dropped.
+async fn assign(
+    part: &SubTopology,
+    settings: &ClientSettings,
+    consumer: &Arc<StreamConsumer<TaskContext>>,
+    previous: Option<Live>,
+    task_idle: TaskIdle,
+) -> Result<Live> {
+    let assignment = consumer.assignment()?;
+    let mut wanted: BTreeMap<i32, BTreeSet<(String, i32)>> = BTreeMap::new();
+    for e in assignment.elements() {
+        wanted.entry(e.partition()).or_default().insert((e.topic().to_string(), e.partition()));
+    }
+    let (mut kept, mut continuity) = match previous {
+        Some(live) => (live.tasks, live.continuity),
+        None => (BTreeMap::new(), Continuity::default()),
+    };
+    kept.retain(|n, task| wanted.get(n) == Some(&task.partitions));
+    let shown: Vec<String> = assignment.elements().iter().map(|e| format!("{}/{}", e.topic(), e.partition())).collect();
+    tracing::info!(query = %part.query, part = part.part, partitions = %shown.join(" "), tasks_kept = kept.len(), "partitions assigned");
+    part.sink.metrics.set_partitions(part.part, assignment.count());
+    let mut new = TopicPartitionList::new();
+    for (n, partitions) in &wanted {
+        if !kept.contains_key(n) {
+            for (topic, p) in partitions {
+                new.add_partition(topic, *p);
+                continuity.forget(topic, *p);
+            }
+        }
+    }
+    let committed = match new.count() {
+        0 => TopicPartitionList::new(),
+        _ => {
+            let c = consumer.clone();
+            blocking(move || Ok(c.committed_offsets(new, BROKER_TIMEOUT)?)).await?
+        }
+    };
+    let ranges = match part.holds_state && committed.count() > 0 {
+        true => {
+            let (s, group, c) = (settings.clone(), part.start_group.clone(), committed.clone());
+            blocking(move || super::restore::ranges(&s, group.as_deref(), &c)).await?
+        }
+        false => Vec::new(),
+    };
+    for e in committed.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            continuity.expect(e.topic(), e.partition(), o);
+        }
+    }
+    let mut backlogs = backlogs(&part.query, consumer.clone(), committed).await;
+    let mut tasks = kept;
+    for (n, partitions) in wanted {
+        if tasks.contains_key(&n) {
+            continue;
+        }
+        let mut pipeline = (part.build)()?;
+        let mine: Vec<super::restore::Range> = ranges.iter().filter(|r| r.partition == n).cloned().collect();
+        if !mine.is_empty() {
+            super::restore::restore(&part.query, settings, &mut pipeline, &mine).await?;
+        }
+        let (own, rest): (Vec<_>, Vec<_>) = backlogs.into_iter().partition(|(_, p, _)| *p == n);
+        backlogs = rest;
+        tasks.insert(n, StreamTask { partitions, pipeline, group: PartitionGroup::new(own, task_idle) });
+    }
+    consumer.context().forget_processed();
+    Ok(Live { tasks, continuity })
+}
+
 async fn run(
-    id: &str,
-    mut pipeline: Pipeline,
-    (consumer, topics, task_idle): (StreamConsumer, Vec<String>, TaskIdle),
-    sink: Sink,
+    part: &SubTopology,
+    settings: &ClientSettings,
+    consumer: StreamConsumer<TaskContext>,
+    task_idle: TaskIdle,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    let (producer, sink_topic) = (&sink.producer, sink.topic.as_str());
+    let (id, sink) = (part.query.as_str(), &part.sink);
     let consumer = Arc::new(consumer);
-    let mut continuity = Continuity::default();
-    let mut group = PartitionGroup::new(backlogs(id, consumer.clone(), topics).await, task_idle);
-    tracing::info!(query = %id, sink = %sink_topic, backlog_partitions = group.waiting(), "query started");
+    let (mut generation, mut live) = (0, None::<Live>);
+    tracing::info!(query = %id, part = part.part, sink = %sink.topic, "query started");
     loop {
+        let deadline = live.as_ref().and_then(Live::deadline);
         let first = tokio::select! {
             _ = stop.changed() => break,
             m = consumer.recv() => Some(m?),
-            () = until(group.deadline()) => None,
+            () = until(deadline) => None,
+            () = consumer.context().rebalanced.notified() => None,
         };
-        if let Some(first) = first {
-            let records = batch_after(&consumer, first).await?;
-            continuity::check(&consumer, &mut continuity, Start::Committed, &records, &sink.metrics, id).await?;
-            group.add(records);
+        let mut runs = match first {
+            Some(first) => batch_after(&consumer, first).await?,
+            None => Vec::new(),
+        };
+        // Rebalances happen inside the consumer's polls: see whether the partitions changed.
+        if consumer.context().generation() != generation {
+            generation = consumer.context().generation();
+            live = tokio::select! {
+                _ = stop.changed() => break,
+                assigned = assign(part, settings, &consumer, live.take(), task_idle) => Some(assigned?),
+            };
+        }
+        let Some(live) = live.as_mut() else { continue };
+        live.keep_new(&mut runs);
+        if !runs.is_empty() {
+            continuity::check(&consumer, &mut live.continuity, Start::Committed, &runs, &sink.metrics, id).await?;
+            live.add(runs);
         }
         // Offsets are committed for what was processed, never for what is still buffered.
-        let records = group.release(Instant::now());
-        if records.is_empty() {
+        let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
+        let now = Instant::now();
+        for task in live.tasks.values_mut() {
+            for (topic, records) in &task.group.release(now) {
+                for r in records {
+                    next_offsets.insert((topic.clone(), r.partition), r.offset + 1);
+                }
+                let output = task.pipeline.process(topic, records)?;
+                sink.send(&output).await?;
+            }
+        }
+        if next_offsets.is_empty() {
             continue;
         }
-        let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
-        for (topic, records) in &records {
-            for r in records {
-                next_offsets.insert((topic.clone(), r.partition), r.offset + 1);
-            }
-            let output = pipeline.process(topic, records)?;
-            sink.send(&output).await?;
-        }
         sink.log_failures(id);
+        consumer.context().processed(&next_offsets);
         let mut tpl = TopicPartitionList::new();
         for ((topic, p), o) in next_offsets {
             tpl.add_partition_offset(&topic, p, Offset::Offset(o))?;
@@ -347,10 +594,18 @@ async fn run(
             tracing::warn!(query = %id, error = %e, "offset commit failed; will retry with the next batch");
         }
     }
-    let _ = producer.flush(Duration::from_secs(10));
-    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!(query = %id, error = %e, "final commit skipped");
+    let _ = sink.producer.flush(Duration::from_secs(10));
+    // What was processed, not what the consumer read (buffered records are read again next time).
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, p), o) in consumer.context().processed.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))?;
     }
-    tracing::info!(query = %id, "query stopped");
+    if tpl.count() > 0 {
+        let c = consumer.clone();
+        if let Err(e) = blocking(move || Ok(c.commit(&tpl, CommitMode::Sync)?)).await {
+            tracing::debug!(query = %id, error = %e, "final commit skipped");
+        }
+    }
+    tracing::info!(query = %id, part = part.part, "query stopped");
     Ok(())
 }

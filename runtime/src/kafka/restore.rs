@@ -19,7 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::client::ClientSettings;
 use super::partition_group::PartitionGroup;
-use super::push::{batch_after, partition_ids};
+use super::push::batch_after;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::QueryMetrics;
 use crate::pipeline::Pipeline;
@@ -53,35 +53,42 @@ pub(crate) struct Range {
     pub deleted: i64,
 }
 
-/// The ranges to re-read for a query whose group committed offsets (none on a first start).
+/// The ranges to re-read for a task given its group's `committed` offsets on the partitions it
+/// was assigned (none on a first start): from where the query first read each partition (its
+/// `start_group`'s offset, else the log's start) up to the committed offset.
 /// Blocking: Kafka requests with 10 s timeouts.
-pub(crate) fn ranges(settings: &ClientSettings, query_id: &str, topics: &[String]) -> Result<Vec<Range>> {
+pub(crate) fn ranges(
+    settings: &ClientSettings,
+    start_group: Option<&str>,
+    committed: &TopicPartitionList,
+) -> Result<Vec<Range>> {
     let timeout = Duration::from_secs(10);
-    let main: BaseConsumer = settings.consumer(&super::query_task::group_id(query_id), true).create()?;
-    let start: BaseConsumer = settings.consumer(&start_group_id(query_id), true).create()?;
-    let mut all = TopicPartitionList::new();
-    for topic in topics {
-        for p in partition_ids(&main, topic)? {
-            all.add_partition(topic, p);
+    let reader: BaseConsumer = settings.consumer(start_group.unwrap_or("_eddy_restore"), true).create()?;
+    let mut to_read = TopicPartitionList::new();
+    for e in committed.elements() {
+        if matches!(e.offset(), Offset::Offset(o) if o > 0) {
+            to_read.add_partition(e.topic(), e.partition());
         }
     }
-    if all.count() == 0 {
+    if to_read.count() == 0 {
         return Ok(Vec::new());
     }
-    let committed = main.committed_offsets(all.clone(), timeout)?;
-    let started = start.committed_offsets(all, timeout)?;
-    let started: HashMap<(String, i32), i64> = started
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
-            _ => None,
-        })
-        .collect();
+    let started: HashMap<(String, i32), i64> = match start_group {
+        Some(_) => reader
+            .committed_offsets(to_read, timeout)?
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                _ => None,
+            })
+            .collect(),
+        None => HashMap::new(),
+    };
     let mut ranges = Vec::new();
     for e in committed.elements() {
         let Offset::Offset(to) = e.offset() else { continue };
-        let (low, _) = main.fetch_watermarks(e.topic(), e.partition(), timeout)?;
+        let (low, _) = reader.fetch_watermarks(e.topic(), e.partition(), timeout)?;
         let first = started.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(0).max(0);
         let from = first.max(low);
         if from < to {

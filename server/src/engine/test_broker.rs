@@ -18,6 +18,8 @@ pub(super) struct Gated {
     pub waiting: Notify,
     /// The ids of the persistent queries started, in order.
     pub started: std::sync::Mutex<Vec<String>>,
+    /// The ids of those whose dataflow goes through a repartition topic on Kafka.
+    pub repartitioned: std::sync::Mutex<Vec<String>>,
 }
 
 impl Gated {
@@ -28,6 +30,7 @@ impl Gated {
             create: Semaphore::new(Semaphore::MAX_PERMITS),
             waiting: Notify::new(),
             started: std::sync::Mutex::new(Vec::new()),
+            repartitioned: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -66,6 +69,9 @@ impl Broker for Gated {
         if let Ok(mut started) = self.started.lock() {
             started.push(id.to_string());
         }
+        if let (Some(_), Ok(mut repartitioned)) = (dataflow.repartition(), self.repartitioned.lock()) {
+            repartitioned.push(id.to_string());
+        }
         self.inner.start_query(id, dataflow, options, metrics).await
     }
     async fn start_push(
@@ -78,5 +84,47 @@ impl Broker for Gated {
     }
     async fn print(&self, topic: &str, from_beginning: bool) -> eddy_runtime::Result<RecordStream> {
         self.inner.print(topic, from_beginning).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+    use crate::session::Session;
+
+    #[tokio::test]
+    async fn aggregations_not_grouped_by_their_inputs_key_go_through_a_repartition_topic() {
+        let broker = Arc::new(Gated::open(MemoryBroker::new()));
+        let engine = Engine::new(broker.clone(), None).await.expect("engine");
+        let mut session = Session::default();
+        let statements = [
+            "CREATE STREAM s (k STRING KEY, v INT, w STRING) WITH (KAFKA_TOPIC='s', FORMAT='JSON', PARTITIONS=2);",
+            "CREATE STREAM s2 (a INT KEY, b INT KEY, v INT) WITH (KAFKA_TOPIC='s2', FORMAT='JSON', PARTITIONS=2);",
+            "CREATE TABLE t (k STRING PRIMARY KEY, v INT) WITH (KAFKA_TOPIC='t', FORMAT='JSON', PARTITIONS=2);",
+            // Repartitioned: a value column, an expression of the key, more columns than the key,
+            // the key columns in another order, a join's output.
+            "CREATE TABLE by_value AS SELECT w, COUNT(*) AS n FROM s GROUP BY w;",
+            "CREATE TABLE by_upper_key AS SELECT UCASE(k) AS uk, COUNT(*) AS n FROM s GROUP BY UCASE(k);",
+            "CREATE TABLE by_key_and_value AS SELECT k, w, COUNT(*) AS n FROM s GROUP BY k, w;",
+            "CREATE TABLE by_swapped AS SELECT b, a, COUNT(*) AS n FROM s2 GROUP BY b, a;",
+            "CREATE TABLE joined AS SELECT s.k AS k, COUNT(*) AS n FROM s JOIN t ON s.k = t.k GROUP BY s.k;",
+            // Not: the key itself (filtered or windowed), both keys in order, a table's
+            // aggregation (keyed by the table's rows), a query without aggregation.
+            "CREATE TABLE by_key AS SELECT k, COUNT(*) AS n FROM s WHERE v > 0 GROUP BY k;",
+            "CREATE TABLE by_key_windowed AS SELECT k, COUNT(*) AS n FROM s WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY k;",
+            "CREATE TABLE by_keys AS SELECT a, b, SUM(v) AS total FROM s2 GROUP BY a, b;",
+            "CREATE TABLE table_counts AS SELECT v, COUNT(*) AS n FROM t GROUP BY v;",
+            "CREATE STREAM copied AS SELECT * FROM s;",
+        ];
+        for sql in statements {
+            let errors: Vec<_> = engine.execute(&mut session, sql).await.into_iter().filter_map(Result::err).collect();
+            assert!(errors.is_empty(), "{sql}: {errors:?}");
+        }
+        let repartitioned = broker.repartitioned.lock().expect("repartitioned").clone();
+        assert_eq!(
+            repartitioned,
+            ["CTAS_BY_VALUE_0", "CTAS_BY_UPPER_KEY_1", "CTAS_BY_KEY_AND_VALUE_2", "CTAS_BY_SWAPPED_3", "CTAS_JOINED_4"]
+        );
     }
 }

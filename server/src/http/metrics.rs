@@ -6,7 +6,7 @@
 //! production: as the processing log classes failures),
 //! `eddy_query_records_lost_total` (deleted from a source before the query read them),
 //! `eddy_query_restored_records` and `eddy_query_restore_target_records` (state restore
-//! progress), `eddy_query_state{state}` (1 for the query's state). Per server: `eddy_sessions`,
+//! progress), `eddy_query_partitions` (partitions its tasks hold here), `eddy_query_state{state}` (1 for the query's state). Per server: `eddy_sessions`,
 //! `eddy_push_queries`, `eddy_streams`, `eddy_tables`, `eddy_statements_total{kind,outcome}`,
 //! `eddy_build_info{version}`, `process_resident_memory_bytes`, `process_cpu_seconds_total`.
 
@@ -45,13 +45,18 @@ const QUERY_COUNTERS: [QueryCounter; 3] = [
     }),
 ];
 
-const QUERY_GAUGES: [QueryCounter; 2] = [
+const QUERY_GAUGES: [QueryCounter; 3] = [
     ("eddy_query_restored_records", "Records re-read so far to rebuild the query's state at its start.", |m| {
         m.restored
     }),
     ("eddy_query_restore_target_records", "Records to re-read to rebuild the query's state at its start.", |m| {
         m.restore_total
     }),
+    (
+        "eddy_query_partitions",
+        "Partitions the query's tasks hold on this server (a share when servers share a service id).",
+        |m| m.partitions,
+    ),
 ];
 
 impl Collector for Scrape {
