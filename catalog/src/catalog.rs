@@ -87,6 +87,11 @@ impl Catalog {
         self.queries.get(id)
     }
 
+    /// The id [`Catalog::next_query_id`] gives next, without taking it.
+    pub fn peek_query_id(&self, kind: QueryKind, sink: &str) -> String {
+        format!("{}_{}_{}", kind.prefix(), sink, self.next_query_number)
+    }
+
     /// The next query id for a sink, as ksqlDB names them: `CSAS_NAME_7`.
     pub fn next_query_id(&mut self, kind: QueryKind, sink: &str) -> String {
         let n = self.next_query_number;

@@ -78,6 +78,12 @@ pub trait Broker: Send + Sync {
         let records = self.read_all(&dataflow.input.first_source().topic).await?;
         crate::snapshot::scan(dataflow, kind, records, metrics)
     }
+    /// Creates what a persistent query needs besides its sink topic (its internal topics), before
+    /// the query is recorded, so that a query that cannot run is refused rather than logged.
+    /// Nothing by default.
+    async fn prepare_query(&self, _id: &str, _dataflow: &Dataflow) -> Result<()> {
+        Ok(())
+    }
     /// Starts a persistent query that writes to its sink topic.
     async fn start_query(
         &self,

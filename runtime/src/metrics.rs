@@ -63,8 +63,9 @@ pub struct MetricsSnapshot {
     /// The restore is under way: the query processes no new records yet.
     pub restoring: bool,
     /// Partitions (of its inputs and its repartition topic) the query's tasks hold on this
-    /// server: all of them on a server alone, a share when servers share a service id.
-    pub partitions: u64,
+    /// server: all of them on a server alone, a share when servers share a service id (none for a
+    /// driver without partitions).
+    pub partitions: Option<u64>,
 }
 
 impl std::fmt::Display for MetricsSnapshot {
@@ -74,8 +75,8 @@ impl std::fmt::Display for MetricsSnapshot {
         if self.records_lost > 0 {
             write!(f, ", records lost: {}", self.records_lost)?;
         }
-        if self.partitions > 0 {
-            write!(f, ", partitions: {}", self.partitions)?;
+        if let Some(n) = self.partitions {
+            write!(f, ", partitions: {n}")?;
         }
         if self.restoring {
             write!(f, ", restoring state: {} of {} records", self.restored, self.restore_total)?;
@@ -142,10 +143,10 @@ impl QueryMetrics {
         self.records_lost.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// A state restore of `total` records begins.
+    /// A restore of `total` more records starts (a query's tasks restore one after another: the
+    /// figures add up).
     pub fn start_restore(&self, total: u64) {
-        self.restored.store(0, Ordering::Relaxed);
-        self.restore_total.store(total, Ordering::Relaxed);
+        self.restore_total.fetch_add(total, Ordering::Relaxed);
         self.restoring.store(true, Ordering::Relaxed);
     }
 
@@ -180,7 +181,10 @@ impl QueryMetrics {
             restored: self.restored.load(Ordering::Relaxed),
             restore_total: self.restore_total.load(Ordering::Relaxed),
             restoring: self.restoring.load(Ordering::Relaxed),
-            partitions: self.partitions.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(_, n)| *n as u64).sum(),
+            partitions: {
+                let parts = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+                (!parts.is_empty()).then(|| parts.iter().map(|(_, n)| *n as u64).sum())
+            },
         }
     }
 }

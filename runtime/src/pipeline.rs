@@ -13,7 +13,7 @@ use crate::metrics::QueryMetrics;
 use crate::operator::{operator_for, Joiner, Operator};
 use crate::processing_log::{ErrorClass, ProcessingError};
 use crate::record::{OutputRecord, Record};
-use crate::repartition::Repartition;
+use crate::repartition::{Dedupe, Repartition};
 
 /// The instantiated input tree: decoders at the leaves, joins above them.
 enum Node {
@@ -25,6 +25,8 @@ enum Node {
     Repartition {
         topic: String,
         split: Repartition,
+        /// The rows taken, by origin: rows written again are dropped.
+        dedupe: Dedupe,
     },
     Join {
         joiner: Box<Joiner>,
@@ -126,11 +128,11 @@ impl Branch {
                 }
                 batch
             }
-            Node::Repartition { topic: t, split } => {
+            Node::Repartition { topic: t, split, dedupe } => {
                 if t != topic {
                     return Ok(None);
                 }
-                let (batch, errors) = split.decode(records)?;
+                let (batch, errors) = split.decode(records, dedupe)?;
                 for e in errors {
                     metrics.record_error(ProcessingError {
                         partition: Some(e.partition),
@@ -200,8 +202,14 @@ impl Pipeline {
     /// the aggregation, writing repartition records. Counts the query's input, not its output.
     pub fn upstream(dataflow: &Dataflow, split: &Repartition, metrics: Arc<QueryMetrics>) -> Result<Self> {
         let steps = dataflow.steps.get(..split.at).unwrap_or_default();
+        let operators = match steps.split_last() {
+            Some((pre, before)) => {
+                before.iter().map(operator_for).chain([operator_for(&split.upstream_step(pre))]).collect()
+            }
+            None => Vec::new(),
+        };
         Ok(Self {
-            root: Branch { node: node_for(&dataflow.input)?, operators: steps.iter().map(operator_for).collect() },
+            root: Branch { node: node_for(&dataflow.input)?, operators },
             topics: dataflow.input.topics(),
             output: Output::Repartition(split.clone()),
             metrics,
@@ -219,7 +227,7 @@ impl Pipeline {
         metrics: Arc<QueryMetrics>,
     ) -> Result<Self> {
         let steps = dataflow.steps.get(split.at..).unwrap_or_default();
-        let node = Node::Repartition { topic: topic.to_string(), split: split.clone() };
+        let node = Node::Repartition { topic: topic.to_string(), split: split.clone(), dedupe: Dedupe::default() };
         Ok(Self {
             root: Branch { node, operators: steps.iter().map(operator_for).collect() },
             topics: vec![topic.to_string()],
@@ -261,7 +269,7 @@ impl Pipeline {
         let Some(batch) = self.process_batch(topic, records)? else { return Ok(Vec::new()) };
         let encoder = match &self.output {
             Output::Rows => return Ok(Vec::new()),
-            Output::Repartition(split) => return split.encode(&batch),
+            Output::Repartition(split) => return split.encode(&batch, topic),
             Output::Sink(encoder) => encoder,
         };
         let (out, errors) = encoder.encode(&batch);

@@ -12,8 +12,19 @@
 //! value-null columns), each a `postcard` list of [`Value`]s; ROWTIME is the record's timestamp.
 //! Rows travel unchanged: the aggregation drops what it dropped before (rows without a value, NULL
 //! group keys) and says so in the same words.
+//!
+//! At-least-once delivery writes a row twice when an upstream task processes its input record
+//! again (after a crash, or a rebalance, before the record's offset was committed); counted twice,
+//! the aggregate would be wrong for good. So each row of a single-source upstream carries its
+//! origin (the header [`ORIGIN_HEADER`]: the input record's topic, partition and offset, and its
+//! index among the rows that record gave), and the downstream task drops a row whose origin is not
+//! past the last one it took from the same input partition ([`Dedupe`]). An input partition's
+//! records are processed in offset order by one task at a time, so its rows arrive in origin order.
 
-use arrow::datatypes::SchemaRef;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion_physical_expr::expressions::Column;
 use eddy_catalog::{sql_type_of, SqlType};
@@ -35,6 +46,41 @@ pub struct Repartition {
     pub keys: usize,
     /// The aggregation's input: ROWTIME, group keys, arguments, `$headers`, `$value_null`.
     pub schema: SchemaRef,
+    /// Upstream rows carry their origin (the input is one source whose ROWPARTITION and ROWOFFSET
+    /// reach the projection before the aggregation): see [`Dedupe`].
+    pub origin: bool,
+}
+
+/// The header holding a repartition row's origin: `postcard` of (topic, partition, offset, index).
+pub const ORIGIN_HEADER: &str = "eddy.origin";
+
+/// Where the rows a downstream task took last came from, per upstream input partition (topic,
+/// partition): the input record's offset and the row's index among that record's rows.
+#[derive(Debug, Default)]
+pub struct Dedupe {
+    last: HashMap<(String, i32), (i64, u32)>,
+    /// Rows dropped as written before.
+    pub dropped: u64,
+}
+
+impl Dedupe {
+    /// Whether a row of this origin is new (and remembers it), or was taken before.
+    fn take(&mut self, (topic, partition, offset, index): (String, i32, i64, u32)) -> bool {
+        match self.last.get_mut(&(topic.clone(), partition)) {
+            Some(last) if *last >= (offset, index) => {
+                self.dropped += 1;
+                false
+            }
+            Some(last) => {
+                *last = (offset, index);
+                true
+            }
+            None => {
+                self.last.insert((topic, partition), (offset, index));
+                true
+            }
+        }
+    }
 }
 
 /// The repartition topic of a query, as ksqlDB names its aggregation's
@@ -56,6 +102,12 @@ impl Dataflow {
         let Some(Step::Project { exprs, schema, .. }) = at.checked_sub(1).and_then(|i| self.steps.get(i)) else {
             return None;
         };
+        let before = at - 1;
+        let origin = matches!(self.input, Input::Source(_))
+            && self.steps[..before].iter().all(|s| matches!(s, Step::Filter { .. }))
+            && matches!(&self.input, Input::Source(src)
+                if src.schema.fields().get(1).is_some_and(|f| f.name() == "ROWPARTITION")
+                    && src.schema.fields().get(2).is_some_and(|f| f.name() == "ROWOFFSET"));
         let partitioned = match &self.input {
             Input::Source(source) => {
                 source.window.is_none()
@@ -69,20 +121,40 @@ impl Dataflow {
             }
             Input::Join(_) => false,
         };
-        (!partitioned).then(|| Repartition { at, keys: *keys, schema: schema.clone() })
+        (!partitioned).then(|| Repartition { at, keys: *keys, schema: schema.clone(), origin })
     }
 }
 
 impl Repartition {
-    /// The rows of an upstream batch (the aggregation's input) as repartition records.
-    pub fn encode(&self, batch: &RecordBatch) -> Result<Vec<OutputRecord>> {
-        let width = batch.num_columns();
-        if width != self.schema.fields().len() {
+    /// The upstream's last step: the projection before the aggregation (`pre`), with the input
+    /// record's ROWPARTITION and ROWOFFSET after its columns when rows carry their origin.
+    pub fn upstream_step(&self, pre: &Step) -> Step {
+        match pre {
+            Step::Project { exprs, schema, texts } if self.origin => {
+                let mut exprs = exprs.clone();
+                exprs.push(Arc::new(Column::new("ROWPARTITION", 1)));
+                exprs.push(Arc::new(Column::new("ROWOFFSET", 2)));
+                let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.push(eddy_catalog::arrow_field("ROWPARTITION", &SqlType::Int));
+                fields.push(eddy_catalog::arrow_field("ROWOFFSET", &SqlType::Bigint));
+                Step::Project { exprs, schema: Arc::new(Schema::new(fields)), texts: texts.clone() }
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The rows of an upstream batch (the aggregation's input, with their origin when rows carry
+    /// it) read from `topic`, as repartition records.
+    pub fn encode(&self, batch: &RecordBatch, topic: &str) -> Result<Vec<OutputRecord>> {
+        let width = self.schema.fields().len();
+        let expected = if self.origin { width + 2 } else { width };
+        if batch.num_columns() != expected {
             return Err(RuntimeError::Internal(format!(
-                "repartition input has {width} columns, expected {}",
-                self.schema.fields().len()
+                "repartition input has {} columns, expected {expected}",
+                batch.num_columns()
             )));
         }
+        let mut previous: Option<(i32, i64, u32)> = None;
         let row = |columns: std::ops::Range<usize>, i: usize| -> Vec<Value> {
             columns.map(|c| array_value(batch.column(c).as_ref(), i)).collect()
         };
@@ -94,14 +166,33 @@ impl Repartition {
             };
             let key = postcard::to_stdvec(&row(1..1 + self.keys, i)).map_err(internal)?;
             let value = postcard::to_stdvec(&row(1 + self.keys..width, i)).map_err(internal)?;
-            out.push(OutputRecord { timestamp, key: Some(key), value: Some(value), headers: Vec::new() });
+            let mut headers = Vec::new();
+            if self.origin {
+                let (partition, offset) = match (
+                    array_value(batch.column(width).as_ref(), i),
+                    array_value(batch.column(width + 1).as_ref(), i),
+                ) {
+                    (Value::Int(p), Value::Bigint(o)) => (p, o),
+                    _ => return Err(internal("a row without its input record's partition and offset")),
+                };
+                // A table function gives several rows per record: they are told apart by index.
+                let index = match previous {
+                    Some((p, o, n)) if (p, o) == (partition, offset) => n + 1,
+                    _ => 0,
+                };
+                previous = Some((partition, offset, index));
+                let origin = postcard::to_stdvec(&(topic, partition, offset, index)).map_err(internal)?;
+                headers.push((ORIGIN_HEADER.to_string(), Some(origin)));
+            }
+            out.push(OutputRecord { timestamp, key: Some(key), value: Some(value), headers });
         }
         Ok(out)
     }
 
     /// Repartition records back to the aggregation's input rows; a record that is not one (its
-    /// bytes do not decode to the row's columns) is skipped with an error.
-    pub fn decode(&self, records: &[Record]) -> Result<(RecordBatch, Vec<DecodeError>)> {
+    /// bytes do not decode to the row's columns) is skipped with an error, a row `dedupe` took
+    /// before is dropped.
+    pub fn decode(&self, records: &[Record], dedupe: &mut Dedupe) -> Result<(RecordBatch, Vec<DecodeError>)> {
         let types: Vec<SqlType> = self
             .schema
             .fields()
@@ -111,6 +202,12 @@ impl Repartition {
         let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(records.len()); types.len()];
         let mut errors = Vec::new();
         for (index, r) in records.iter().enumerate() {
+            let origin = r.headers.iter().find(|(k, _)| k == ORIGIN_HEADER).and_then(|(_, v)| v.as_deref());
+            if let Some(origin) = origin.and_then(|o| postcard::from_bytes::<(String, i32, i64, u32)>(o).ok()) {
+                if !dedupe.take(origin) {
+                    continue;
+                }
+            }
             match self.row(r, types.len()) {
                 Ok(row) => columns.iter_mut().zip(row).for_each(|(c, v)| c.push(v)),
                 Err(message) => errors.push(DecodeError { index, partition: r.partition, offset: r.offset, message }),
@@ -178,8 +275,8 @@ mod tests {
             .collect::<Result<Vec<_>>>()
             .expect("arrays");
         let batch = RecordBatch::try_new(schema.clone(), arrays).expect("batch");
-        let split = Repartition { at: 1, keys: 1, schema };
-        let out = split.encode(&batch).expect("encode");
+        let split = Repartition { at: 1, keys: 1, schema, origin: false };
+        let out = split.encode(&batch, "t").expect("encode");
         // Equal keys give equal bytes (the partitioner's input).
         assert_eq!(out[0].key, Some(postcard::to_stdvec(&vec![Value::String("a".into())]).expect("key")));
         let mut records: Vec<Record> = out
@@ -196,7 +293,7 @@ mod tests {
             .collect();
         let key = records[0].key.clone();
         records.push(Record { partition: 0, offset: 2, timestamp: 1, key, value: None, headers: vec![] });
-        let (decoded, errors) = split.decode(&records).expect("decode");
+        let (decoded, errors) = split.decode(&records, &mut Dedupe::default()).expect("decode");
         assert_eq!(decoded.num_rows(), 2);
         for (r, row) in rows.iter().enumerate() {
             for (c, v) in row.iter().enumerate() {
@@ -212,5 +309,23 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].offset, 2);
         assert!(errors[0].message.contains("without a value"), "{}", errors[0].message);
+    }
+}
+
+#[cfg(test)]
+mod dedupe_tests {
+    use super::*;
+
+    #[test]
+    fn rows_written_again_are_taken_once_per_input_partition() {
+        let mut d = Dedupe::default();
+        let o = |topic: &str, p: i32, offset: i64, index: u32| (topic.to_string(), p, offset, index);
+        // Offset 5 gave two rows; both are new, then read again after a crash they are not.
+        assert!(d.take(o("s", 0, 5, 0)) && d.take(o("s", 0, 5, 1)));
+        assert!(!d.take(o("s", 0, 4, 0)) && !d.take(o("s", 0, 5, 0)) && !d.take(o("s", 0, 5, 1)));
+        // Other partitions and topics are told apart.
+        assert!(d.take(o("s", 1, 0, 0)) && d.take(o("u", 0, 0, 0)));
+        assert!(d.take(o("s", 0, 6, 0)));
+        assert_eq!(d.dropped, 3);
     }
 }

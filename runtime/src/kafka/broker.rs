@@ -72,6 +72,21 @@ impl KafkaBroker {
         Self { service_id: service_id.to_string(), ..self }
     }
 
+    /// Creates a query's repartition topic with its input's partition count, when its dataflow has
+    /// one; returns its name.
+    async fn create_repartition_topic(&self, id: &str, dataflow: &Dataflow) -> Result<Option<String>> {
+        if dataflow.repartition().is_none() {
+            return Ok(None);
+        }
+        let topic = crate::repartition::repartition_topic(&self.service_id, id);
+        let mut partitions = 1;
+        for input in dataflow.input.topics() {
+            partitions = partitions.max(self.partitions(&input).await?.unwrap_or(1));
+        }
+        self.create_topic(&topic, partitions, 1).await?;
+        Ok(Some(topic))
+    }
+
     /// The client settings, for components that make their own clients.
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
@@ -273,6 +288,10 @@ impl Broker for KafkaBroker {
         .map_err(|e| RuntimeError::Internal(e.to_string()))?
     }
 
+    async fn prepare_query(&self, id: &str, dataflow: &Dataflow) -> Result<()> {
+        self.create_repartition_topic(id, dataflow).await.map(|_| ())
+    }
+
     async fn start_query(
         &self,
         id: &str,
@@ -291,19 +310,8 @@ impl Broker for KafkaBroker {
             capacity: self.capacity.clone(),
             processing_log: self.processing_log.clone(),
         };
-        // A re-keying aggregation goes through its repartition topic, partitioned as its input.
-        let repartition = match dataflow.repartition() {
-            Some(_) => {
-                let topic = crate::repartition::repartition_topic(&self.service_id, id);
-                let mut partitions = 1;
-                for input in dataflow.input.topics() {
-                    partitions = partitions.max(self.partitions(&input).await?.unwrap_or(1));
-                }
-                self.create_topic(&topic, partitions, 1).await?;
-                Some(topic)
-            }
-            None => None,
-        };
+        // A re-keying aggregation goes through its repartition topic (made again if it went).
+        let repartition = self.create_repartition_topic(id, &dataflow).await?;
         query_task::start(id, dataflow, &self.settings, outputs, (options.task_idle, repartition), metrics)
     }
 

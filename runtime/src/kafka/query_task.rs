@@ -117,7 +117,12 @@ impl ConsumerContext for TaskContext {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, _: &Rebalance<'_>) {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // An eager rebalance revokes every partition, then assigns: the task looks at its
+        // partitions once they are assigned, so that those it keeps keep their state.
+        if matches!(rebalance, Rebalance::Revoke(_)) {
+            return;
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.rebalanced.notify_one();
     }

@@ -294,7 +294,8 @@ impl Engine {
                     state.catalog.observe_query_id(&id);
                     id
                 }
-                None => state.catalog.next_query_id(kind, &sink.name),
+                // Taken once the query is recorded: a statement refused before keeps it free.
+                None => state.catalog.peek_query_id(kind, &sink.name),
             }
         };
         let properties = match replay {
@@ -306,9 +307,11 @@ impl Engine {
         query.dataflow.sink.fail_on_production_error =
             properties.get(FAIL_ON_PRODUCTION_ERROR).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if replay.is_none() {
+            self.broker.prepare_query(&id, &query.dataflow).await?;
             let mut command = Command::new(text, properties, Some(id.clone()));
             command.sink = creates_sink.then(|| sink.clone());
             self.append_command(command).await?;
+            self.state.lock().await.catalog.next_query_id(kind, &sink.name);
         }
         let metrics = Arc::new(QueryMetrics::default());
         let explained = query.dataflow.explain();

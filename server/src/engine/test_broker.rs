@@ -20,6 +20,8 @@ pub(super) struct Gated {
     pub started: std::sync::Mutex<Vec<String>>,
     /// The ids of those whose dataflow goes through a repartition topic on Kafka.
     pub repartitioned: std::sync::Mutex<Vec<String>>,
+    /// Whether preparing a query fails (an internal topic the broker will not create).
+    pub refuse_prepare: std::sync::atomic::AtomicBool,
 }
 
 impl Gated {
@@ -31,6 +33,7 @@ impl Gated {
             waiting: Notify::new(),
             started: std::sync::Mutex::new(Vec::new()),
             repartitioned: std::sync::Mutex::new(Vec::new()),
+            refuse_prepare: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -58,6 +61,12 @@ impl Broker for Gated {
     }
     async fn read_all(&self, topic: &str) -> eddy_runtime::Result<Vec<Record>> {
         self.inner.read_all(topic).await
+    }
+    async fn prepare_query(&self, id: &str, _dataflow: &Dataflow) -> eddy_runtime::Result<()> {
+        match self.refuse_prepare.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(eddy_runtime::RuntimeError::Kafka(format!("cannot create topic {id}-repartition"))),
+            false => Ok(()),
+        }
     }
     async fn start_query(
         &self,
@@ -92,6 +101,37 @@ mod tests {
     use super::*;
     use crate::engine::Engine;
     use crate::session::Session;
+
+    #[tokio::test]
+    async fn a_query_whose_internal_topics_cannot_be_made_is_refused_unrecorded_and_keeps_its_id_free() {
+        let broker = Arc::new(Gated::open(MemoryBroker::new()));
+        let engine = Engine::new(broker.clone(), Some("_eddy_commands".into())).await.expect("engine");
+        let mut session = Session::default();
+        let create = "CREATE TABLE counts AS SELECT w, COUNT(*) AS n FROM s GROUP BY w;";
+        for sql in ["CREATE STREAM s (k STRING KEY, w STRING) WITH (KAFKA_TOPIC='s', FORMAT='JSON', PARTITIONS=1);"] {
+            assert!(engine.execute(&mut session, sql).await.iter().all(Result::is_ok), "{sql}");
+        }
+        broker.refuse_prepare.store(true, std::sync::atomic::Ordering::SeqCst);
+        let refused = engine.execute(&mut session, create).await;
+        let message = refused.into_iter().find_map(Result::err).map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("cannot create topic CTAS_COUNTS_0-repartition"), "{message}");
+        // The same statement, once the topic can be made, runs as the id the error named.
+        broker.refuse_prepare.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert!(engine.execute(&mut session, create).await.iter().all(Result::is_ok));
+        assert_eq!(*broker.started.lock().expect("started"), vec!["CTAS_COUNTS_0".to_string()]);
+        // The refused attempt was not recorded: a server replaying the log runs the query once.
+        let replayed = Arc::new(Gated::open(MemoryBroker::new()));
+        for (topic, records) in [("_eddy_commands", broker.inner.read_all("_eddy_commands").await.expect("log"))] {
+            replayed.inner.create_topic(topic, 1, 1).await.expect("topic");
+            let records = records
+                .into_iter()
+                .map(|r| OutputRecord { timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })
+                .collect();
+            replayed.inner.produce(topic, records).await.expect("copy");
+        }
+        let _engine = Engine::new(replayed.clone(), Some("_eddy_commands".into())).await.expect("engine");
+        assert_eq!(*replayed.started.lock().expect("started"), vec!["CTAS_COUNTS_0".to_string()]);
+    }
 
     #[tokio::test]
     async fn aggregations_not_grouped_by_their_inputs_key_go_through_a_repartition_topic() {

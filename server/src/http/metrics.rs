@@ -55,7 +55,7 @@ const QUERY_GAUGES: [QueryCounter; 3] = [
     (
         "eddy_query_partitions",
         "Partitions the query's tasks hold on this server (a share when servers share a service id).",
-        |m| m.partitions,
+        |m| m.partitions.unwrap_or(0),
     ),
 ];
 
